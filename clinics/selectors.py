@@ -1,0 +1,20 @@
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from clinics.models import Clinic, Patient
+
+
+def patient_list(*, clinic: Clinic, query: str = "") -> QuerySet[Patient]:
+    patients = Patient.objects.filter(clinic=clinic)
+    for word in query.split():
+        digits = "".join(ch for ch in word if ch.isdigit())
+        match = Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        if len(digits) >= 3:
+            match |= Q(mobile__contains=digits) | Q(fax__contains=digits)
+        patients = patients.filter(match)
+    return patients
+
+
+def patient_get(*, clinic: Clinic, pk) -> Patient:
+    """The patient with this id in this clinic, or 404: another clinic's patient does not exist here."""
+    return get_object_or_404(Patient, clinic=clinic, pk=pk)

@@ -1,0 +1,45 @@
+from django.db import transaction
+from django.utils import timezone
+
+from clinics.models import Clinic, Patient
+
+PATIENT_FIELDS = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "mobile",
+    "fax",
+    "email_opt_out",
+    "sms_opt_out",
+    "fax_opt_out",
+    "messaging_consent",
+)
+
+
+def _apply(patient: Patient, fields: dict) -> None:
+    unknown = set(fields) - set(PATIENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown patient fields: {sorted(unknown)}")
+    old_consent = patient.messaging_consent
+    for name, value in fields.items():
+        setattr(patient, name, value)
+    if patient.messaging_consent != old_consent or (patient.pk is None and patient.messaging_consent != "unknown"):
+        patient.consent_at = timezone.now()
+
+
+@transaction.atomic
+def patient_create(*, clinic: Clinic, **fields) -> Patient:
+    patient = Patient(clinic=clinic)
+    _apply(patient, fields)
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **fields) -> Patient:
+    _apply(patient, fields)
+    patient.full_clean()
+    patient.save()
+    return patient

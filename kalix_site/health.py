@@ -1,0 +1,21 @@
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from messaging.lanes import lane_health
+
+
+@never_cache
+def healthz(request):
+    """Database reachable and every lane has live workers: 200, else 503. No secrets, no patient data."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = {"ok": True}
+        checks["lanes"] = lane_health()
+    except Exception as exc:  # the point of a health check is to report, not to crash
+        checks["database"] = {"ok": False, "error": exc.__class__.__name__}
+        checks["lanes"] = {}
+    ok = checks["database"]["ok"] and bool(checks["lanes"]) and all(lane["alive"] for lane in checks["lanes"].values())
+    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
