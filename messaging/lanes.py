@@ -6,7 +6,9 @@ schedules send them too, so a lost poke delays nothing for long.
 """
 
 import socket
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -62,3 +64,49 @@ def lane_health() -> dict[str, dict]:
         entry["workers"] += beat.workers
         entry["alive"] = entry["workers"] > 0
     return health
+
+
+# --- What is waiting in each lane -----------------------------------------------------------------
+# Each app that keeps a durable queue in its own rows registers a source: a function returning how
+# many items wait and when the oldest was queued. The queue dashboard, /healthz and the status page's
+# queue monitor read every lane through lane_snapshot(), never an app's tables directly.
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    lane: str
+    kind: str
+    depth: int
+    oldest: datetime | None
+
+
+_sources: list[tuple[str, str, Callable[[], tuple[int, datetime | None]]]] = []
+
+
+def queue_source(*, lane: str, kind: str):
+    """Register fn() -> (depth, oldest_queued_at) as the pending `kind` items of `lane`."""
+
+    def register(fn):
+        if not any(s[0] == lane and s[1] == kind for s in _sources):
+            _sources.append((lane, kind, fn))
+        return fn
+
+    return register
+
+
+def queue_depths() -> list[QueueDepth]:
+    return [QueueDepth(lane, kind, *fn()) for lane, kind, fn in _sources]
+
+
+def lane_snapshot() -> dict[str, dict]:
+    """Per lane: total depth, oldest item's age in seconds (None when empty), depth by kind."""
+    now = timezone.now()
+    snapshot = {lane: {"depth": 0, "oldest_age_s": None, "kinds": {}} for lane in settings.LANES}
+    for item in queue_depths():
+        lane = snapshot.setdefault(item.lane, {"depth": 0, "oldest_age_s": None, "kinds": {}})
+        lane["depth"] += item.depth
+        lane["kinds"][item.kind] = item.depth
+        if item.oldest is not None:
+            age = (now - item.oldest).total_seconds()
+            lane["oldest_age_s"] = max(age, lane["oldest_age_s"] or 0.0)
+    return snapshot
