@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 
 export PYTHONWARNINGS := ignore::UserWarning:platformdirs.api
 SCENARIO ?= live
+MAKE_STARTED := $(shell date +%s.%N)
 
 .PHONY: run test bench setup venv lint stop clean-data
 
@@ -16,13 +17,10 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed
 
 setup: venv
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py createcachetable
-	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput --verbosity 0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py prepare
 
 run: setup
-	DEBUG=$${DEBUG:-1} $(PY) scripts/run.py
+	DEBUG=$${DEBUG:-1} KALIX_MAKE_STARTED=$(MAKE_STARTED) $(PY) scripts/run.py
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

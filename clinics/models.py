@@ -93,3 +93,15 @@ class Patient(models.Model):
 
     def opted_out_of(self, channel: str) -> bool:
         return bool(getattr(self, f"{channel}_opt_out", False))
+
+
+class RateLimitBucket(models.Model):
+    """Hits per key per fixed window, counted atomically in PostgreSQL (see clinics/ratelimit.py)."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="one_bucket_per_window")]
+        indexes = [models.Index(fields=["window_start"], name="ratelimit_window_idx")]

@@ -261,6 +261,8 @@ LOGGING = {
 }
 
 # --- clinics --------------------------------------------------------------------------------------
+# Login attempts per client address per minute before 429 (0 turns the limit off).
+LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
 
 # --- messaging ------------------------------------------------------------------------------------
 

@@ -3,12 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from clinics.ratelimit import ratelimit
 from kalix_site import health
+
+login_view = ratelimit(scope="login", rate_setting="LOGIN_RATE_PER_MIN")(auth_views.LoginView.as_view())
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("kalix_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

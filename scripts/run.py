@@ -97,11 +97,15 @@ def main() -> int:
         stop(None, None)
         health = None
     if health:
+        since_make = ""
+        if os.environ.get("KALIX_MAKE_STARTED"):
+            since_make = f", {time.time() - float(os.environ['KALIX_MAKE_STARTED']):.1f}s after `make run` began"
         lanes = ", ".join(f"{name}: {info['workers']} workers" for name, info in health["lanes"].items())
         print(
             f"""
 ==========================================================================
- Kalix is ready in {time.monotonic() - started:.1f}s   ({lanes})
+ Kalix is ready: services up in {time.monotonic() - started:.1f}s{since_make}
+ Lanes: {lanes}
 
    Staff app        {base}/
    Django admin     {base}/admin/

@@ -1,0 +1,63 @@
+"""Fixed-window rate limits shared by every process, counted with one atomic upsert in PostgreSQL.
+
+We do not require memcached or Redis, and django-ratelimit refuses the database cache (its increment
+is not atomic); an INSERT ... ON CONFLICT DO UPDATE ... RETURNING is, and costs one round trip.
+"""
+
+import hashlib
+from datetime import datetime, timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
+from django.utils import timezone
+
+
+def hit(key: str, *, window_s: int) -> int:
+    """Count one hit for `key` in the current window and return the window's total."""
+    now = timezone.now()
+    start = datetime.fromtimestamp(int(now.timestamp()) // window_s * window_s, tz=now.tzinfo)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO clinics_ratelimitbucket (key, window_start, hits) VALUES (%s, %s, 1)
+            ON CONFLICT (key, window_start) DO UPDATE SET hits = clinics_ratelimitbucket.hits + 1
+            RETURNING hits
+            """,
+            [key, start],
+        )
+        return cursor.fetchone()[0]
+
+
+def purge_older_than(age: timedelta) -> int:
+    from clinics.models import RateLimitBucket
+
+    deleted, _ = RateLimitBucket.objects.filter(window_start__lt=timezone.now() - age).delete()
+    return deleted
+
+
+def client_ip(request) -> str:
+    # Behind a proxy, SECURE_PROXY_SSL_HEADER users also set REMOTE_ADDR correctly (gunicorn
+    # --forwarded-allow-ips); we never trust X-Forwarded-For from an arbitrary client.
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def ratelimit(*, scope: str, rate_setting: str, window_s: int = 60, methods=("POST",), key=client_ip):
+    """Refuse with 429 once `key(request)` has made more than settings.<rate_setting> requests in a window."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            limit = getattr(settings, rate_setting)
+            if limit and request.method in methods:
+                who = hashlib.sha256(f"{scope}:{key(request)}".encode()).hexdigest()[:32]
+                if hit(f"{scope}:{who}", window_s=window_s) > limit:
+                    response = HttpResponse("Too many requests. Try again in a minute.", status=429)
+                    response["Retry-After"] = str(window_s)
+                    return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
