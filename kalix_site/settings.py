@@ -267,6 +267,26 @@ LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
 # --- messaging ------------------------------------------------------------------------------------
 
 # --- lanes and re-index ---------------------------------------------------------------------------
+# Messages per re-index chunk (one set-based UPDATE each, checkpointed in the job row).
+REINDEX_CHUNK_SIZE = env_int("KALIX_REINDEX_CHUNK_SIZE", 5000)
+# Default throttle of a new re-index job in rows/s (0: as fast as the bulk lane goes).
+REINDEX_DEFAULT_THROTTLE = env_int("KALIX_REINDEX_DEFAULT_THROTTLE", 0)
+# A re-index task works at most this long, then hands over to a fresh task (a killed worker loses one chunk).
+REINDEX_SLICE_SECONDS = env_float("KALIX_REINDEX_SLICE_SECONDS", 20.0)
+# The re-index waits while the live lane's oldest pending item is older than this (seconds; 0: never waits).
+REINDEX_LIVE_MAX_AGE_SECONDS = env_float("KALIX_REINDEX_LIVE_MAX_AGE_SECONDS", 5.0)
+# How long the re-index sleeps before looking at the live lane again when it backs off.
+REINDEX_BACKOFF_SECONDS = env_float("KALIX_REINDEX_BACKOFF_SECONDS", 1.0)
+# Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes).
+REINDEX_SAFETY_MINUTES = env_int("KALIX_REINDEX_SAFETY_MINUTES", 1)
+# Priorities at or above this mark a queued item as in the lane's backlog (moved there by an operator).
+LANE_BACKLOG_PRIORITY = env_int("KALIX_LANE_BACKLOG_PRIORITY", 10000)
+# The priority "promote to the front" gives (lower goes first; new messages get 100).
+LANE_FRONT_PRIORITY = env_int("KALIX_LANE_FRONT_PRIORITY", 0)
+# Minutes of per-lane samples kept for the dashboard's sparklines.
+LANE_SAMPLE_KEEP_MINUTES = env_int("KALIX_LANE_SAMPLE_KEEP_MINUTES", 1440)
+# Seconds between refreshes of the admin queue dashboard.
+LANE_DASHBOARD_REFRESH_SECONDS = env_int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS", 5)
 
 # --- billing --------------------------------------------------------------------------------------
 

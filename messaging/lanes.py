@@ -110,3 +110,114 @@ def lane_snapshot() -> dict[str, dict]:
             age = (now - item.oldest).total_seconds()
             lane["oldest_age_s"] = max(age, lane["oldest_age_s"] or 0.0)
     return snapshot
+
+
+# --- What operators set per lane, and the claim order it gives ------------------------------------
+# Lane state (paused, order, backlog share) lives in messaging.Lane rows, changed only through
+# messaging.lane_controls. A queued item whose priority is at or above LANE_BACKLOG_PRIORITY is in the
+# lane's backlog: claimed only when the primary queue is empty, or at the lane's backlog share.
+
+
+def lane_state(lane: str):
+    """The Lane row for `lane` (an unsaved default one if nobody has set anything yet)."""
+    from messaging.models import Lane
+
+    return Lane.objects.filter(name=lane).first() or Lane(name=lane)
+
+
+def claim_order_sql(lane: str) -> str:
+    """The ORDER BY a claim of queued items in `lane` must use (priority first, then age)."""
+    from messaging.models import LaneOrder
+
+    return "priority, id DESC" if lane_state(lane).order == LaneOrder.NEWEST else "priority, id"
+
+
+def claim_batch_cte(*, lane: str, limit: int, where: str = "TRUE") -> tuple[str, dict]:
+    """CTEs (without the leading WITH) ending in `batch(id)`: up to `limit` queued messages of `lane`
+    that a worker may claim now, locked FOR UPDATE SKIP LOCKED, honouring the lane's pause, order and
+    backlog share. `where` is extra SQL over messaging_message (e.g. "next_attempt_at <= now()").
+
+    Returns (sql, params) with named %(claim_*)s parameters, to merge into the caller's own.
+    """
+    from messaging.models import Dispatch
+
+    state = lane_state(lane)
+    order = claim_order_sql(lane)
+    reserved = 0
+    if state.backlog_share > 0:
+        reserved = max(1, round(limit * min(state.backlog_share, 1.0)))
+    base = f"""SELECT id FROM messaging_message
+                WHERE dispatch = %(claim_queued)s AND lane = %(claim_lane)s AND ({where})
+                  AND NOT EXISTS (SELECT 1 FROM messaging_lane WHERE name = %(claim_lane)s AND paused)"""
+    sql = f"""
+        claim_backlog_share AS MATERIALIZED (
+            {base} AND priority >= %(claim_backlog)s
+            ORDER BY {order} LIMIT %(claim_reserved)s FOR UPDATE SKIP LOCKED
+        ),
+        claim_primary AS MATERIALIZED (
+            {base} AND priority < %(claim_backlog)s
+            ORDER BY {order}
+            LIMIT greatest(0, %(claim_limit)s - (SELECT count(*) FROM claim_backlog_share))
+            FOR UPDATE SKIP LOCKED
+        ),
+        claim_backlog_rest AS MATERIALIZED (
+            {base} AND priority >= %(claim_backlog)s AND id NOT IN (SELECT id FROM claim_backlog_share)
+            ORDER BY {order}
+            LIMIT greatest(0, %(claim_limit)s - (SELECT count(*) FROM claim_backlog_share)
+                                              - (SELECT count(*) FROM claim_primary))
+            FOR UPDATE SKIP LOCKED
+        ),
+        batch AS (
+            SELECT id FROM claim_backlog_share
+            UNION ALL SELECT id FROM claim_primary
+            UNION ALL SELECT id FROM claim_backlog_rest
+        )"""
+    params = {
+        "claim_queued": str(Dispatch.QUEUED),
+        "claim_lane": lane,
+        "claim_backlog": settings.LANE_BACKLOG_PRIORITY,
+        "claim_reserved": reserved,
+        "claim_limit": limit,
+    }
+    return sql, params
+
+
+# --- Throughput: how many items each lane completed ----------------------------------------------
+
+_throughput: list[tuple[str, str, Callable[[datetime], int]]] = []
+
+
+def throughput_source(*, lane: str, kind: str):
+    """Register fn(since) -> number of `kind` items `lane` completed since that time."""
+
+    def register(fn):
+        if not any(s[0] == lane and s[1] == kind for s in _throughput):
+            _throughput.append((lane, kind, fn))
+        return fn
+
+    return register
+
+
+def lane_done_since(since: datetime) -> dict[str, int]:
+    """Per lane: items completed since `since`, summed over its throughput sources."""
+    done = dict.fromkeys(settings.LANES, 0)
+    for lane, _kind, fn in _throughput:
+        done[lane] = done.get(lane, 0) + fn(since)
+    return done
+
+
+# --- What to poke when a lane has work again (after resume, promote, restore) ------------------------
+
+_drainers: dict[str, list[str]] = {}
+
+
+def register_drainer(*, lane: str, func: str) -> None:
+    """`func` (a dotted path taking no arguments) drains work of `lane`; poked when an operator frees it."""
+    funcs = _drainers.setdefault(lane, [])
+    if func not in funcs:
+        funcs.append(func)
+
+
+def poke_drainers(lane: str) -> None:
+    for func in _drainers.get(lane, []):
+        poke(func, lane=lane)

@@ -179,3 +179,17 @@ class WebhookInbox(models.Model):
 
     def __str__(self):
         return f"{self.provider} report {self.event_id}"
+
+
+# Queue operations (lanes, audit log, re-index jobs) keep their models in a file of their own.
+from messaging.queue_models import (  # noqa: E402,F401
+    Lane,
+    LaneAction,
+    LaneOrder,
+    LaneSample,
+    QueuedMessage,
+    ReindexChunk,
+    ReindexJob,
+    ReindexScope,
+    ReindexState,
+)
