@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = "Messaging and lanes"
+
+    def ready(self):
+        from messaging import webhooks, worker  # noqa: F401  (worker registers the live queue sources)
+
+        webhooks.connect_signals()
