@@ -53,14 +53,14 @@ class Claimed:
 CLAIM_SQL = """
     WITH batch AS (
         SELECT id FROM messaging_message
-         WHERE dispatch = %(queued)s AND lane = %(lane)s AND next_attempt_at <= now()
+         WHERE dispatch = %(queued)s AND lane = %(lane)s AND next_attempt_at <= statement_timestamp()
          ORDER BY lane, priority, id
          LIMIT %(limit)s
            FOR UPDATE SKIP LOCKED
     )
     UPDATE messaging_message m
        SET dispatch = %(handing_off)s, claim_token = %(token)s, send_key = gen_random_uuid(),
-           attempts = m.attempts + 1, updated_at = now()
+           attempts = m.attempts + 1, updated_at = statement_timestamp()
       FROM batch, clinics_clinic c
      WHERE m.id = batch.id AND c.id = m.clinic_id
  RETURNING m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key,
@@ -113,7 +113,7 @@ def backoff(attempts: int) -> timedelta:
 RECORD_SQL = """
     UPDATE messaging_message m
        SET dispatch = v.dispatch, provider = v.provider, provider_message_id = v.provider_message_id,
-           next_attempt_at = v.next_attempt_at, updated_at = now()
+           next_attempt_at = v.next_attempt_at, updated_at = statement_timestamp()
       FROM (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]))
            AS v(id, dispatch, provider, provider_message_id, next_attempt_at)
      WHERE m.id = v.id AND m.dispatch = %s AND m.claim_token = %s
