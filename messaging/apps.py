@@ -6,6 +6,9 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging and lanes"
 
     def ready(self):
-        # Queue operations: registers the bulk lane's queue and throughput sources and the live lane's
-        # throughput source (messaging.lane_stats).
+        from messaging import webhooks, worker  # noqa: F401  (worker registers the live queue sources)
+
+        webhooks.connect_signals()
+
+        # Queue operations: the bulk lane's queue source, and the throughput sources of both lanes.
         from messaging import lane_stats, reindex  # noqa: F401

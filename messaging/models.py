@@ -176,6 +176,7 @@ class WebhookInbox(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "webhook inbox"
+        indexes = [models.Index(fields=["tries", "id"], name="inbox_apply_order_idx")]
 
     def __str__(self):
         return f"{self.provider} report {self.event_id}"

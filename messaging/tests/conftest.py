@@ -1,33 +1,78 @@
-"""Fixtures for queue-operations tests: seeded messages, and the statuses a bare recompute gives."""
+"""Messaging fixtures: a simulated carrier on loopback, an SMTP server on loopback, message helpers."""
+
+import socket
 
 import pytest
-from django.db import connection
 
-from messaging.seed import scramble_derived, seed_messages
-from messaging.status import recompute_status_range
+from messaging.simcarrier import CarrierConfig, SimCarrier
+
+SIM_SECRET = "test-sim-secret"
 
 
-def derived_columns(first_id: int, last_id: int) -> dict[int, tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, status, status_detail, status_at, search::text FROM messaging_message "
-            "WHERE id BETWEEN %s AND %s ORDER BY id",
-            [first_id, last_id],
-        )
-        return {row[0]: row[1:] for row in cursor.fetchall()}
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
-def seeded():
-    """seeded(clinic, n) -> (first_id, last_id, expected): n messages whose derived columns are then
-    scrambled; `expected` is what the bare one-statement recompute makes of them."""
+def sim_settings(settings):
+    settings.SIMCARRIER_SECRET = SIM_SECRET
+    settings.MESSAGING_SMS_PROVIDER = "simulated"
+    settings.MESSAGING_FAX_PROVIDER = "simulated"
+    return settings
 
-    def seed(clinic, count):
-        first, last = seed_messages(clinic_id=clinic.pk, count=count)
-        recompute_status_range(first, last)
-        expected = derived_columns(first, last)
-        scramble_derived(first, last)
-        assert derived_columns(first, last) != expected
-        return first, last, expected
 
-    return seed
+@pytest.fixture
+def carrier(sim_settings):
+    """A simulated carrier that sends no delivery reports (tests that need them use live_server)."""
+    with SimCarrier(CarrierConfig(secret=SIM_SECRET, send_reports=False)) as sim:
+        sim_settings.SIMCARRIER_URL = sim.url
+        yield sim
+
+
+class Inbox:
+    """What an aiosmtpd server on loopback received; recipients listed in `refuse` get a 550."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = set()
+        self.busy = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        if address in self.busy:
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield inbox
+    controller.stop()
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def pdf():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf")
