@@ -22,18 +22,23 @@ BULK = "bulk"
 
 
 def poke(func: str, *, lane: str, **kwargs) -> None:
-    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction."""
+    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction.
+
+    The pending pokes are found among the connection's own on-commit callbacks, so a poke made in a
+    transaction that rolls back is forgotten with it (a separate "already poked" set would outlive the
+    rollback and silently swallow every later poke with the same key on that connection).
+    """
     connection = transaction.get_connection()
-    pending = connection.__dict__.setdefault("_kalix_pokes", set())
     key = (func, lane, tuple(sorted(kwargs.items())))
-    if key in pending:
+    if connection.in_atomic_block and any(
+        getattr(callback, "kalix_poke", None) == key for _sids, callback, *_ in connection.run_on_commit
+    ):
         return
-    pending.add(key)
 
     def send():
-        pending.discard(key)
         async_task(func, cluster=lane, **kwargs)
 
+    send.kalix_poke = key
     transaction.on_commit(send)
 
 
@@ -78,37 +83,48 @@ class QueueDepth:
     kind: str
     depth: int
     oldest: datetime | None
+    backlog: bool = False
 
 
-_sources: list[tuple[str, str, Callable[[], tuple[int, datetime | None]]]] = []
+_sources: list[tuple[str, str, bool, Callable[[], tuple[int, datetime | None]]]] = []
 
 
-def queue_source(*, lane: str, kind: str):
-    """Register fn() -> (depth, oldest_queued_at) as the pending `kind` items of `lane`."""
+def queue_source(*, lane: str, kind: str, backlog: bool = False):
+    """Register fn() -> (depth, oldest_queued_at) as the pending `kind` items of `lane`.
+
+    A backlog source (items an operator moved aside) counts in the lane's backlog figures, not in its
+    depth and oldest age: the age says how long claimable work has waited.
+    """
 
     def register(fn):
         if not any(s[0] == lane and s[1] == kind for s in _sources):
-            _sources.append((lane, kind, fn))
+            _sources.append((lane, kind, backlog, fn))
         return fn
 
     return register
 
 
 def queue_depths() -> list[QueueDepth]:
-    return [QueueDepth(lane, kind, *fn()) for lane, kind, fn in _sources]
+    return [QueueDepth(lane, kind, *fn(), backlog=backlog) for lane, kind, backlog, fn in _sources]
+
+
+def _empty_lane() -> dict:
+    return {"depth": 0, "oldest_age_s": None, "kinds": {}, "backlog_depth": 0, "backlog_oldest_age_s": None}
 
 
 def lane_snapshot() -> dict[str, dict]:
-    """Per lane: total depth, oldest item's age in seconds (None when empty), depth by kind."""
+    """Per lane: total depth, oldest item's age in seconds (None when empty), depth by kind, and the
+    same for its backlog (backlog_depth, backlog_oldest_age_s; backlog kinds are listed in kinds too)."""
     now = timezone.now()
-    snapshot = {lane: {"depth": 0, "oldest_age_s": None, "kinds": {}} for lane in settings.LANES}
+    snapshot = {lane: _empty_lane() for lane in settings.LANES}
     for item in queue_depths():
-        lane = snapshot.setdefault(item.lane, {"depth": 0, "oldest_age_s": None, "kinds": {}})
-        lane["depth"] += item.depth
+        lane = snapshot.setdefault(item.lane, _empty_lane())
+        prefix = "backlog_" if item.backlog else ""
+        lane[f"{prefix}depth"] += item.depth
         lane["kinds"][item.kind] = item.depth
         if item.oldest is not None:
             age = (now - item.oldest).total_seconds()
-            lane["oldest_age_s"] = max(age, lane["oldest_age_s"] or 0.0)
+            lane[f"{prefix}oldest_age_s"] = max(age, lane[f"{prefix}oldest_age_s"] or 0.0)
     return snapshot
 
 

@@ -104,7 +104,7 @@ def recompute_sql(where: str, where_params: Sequence = ()) -> tuple[str, list]:
                    e.message_id, r.status, r.label, e.detail, e.occurred_at
               FROM messaging_deliveryevent e
               JOIN {rules} ON r.kind = e.kind
-             WHERE e.message_id IN (SELECT id FROM target)
+             WHERE e.message_id = ANY(ARRAY(SELECT id FROM target))  -- index scans, not a seq scan per chunk
              ORDER BY e.message_id, r.rank DESC, e.occurred_at DESC, e.event_id COLLATE "C" DESC
         ),
         derived AS (
@@ -123,7 +123,7 @@ def recompute_sql(where: str, where_params: Sequence = ()) -> tuple[str, list]:
         UPDATE messaging_message m
            SET status = d.status, status_detail = d.detail, status_at = d.at, search = d.search
           FROM derived d
-         WHERE m.id = d.id
+         WHERE m.id = d.id AND m.id = ANY(ARRAY(SELECT id FROM target))
            AND (m.status, m.status_detail, m.status_at, m.search)
                IS DISTINCT FROM (d.status, d.detail, d.at, d.search)
     """

@@ -27,7 +27,7 @@ from django.utils import timezone
 from messaging import inbox
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, own_event_id, record_events
-from messaging.lanes import LIVE, poke, queue_source
+from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import Outcome, provider_for
 
@@ -51,13 +51,7 @@ class Claimed:
 
 
 CLAIM_SQL = """
-    WITH batch AS (
-        SELECT id FROM messaging_message
-         WHERE dispatch = %(queued)s AND lane = %(lane)s AND next_attempt_at <= statement_timestamp()
-         ORDER BY lane, priority, id
-         LIMIT %(limit)s
-           FOR UPDATE SKIP LOCKED
-    )
+    WITH {batch}
     UPDATE messaging_message m
        SET dispatch = %(handing_off)s, claim_token = %(token)s, send_key = gen_random_uuid(),
            attempts = m.attempts + 1, updated_at = statement_timestamp()
@@ -81,10 +75,13 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
         cursor.execute("SELECT pg_advisory_lock(%s)", [token])  # before the claim commits
     assert MOVES["claim"] == {Dispatch.QUEUED}
     try:
+        # queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
+        batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where="next_attempt_at <= statement_timestamp()")
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                CLAIM_SQL,
+                CLAIM_SQL.format(batch=batch),
                 {
+                    **batch_params,
                     "queued": Dispatch.QUEUED,
                     "handing_off": TARGET["claim"],
                     "lane": lane,
@@ -267,10 +264,26 @@ def safety_drain() -> dict:
 
 @queue_source(lane=LIVE, kind="messages")
 def pending_messages():
-    """Depth and oldest queued time of messages waiting for the live lane."""
+    """Depth of messages waiting for the live lane, and since when the longest-waiting one is due
+    (not counting the backlog, nor messages waiting for a retry time)."""
     from django.db.models import Count, Min
 
-    row = Message.objects.filter(dispatch=Dispatch.QUEUED, lane=LIVE).aggregate(n=Count("id"), oldest=Min("created_at"))
+    row = (
+        Message.objects.filter(dispatch=Dispatch.QUEUED, lane=LIVE, priority__lt=settings.LANE_BACKLOG_PRIORITY)
+        .filter(next_attempt_at__lte=timezone.now())
+        .aggregate(n=Count("id"), oldest=Min("next_attempt_at"))
+    )
+    return row["n"], row["oldest"]
+
+
+@queue_source(lane=LIVE, kind="messages (backlog)", backlog=True)
+def backlog_messages():
+    """Messages an operator moved to the live lane's backlog (messaging.lane_controls)."""
+    from django.db.models import Count, Min
+
+    row = Message.objects.filter(
+        dispatch=Dispatch.QUEUED, lane=LIVE, priority__gte=settings.LANE_BACKLOG_PRIORITY
+    ).aggregate(n=Count("id"), oldest=Min("created_at"))
     return row["n"], row["oldest"]
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("clinics", "0003_ratelimit"),
-        ("messaging", "0002_messages"),
+        ("messaging", "0004_safety_drain_schedule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,8 +7,8 @@ from django.db import migrations
 from clinics.roles import OPERATIONS, SUPPORT, grant
 
 SCHEDULES = {
-    "re-index safety net": ("messaging.reindex.run_pending", lambda: settings.REINDEX_SAFETY_MINUTES),
-    "lane samples": ("messaging.lane_stats.record_samples", lambda: 1),
+    "queueops: re-index safety net": ("messaging.reindex.run_pending", lambda: settings.REINDEX_SAFETY_MINUTES),
+    "queueops: lane samples": ("messaging.lane_stats.record_samples", lambda: 1),
 }
 READ = [
     "messaging.view_lane",
@@ -39,9 +39,9 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0003_queueops_lanes_reindex"),
+        ("messaging", "0005_queueops_lanes_reindex"),
         ("clinics", "0002_staff_groups"),
-        ("django_q", "0018_task_success_index"),
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards)]

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from messaging import reindex
 from messaging.lane_controls import lane_pause
 from messaging.models import LaneAction, ReindexChunk, ReindexScope, ReindexState
-from messaging.tests.conftest import derived_columns
+from messaging.tests.queueops_fixtures import derived_columns, seeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ def start(**kwargs):
     return job
 
 
-def test_a_job_recomputes_every_message_like_the_bare_statement(clinic_a, seeded):
+def test_a_job_recomputes_every_message_like_the_bare_statement(clinic_a):
     first, last, expected = seeded(clinic_a, 120)
     job = start(chunk_size=50)
 
@@ -30,7 +30,7 @@ def test_a_job_recomputes_every_message_like_the_bare_statement(clinic_a, seeded
     assert job.percent == 100.0
 
 
-def test_each_chunk_moves_the_cursor_in_the_same_transaction(clinic_a, seeded):
+def test_each_chunk_moves_the_cursor_in_the_same_transaction(clinic_a):
     first, last, expected = seeded(clinic_a, 30)
     job = start(chunk_size=10)
 
@@ -45,7 +45,7 @@ def test_each_chunk_moves_the_cursor_in_the_same_transaction(clinic_a, seeded):
     assert 0 < job.percent < 100 and job.state == ReindexState.RUNNING
 
 
-def test_a_second_run_of_the_same_job_starts_after_the_checkpoint(clinic_a, seeded):
+def test_a_second_run_of_the_same_job_starts_after_the_checkpoint(clinic_a):
     first, last, expected = seeded(clinic_a, 40)
     job = start(chunk_size=10)
     reindex.run_chunk(job.pk)
@@ -57,7 +57,7 @@ def test_a_second_run_of_the_same_job_starts_after_the_checkpoint(clinic_a, seed
     assert derived_columns(first, last) == expected
 
 
-def test_throttle_is_read_before_every_chunk(clinic_a, seeded):
+def test_throttle_is_read_before_every_chunk(clinic_a):
     seeded(clinic_a, 30)
     job = start(chunk_size=10, throttle=0)
     assert reindex.run_chunk(job.pk).throttle == 0
@@ -68,7 +68,7 @@ def test_throttle_is_read_before_every_chunk(clinic_a, seeded):
     assert LaneAction.objects.filter(action="reindex_throttle", lane="bulk").exists()
 
 
-def test_throttle_slows_the_runner_down(clinic_a, seeded, monkeypatch):
+def test_throttle_slows_the_runner_down(clinic_a, monkeypatch):
     seeded(clinic_a, 40)
     job = start(chunk_size=10, throttle=20)
     slept = []
@@ -80,7 +80,7 @@ def test_throttle_slows_the_runner_down(clinic_a, seeded, monkeypatch):
     assert all(0 < s <= 10 / 20 for s in slept)
 
 
-def test_pausing_stops_at_the_next_chunk_and_resume_continues(clinic_a, seeded):
+def test_pausing_stops_at_the_next_chunk_and_resume_continues(clinic_a):
     first, last, expected = seeded(clinic_a, 30)
     job = start(chunk_size=10)
     reindex.run_chunk(job.pk)
@@ -98,7 +98,7 @@ def test_pausing_stops_at_the_next_chunk_and_resume_continues(clinic_a, seeded):
     assert derived_columns(first, last) == expected
 
 
-def test_pausing_the_bulk_lane_stops_the_job_and_says_so(clinic_a, seeded):
+def test_pausing_the_bulk_lane_stops_the_job_and_says_so(clinic_a):
     seeded(clinic_a, 20)
     job = start(chunk_size=10)
     lane_pause(lane="bulk")
@@ -109,7 +109,7 @@ def test_pausing_the_bulk_lane_stops_the_job_and_says_so(clinic_a, seeded):
     assert job.rows_done == 0 and "bulk lane is paused" in job.waiting
 
 
-def test_backs_off_while_the_live_lane_is_old(clinic_a, seeded, monkeypatch, settings):
+def test_backs_off_while_the_live_lane_is_old(clinic_a, monkeypatch, settings):
     seeded(clinic_a, 20)
     settings.REINDEX_LIVE_MAX_AGE_SECONDS = 5
     settings.REINDEX_SLICE_SECONDS = 0.3
@@ -129,7 +129,7 @@ def test_backs_off_while_the_live_lane_is_old(clinic_a, seeded, monkeypatch, set
     assert job.state == ReindexState.DONE and job.waiting == ""
 
 
-def test_a_task_for_a_job_someone_else_runs_returns_at_once(clinic_a, seeded):
+def test_a_task_for_a_job_someone_else_runs_returns_at_once(clinic_a):
     seeded(clinic_a, 10)
     job = start(chunk_size=10)
     from django.db import connections
@@ -143,7 +143,7 @@ def test_a_task_for_a_job_someone_else_runs_returns_at_once(clinic_a, seeded):
     assert job.rows_done == 0
 
 
-def test_clinic_scope_leaves_other_clinics_alone(clinic_a, clinic_b, seeded):
+def test_clinic_scope_leaves_other_clinics_alone(clinic_a, clinic_b):
     a_first, a_last, a_expected = seeded(clinic_a, 25)
     b_first, b_last, b_expected = seeded(clinic_b, 25)
     job = start(scope=ReindexScope.CLINIC, clinic=clinic_b, chunk_size=10)
@@ -156,7 +156,7 @@ def test_clinic_scope_leaves_other_clinics_alone(clinic_a, clinic_b, seeded):
     assert all(v != a_expected[k] for k, v in derived_columns(a_first, a_last).items())
 
 
-def test_moves_follow_the_table(clinic_a, seeded):
+def test_moves_follow_the_table(clinic_a):
     seeded(clinic_a, 5)
     job = reindex.reindex_start()
     assert not reindex.reindex_resume(job=job)  # only a paused job resumes
@@ -182,7 +182,7 @@ def test_bad_scope_gives_field_errors_and_writes_nothing(db):
     assert not reindex.ReindexJob.objects.exists()
 
 
-def test_safety_net_pokes_every_active_job(clinic_a, seeded, monkeypatch):
+def test_safety_net_pokes_every_active_job(clinic_a, monkeypatch):
     seeded(clinic_a, 5)
     poked = []
     monkeypatch.setattr(reindex, "poke", lambda func, **kw: poked.append((func, kw)))

@@ -7,7 +7,7 @@ from django.db import connection
 from kalix_site.testing import wait_for
 from messaging import reindex
 from messaging.models import ReindexChunk, ReindexJob, ReindexState
-from messaging.tests.conftest import derived_columns
+from messaging.tests.queueops_fixtures import derived_columns, seeded
 
 pytestmark = [pytest.mark.cluster]
 
@@ -21,7 +21,7 @@ def job_lock_held(job_id: int) -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def test_killed_reindex_resumes_from_its_checkpoint(lane_cluster, clinic_a, seeded):
+def test_killed_reindex_resumes_from_its_checkpoint(lane_cluster, clinic_a):
     first, last, expected = seeded(clinic_a, 20_000)
     job = reindex.reindex_start(chunk_size=500, throttle=2_500)
     bulk = lane_cluster("bulk", KALIX_REINDEX_SLICE_SECONDS=2)
