@@ -10,5 +10,5 @@ class MessagingConfig(AppConfig):
 
         webhooks.connect_signals()
 
-        # Queue operations: the bulk lane's queue source, and the throughput sources of both lanes.
-        from messaging import lane_stats, reindex  # noqa: F401
+        # Queue operations: the bulk lane's queue source, both lanes' throughput sources, their admin.
+        from messaging import lane_stats, queue_admin, reindex  # noqa: F401
