@@ -26,3 +26,13 @@ def seeded(clinic, count):
     scramble_derived(first, last)
     assert derived_columns(first, last) != expected
     return first, last, expected
+
+
+def ensure_queueops_roles():
+    """Re-apply the queue-ops data migration (groups' permissions, lane rows, schedules): transactional
+    tests flush the tables, and with them what migrations wrote."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("messaging.migrations.0006_queueops_setup").forwards(apps, None)
