@@ -4,6 +4,8 @@ re-index benchmark and tests. Never used on real data.
 Columns we do not set take their model default, so a field added to Message later does not break this.
 """
 
+from contextlib import contextmanager
+
 from django.db import connection
 
 from messaging.models import DeliveryEvent, Message
@@ -37,6 +39,40 @@ def _insert(model, given: dict, source: str, source_params: list) -> tuple[str, 
     table = model._meta.db_table
     sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} {source}"  # noqa: S608
     return sql, [*params, *source_params]
+
+
+@contextmanager
+def indexes_deferred(*tables: str):
+    """Drop the secondary indexes, unique and foreign-key constraints of `tables`, and build them again
+    at the end: a bulk load into an empty table is several times faster that way. Benchmarks only."""
+    with connection.cursor() as cursor:
+        saved = []
+        for table in tables:
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
+                [table],
+            )
+            constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+                "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+                [table, table],
+            )
+            indexes = cursor.fetchall()
+            for name, _ in constraints:
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, _ in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            saved.append((table, constraints, indexes))
+        yield
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        for table, constraints, indexes in saved:
+            for _, definition in indexes:
+                cursor.execute(definition)
+            for name, definition in constraints:
+                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            cursor.execute(f"ANALYZE {table}")
 
 
 def seed_messages(*, clinic_id: int, count: int, events_per_message: int = 3, lane: str = "live") -> tuple[int, int]:
