@@ -22,18 +22,22 @@ BULK = "bulk"
 
 
 def poke(func: str, *, lane: str, **kwargs) -> None:
-    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction."""
+    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction.
+
+    Coalescing looks at the callbacks Django still holds for this transaction, so a rolled-back
+    transaction (whose callbacks Django drops) never suppresses a later poke.
+    """
     connection = transaction.get_connection()
-    pending = connection.__dict__.setdefault("_kalix_pokes", set())
     key = (func, lane, tuple(sorted(kwargs.items())))
-    if key in pending:
+    if connection.in_atomic_block and any(
+        getattr(callback, "kalix_poke", None) == key for _, callback, _ in connection.run_on_commit
+    ):
         return
-    pending.add(key)
 
     def send():
-        pending.discard(key)
         async_task(func, cluster=lane, **kwargs)
 
+    send.kalix_poke = key
     transaction.on_commit(send)
 
 
