@@ -6,9 +6,11 @@
   persistent connections CONN_MAX_AGE=60, successes not saved save_limit=-1, same workers), each task
   loading its message, handing it to the same carrier and recording its event and status.
 
-Both start from the same number of pending messages in the bench database and end when every one of
-them is recorded as handed to the carrier (status Sending, provider id stored). Enqueueing the naive
-tasks is inside its timing, as it is part of that pattern; creating the messages is outside both.
+Both start from the same number of pending messages in the bench database, with their cluster
+already running, and the clock runs from the moment the work is released (one UPDATE: the messages'
+next_attempt_at for ours, the django-q2 tasks' lock for naive) until every message is recorded as
+handed to the carrier (status Sending, provider id stored). Creating the messages and enqueueing the
+naive tasks (exactly the rows async_task writes, inserted in bulk) are outside both timings.
 """
 
 import os
@@ -107,20 +109,26 @@ def wait_all(first: int, last: int, n: int, timeout: float = 1800) -> None:
         time.sleep(0.05)
 
 
+FUTURE = "2100-01-01T00:00:00Z"
+
+
 def run_ours(clinic, patient, env) -> float:
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
     from kalix_site.testing import Cluster
     from messaging.lanes import LIVE
+    from messaging.models import Message
 
     first, last = create_pending(clinic, patient, N)
+    Message.objects.filter(pk__range=(first, last)).update(next_attempt_at=FUTURE)
     cluster = Cluster(LIVE, workers=WORKERS, **env)
     try:
         cluster.wait_alive(60)
         broker = get_broker(LIVE)
         start = time.perf_counter()
-        for _ in range(WORKERS):
+        Message.objects.filter(pk__range=(first, last)).update(next_attempt_at="2000-01-01T00:00:00Z")
+        for _ in range(WORKERS):  # one poke per worker, as concurrent message_send calls would leave
             async_task("messaging.worker.drain", cluster=LIVE, broker=broker)
         wait_all(first, last, N)
         return time.perf_counter() - start
@@ -128,24 +136,36 @@ def run_ours(clinic, patient, env) -> float:
         cluster.stop()
 
 
-def run_naive(clinic, patient, env) -> tuple[float, float]:
-    from django_q.brokers import get_broker
+class Collector:
+    """Stands in for the broker while async_task builds and signs each task; we insert them in bulk."""
+
+    def __init__(self, list_key):
+        self.list_key, self.packages = list_key, []
+
+    def enqueue(self, package):
+        self.packages.append(package)
+        return len(self.packages)
+
+
+def run_naive(clinic, patient, env) -> float:
+    from django_q.models import OrmQ
     from django_q.tasks import async_task
 
     from kalix_site.testing import Cluster
     from messaging.lanes import LIVE
 
     first, last = create_pending(clinic, patient, N)
+    collector = Collector(LIVE)
+    for pk in range(first, last + 1):
+        async_task("bench.live.naive_send", pk, cluster=LIVE, broker=collector)
+    OrmQ.objects.bulk_create([OrmQ(key=LIVE, payload=p, lock=FUTURE) for p in collector.packages], batch_size=2000)
     cluster = Cluster(LIVE, workers=WORKERS, **env)
     try:
         cluster.wait_alive(60)
-        broker = get_broker(LIVE)
         start = time.perf_counter()
-        for pk in range(first, last + 1):
-            async_task("bench.live.naive_send", pk, cluster=LIVE, broker=broker)
-        enqueued = time.perf_counter() - start
+        OrmQ.objects.filter(key=LIVE, lock=FUTURE).update(lock="2000-01-01T00:00:00Z")
         wait_all(first, last, N)
-        return time.perf_counter() - start, enqueued
+        return time.perf_counter() - start
     finally:
         cluster.stop()
 
@@ -170,7 +190,7 @@ def main() -> None:
         if os.environ.get("BENCH_OURS_ONLY"):  # for profiling ours alone; never the reported figure
             print(f"ours: {ours:.2f}s, {N / ours:,.0f} messages/s")
             return
-        naive, enqueue = run_naive(clinic, patient, env)
+        naive = run_naive(clinic, patient, env)
         naive_duplicates = len(carrier.receipts) - len(carrier.sink) - ours_duplicates
 
     ours_rate, naive_rate = N / ours, N / naive
@@ -179,7 +199,7 @@ def main() -> None:
         f"batch {settings.MESSAGING_BATCH_SIZE}, CONN_MAX_AGE={settings.DB_CONN_MAX_AGE})",
         [
             ("ours (claim batches, set-based)", f"{ours:.2f}", f"{ours_rate:,.0f}", ours_duplicates),
-            (f"naive (1 task/message; enqueue {enqueue:.1f}s)", f"{naive:.2f}", f"{naive_rate:,.0f}", naive_duplicates),
+            ("naive (1 django-q2 task/message)", f"{naive:.2f}", f"{naive_rate:,.0f}", naive_duplicates),
         ],
         ("mode", "seconds", "messages/s", "sent twice"),
     )
