@@ -19,15 +19,20 @@ def sms_encoding(text: str) -> str:
     return "GSM-7" if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text) else "UCS-2"
 
 
+def sms_units(text: str) -> int:
+    """Septets in GSM-7 (extension characters count twice), else UTF-16 code units."""
+    if sms_encoding(text) == "GSM-7":
+        return sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    return len(text.encode("utf-16-le")) // 2
+
+
 def sms_segments(text: str) -> int:
     """Parts an SMS of this text is sent as: GSM-7 160 characters (153 per part when split),
-    UCS-2 70 code units (67 per part). Extension characters count twice in GSM-7."""
+    UCS-2 70 code units (67 per part)."""
     if not text:
         return 0
-    if sms_encoding(text) == "GSM-7":
-        units, single, part = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text), 160, 153
-    else:
-        units, single, part = len(text.encode("utf-16-le")) // 2, 70, 67
+    single, part = (160, 153) if sms_encoding(text) == "GSM-7" else (70, 67)
+    units = sms_units(text)
     return 1 if units <= single else math.ceil(units / part)
 
 

@@ -24,14 +24,13 @@ BULK = "bulk"
 def poke(func: str, *, lane: str, **kwargs) -> None:
     """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction.
 
-    The pending pokes are found among the connection's own on-commit callbacks, so a poke made in a
-    transaction that rolls back is forgotten with it (a separate "already poked" set would outlive the
-    rollback and silently swallow every later poke with the same key on that connection).
+    Coalescing looks at the callbacks Django still holds for this transaction, so a rolled-back
+    transaction (whose callbacks Django drops) never suppresses a later poke.
     """
     connection = transaction.get_connection()
     key = (func, lane, tuple(sorted(kwargs.items())))
     if connection.in_atomic_block and any(
-        getattr(callback, "kalix_poke", None) == key for _sids, callback, *_ in connection.run_on_commit
+        getattr(callback, "kalix_poke", None) == key for _, callback, _ in connection.run_on_commit
     ):
         return
 

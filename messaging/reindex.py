@@ -217,7 +217,12 @@ def run_chunk(job_id: int) -> ChunkDone | None:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM messaging_message msg WHERE {where}", params)  # noqa: S608
             rows = cursor.fetchone()[0]
-            sql, sql_params = recompute_sql(where, params)
+            sql, sql_params = recompute_sql(
+                f"SELECT msg.id FROM messaging_message msg WHERE {where}",  # noqa: S608
+                params,
+                search=True,
+                event_range=(first, last),
+            )
             cursor.execute(sql, sql_params)
             changed = cursor.rowcount
         seconds = time.perf_counter() - started

@@ -86,7 +86,7 @@ def message_send(
                 message.attachment.save(f"message-{message.pk}.pdf", attachment, save=True)
             kind = EventKind.HELD if held else EventKind.QUEUED
             detail = f"retry of message {retry_of.pk}" if retry_of else ""
-            record_events([NewEvent(message.pk, kind, own_event_id(message.pk, kind), detail=detail)])
+            record_events([NewEvent(message.pk, kind, own_event_id(message.pk, kind), detail=detail)], search=True)
             if not held:
                 poke(DRAIN, lane=LIVE)
     except IntegrityError:

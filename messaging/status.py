@@ -87,65 +87,108 @@ def _rules_values() -> tuple[str, list]:
     return f"(VALUES {rows}) AS r(kind, rank, status, label)", params
 
 
-def recompute_sql(where: str, where_params: Sequence = ()) -> tuple[str, list]:
-    """One UPDATE that rewrites status, status_detail, status_at and search for the messages `msg`
-    matching `where` (SQL over alias `msg`, with `where_params` for its %s placeholders).
+TOP_ORDER = 'r.rank DESC, e.occurred_at DESC, e.event_id COLLATE "C" DESC'
 
-    Rows are locked in id order first, so two recomputes over overlapping messages cannot deadlock,
-    and rows whose derived values did not change are not rewritten.
+
+def recompute_sql(
+    target: str,
+    target_params: Sequence = (),
+    *,
+    search: bool = True,
+    also_set: str = "",
+    event_range: tuple[int, int] | None = None,
+) -> tuple[str, list]:
+    """One UPDATE that re-derives status, status_detail, status_at (and with `search`, the search
+    document) for the messages whose ids `target` selects.
+
+    `target` is a SELECT yielding `id` (and any columns `also_set` needs, as `d.<column>`), with
+    `target_params` for its placeholders. `also_set` adds assignments to the same UPDATE, so a caller
+    that changes other columns (the worker recording a hand-off) writes each row once.
+
+    The top event per message comes from one `SELECT DISTINCT ON (message_id)` over the events of
+    `event_range` (first_id, last_id) when given (a range re-index: one ordered pass), otherwise from
+    a LATERAL `... LIMIT 1` per message (a batch of ids: index probes, whatever the estimates).
+    Rows are locked in id order first, so overlapping recomputes cannot deadlock; without `also_set`,
+    rows whose derived values did not change are not rewritten.
     """
-    rules, params = _rules_values()
+    rules, rule_params = _rules_values()
+    if event_range:
+        top_cte = f"""top_event AS (
+            SELECT DISTINCT ON (e.message_id) e.message_id, r.status, r.label, e.detail, e.occurred_at
+              FROM messaging_deliveryevent e JOIN {rules} ON r.kind = e.kind
+             WHERE e.message_id BETWEEN %s AND %s
+             ORDER BY e.message_id, {TOP_ORDER}
+        ),"""
+        top_params, top_join, join_params = (
+            [*rule_params, *event_range],
+            "LEFT JOIN top_event t ON t.message_id = msg.id",
+            [],
+        )
+    else:
+        top_cte, top_params = "", []
+        top_join = f"""LEFT JOIN LATERAL (
+                SELECT e.message_id, r.status, r.label, e.detail, e.occurred_at
+                  FROM messaging_deliveryevent e JOIN {rules} ON r.kind = e.kind
+                 WHERE e.message_id = msg.id
+                 ORDER BY {TOP_ORDER} LIMIT 1
+            ) t ON true"""
+        join_params = rule_params
+    derived_search = f", {SEARCH_DOCUMENT_SQL} AS search" if search else ""
+    set_search = ", search = d.search" if search else ""
+    mine, theirs = ["status", "status_detail", "status_at"], ["status", "detail", "at"]
+    if search:
+        mine, theirs = [*mine, "search"], [*theirs, "search"]
+    unchanged = "({}) IS DISTINCT FROM ({})".format(
+        ", ".join(f"m.{c}" for c in mine), ", ".join(f"d.{c}" for c in theirs)
+    )
     sql = f"""
-        WITH target AS (
-            SELECT msg.id FROM messaging_message msg WHERE {where} ORDER BY msg.id FOR UPDATE
-        ),
-        top_event AS (
-            SELECT DISTINCT ON (e.message_id)
-                   e.message_id, r.status, r.label, e.detail, e.occurred_at
-              FROM messaging_deliveryevent e
-              JOIN {rules} ON r.kind = e.kind
-             WHERE e.message_id = ANY(ARRAY(SELECT id FROM target))  -- index scans, not a seq scan per chunk
-             ORDER BY e.message_id, r.rank DESC, e.occurred_at DESC, e.event_id COLLATE "C" DESC
-        ),
-        derived AS (
-            SELECT msg.id,
+        WITH {top_cte}
+        d AS (
+            SELECT target.*,
                    coalesce(t.status, %s) AS status,
                    CASE WHEN t.message_id IS NULL THEN %s
                         WHEN t.detail = '' THEN t.label
                         ELSE left(t.label || ': ' || t.detail, 255) END AS detail,
-                   t.occurred_at AS at,
-                   {SEARCH_DOCUMENT_SQL} AS search
-              FROM messaging_message msg
-              JOIN target ON target.id = msg.id
+                   t.occurred_at AS at
+                   {derived_search}
+              FROM ({target}) AS target
+              JOIN messaging_message msg ON msg.id = target.id
               LEFT JOIN clinics_patient p ON p.id = msg.patient_id
-              LEFT JOIN top_event t ON t.message_id = msg.id
+              {top_join}
+             ORDER BY msg.id
+               FOR UPDATE OF msg
         )
         UPDATE messaging_message m
-           SET status = d.status, status_detail = d.detail, status_at = d.at, search = d.search
-          FROM derived d
-         WHERE m.id = d.id AND m.id = ANY(ARRAY(SELECT id FROM target))
-           AND (m.status, m.status_detail, m.status_at, m.search)
-               IS DISTINCT FROM (d.status, d.detail, d.at, d.search)
+           SET status = d.status, status_detail = d.detail, status_at = d.at {set_search}
+               {", " + also_set if also_set else ""}
+          FROM d
+         WHERE m.id = d.id {"" if also_set else "AND " + unchanged}
     """
-    return sql, [*where_params, *params, str(NO_EVENTS[0]), NO_EVENTS[1]]
+    return sql, [*top_params, str(NO_EVENTS[0]), NO_EVENTS[1], *target_params, *join_params]
 
 
-def recompute_status(message_ids: Sequence[int]) -> int:
-    """Re-derive status and search document for these messages in one statement; rows changed."""
+def recompute_status(message_ids: Sequence[int], *, search: bool = False) -> int:
+    """Re-derive the status (and with `search`, the search document) of these messages in one
+    statement; returns rows changed. New events never change the search document, hence the default."""
     if not message_ids:
         return 0
-    sql, params = recompute_sql("msg.id = ANY(%s)", [list(message_ids)])
+    sql, params = recompute_sql("SELECT unnest(%s::bigint[]) AS id", [list(message_ids)], search=search)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def recompute_status_range(first_id: int, last_id: int) -> int:
+def recompute_status_range(first_id: int, last_id: int, *, search: bool = True) -> int:
     """Re-derive status and search document for messages with first_id <= id <= last_id; rows changed.
 
     The re-index walks the table in such primary-key ranges.
     """
-    sql, params = recompute_sql("msg.id BETWEEN %s AND %s", [first_id, last_id])
+    sql, params = recompute_sql(
+        "SELECT id FROM messaging_message WHERE id BETWEEN %s AND %s",
+        [first_id, last_id],
+        search=search,
+        event_range=(first_id, last_id),
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

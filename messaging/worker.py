@@ -26,10 +26,11 @@ from django.utils import timezone
 
 from messaging import inbox
 from messaging.dispatch import MOVES, TARGET
-from messaging.events import NewEvent, own_event_id, record_events
+from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import Outcome, provider_for
+from messaging.status import recompute_sql
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +108,22 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.MESSAGING_RETRY_MAX_SECONDS))
 
 
-RECORD_SQL = """
-    UPDATE messaging_message m
-       SET dispatch = v.dispatch, provider = v.provider, provider_message_id = v.provider_message_id,
-           next_attempt_at = v.next_attempt_at, updated_at = statement_timestamp()
-      FROM (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]))
-           AS v(id, dispatch, provider, provider_message_id, next_attempt_at)
-     WHERE m.id = v.id AND m.dispatch = %s AND m.claim_token = %s
+RECORD_TARGET = """
+    SELECT v.* FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+                    AS v(id, new_dispatch, new_provider, new_provider_message_id, new_next_attempt_at)
+      JOIN messaging_message mm ON mm.id = v.id AND mm.dispatch = %s AND mm.claim_token = %s
+"""
+RECORD_SET = """
+    dispatch = d.new_dispatch, provider = d.new_provider, provider_message_id = d.new_provider_message_id,
+    next_attempt_at = d.new_next_attempt_at, updated_at = statement_timestamp()
 """
 
 
 def record_outcomes(
     *, token: int, claimed: list[Claimed], outcomes: list[Outcome], provider: str, retry_now: bool = False
 ) -> None:
-    """Record what the provider said for a batch, set-based: one UPDATE, one INSERT, one recompute."""
+    """Record what the provider said for a batch, set-based: one INSERT of the events, then one UPDATE
+    that moves each message on and re-derives its status (each row written once)."""
     by_id = {c.id: c for c in claimed}
     now = timezone.now()
     ids, moves, providers, provider_ids, next_at, events = [], [], [], [], [], []
@@ -136,6 +139,7 @@ def record_outcomes(
             retry_at, move = None, "handed_off"
         else:
             retry_at, move = None, "give_up"
+        assert Dispatch.HANDING_OFF in MOVES[move]
         ids.append(c.id)
         moves.append(TARGET[move])
         providers.append(provider)
@@ -144,10 +148,13 @@ def record_outcomes(
         events.append(
             NewEvent(c.id, kind, own_event_id(c.id, kind, c.attempts), source=EventSource.WORKER, detail=detail)
         )
+    sql, params = recompute_sql(
+        RECORD_TARGET, [ids, moves, providers, provider_ids, next_at, Dispatch.HANDING_OFF, token], also_set=RECORD_SET
+    )
     with transaction.atomic():
+        insert_events(events)
         with connection.cursor() as cursor:
-            cursor.execute(RECORD_SQL, [ids, moves, providers, provider_ids, next_at, Dispatch.HANDING_OFF, token])
-        record_events(events)
+            cursor.execute(sql, params)
 
 
 def hand_off(token: int, claimed: list[Claimed]) -> None:

@@ -132,3 +132,15 @@ def test_a_failed_message_is_retried_as_a_new_linked_message(clinic_a, patient_a
     retry = message_retry(message=message)
     assert (retry.retry_of_id, retry.status, retry.body) == (message.pk, Status.PENDING, "hello")
     assert message_retry(message=message).pk == retry.pk  # twice is still one retry
+
+
+def test_a_rolled_back_send_does_not_swallow_the_next_poke(clinic_a, patient_a, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="never sent")
+        raise RuntimeError("rolled back")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="sent")
+    assert len(callbacks) == 1
+    assert OrmQ.objects.count() == 1

@@ -184,3 +184,35 @@ def test_the_twilio_adapter_talks_to_the_messaging_api(clinic_a, patient_a, twil
     assert (good.status, good.provider, good.provider_message_id) == (Status.SENDING, "twilio", "SM" + "1".zfill(32))
     assert (bad.status, bad.status_detail) == (Status.FAILED, "Rejected by the provider: Twilio error 21211")
     assert Message.objects.count() == 2
+
+
+# --- Email through an ESP: django-anymail's tracking webhooks -------------------------------------------
+
+
+def test_an_esp_delivery_report_arrives_through_anymail(client, clinic_a, patient_a, settings):
+    import base64
+
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
+    message = message_send(clinic=clinic_a, patient=patient_a, channel="email", subject="Hi", body="Hello")
+    Message.objects.filter(pk=message.pk).update(
+        dispatch="handed_off", provider="email", provider_message_id="b9e0a6f1-esp"
+    )
+    event = {
+        "RecordType": "Bounce",
+        "MessageID": "b9e0a6f1-esp",
+        "Type": "HardBounce",
+        "ID": 42,
+        "Email": "ada@example.com",
+        "BouncedAt": "2026-11-28T10:00:00Z",
+        "Description": "Mailbox unknown",
+    }
+    auth = "Basic " + base64.b64encode(b"hook:secret").decode()
+    url = "/messages/webhooks/anymail/postmark/tracking/"
+    assert client.post(url, event, content_type="application/json").status_code in (400, 401, 403)
+    assert not WebhookInbox.objects.exists()
+    assert client.post(url, event, content_type="application/json", HTTP_AUTHORIZATION=auth).status_code == 200
+    row = WebhookInbox.objects.get()
+    assert "ada@example.com" not in str(row.payload)
+    inbox.apply_batch()
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and message.status_detail.startswith("Bounced")
