@@ -192,3 +192,15 @@ def test_safety_net_pokes_every_active_job(clinic_a, monkeypatch):
 
     assert reindex.run_pending() == 1
     assert poked == [(reindex.RUN, {"lane": "bulk", "job_id": running.pk})]
+
+
+def test_safety_net_leaves_a_job_that_is_alive_alone(clinic_a, monkeypatch):
+    seeded(clinic_a, 20)
+    poked = []
+    monkeypatch.setattr(reindex, "poke", lambda func, **kw: poked.append((func, kw)))
+    job = start(chunk_size=10)
+    reindex.run_chunk(job.pk)  # it just made progress
+    poked.clear()
+
+    assert reindex.run_pending() == 0
+    assert poked == []
