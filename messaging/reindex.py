@@ -226,7 +226,9 @@ def run_chunk(job_id: int) -> ChunkDone | None:
             cursor.execute(sql, sql_params)
             changed = cursor.rowcount
         seconds = time.perf_counter() - started
-        since_last = (now - job.progress_at).total_seconds() if job.progress_at else None
+        done_at = timezone.now()
+        # rows/s over the whole cycle since the previous chunk committed: throttle sleeps and back-off count
+        since_last = (done_at - job.progress_at).total_seconds() if job.progress_at else None
         elapsed = since_last if since_last is not None and since_last < 60 else seconds
         rate = rows / elapsed if elapsed > 0 else 0.0
         finished = last >= job.last_id
@@ -235,13 +237,13 @@ def run_chunk(job_id: int) -> ChunkDone | None:
             rows_done=F("rows_done") + rows,
             rows_changed=F("rows_changed") + changed,
             rows_per_s=rate if job.rows_per_s == 0 else 0.7 * job.rows_per_s + 0.3 * rate,
-            progress_at=timezone.now(),
+            progress_at=done_at,
             waiting="",
         )
         if finished:
-            _move(job.pk, "finish", finished_at=timezone.now(), rows_per_s=0)
+            _move(job.pk, "finish", finished_at=done_at, rows_per_s=0)
         ReindexChunk.objects.create(
-            job=job, first_id=first, last_id=last, rows=rows, changed=changed, seconds=seconds, at=timezone.now()
+            job=job, first_id=first, last_id=last, rows=rows, changed=changed, seconds=seconds, at=done_at
         )
     return ChunkDone(rows=rows, seconds=seconds, throttle=job.throttle, finished=finished)
 
