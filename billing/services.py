@@ -47,7 +47,7 @@ def _clean_lines(lines: list[dict]) -> list[dict]:
         unknown = set(line) - set(LINE_FIELDS)
         if unknown:
             raise TypeError(f"Unknown line fields: {sorted(unknown)}")
-        cleaned.append({**line, "amount": to_money(line["amount"]), "units": line.get("units", 1)})
+        cleaned.append({**line, "amount": to_money(line["amount"]), "units": line.get("units") or 1})
     return cleaned
 
 
