@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django import forms
 
@@ -28,7 +29,7 @@ class InvoiceLineForm(forms.Form):
     units = forms.DecimalField(
         max_digits=7,
         decimal_places=2,
-        min_value=0.01,
+        min_value=Decimal("0.01"),
         required=False,
         widget=forms.NumberInput(attrs={"placeholder": "1"}),
     )
@@ -61,7 +62,7 @@ class BatchRequestForm(forms.Form):
 
 class PaymentForm(forms.Form):
     invoice = forms.ModelChoiceField(queryset=Invoice.objects.none())
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0.01)
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
     def __init__(self, *args, batch, **kwargs):
         super().__init__(*args, **kwargs)
