@@ -25,7 +25,7 @@ class InvoiceForm(forms.ModelForm):
 class InvoiceLineForm(forms.Form):
     service_code = forms.CharField(max_length=20)
     description = forms.CharField(max_length=200)
-    date_of_service = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_service = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     units = forms.DecimalField(
         max_digits=7,
         decimal_places=2,
@@ -43,13 +43,15 @@ def line_dicts(formset) -> list[dict]:
     return [
         {name: form.cleaned_data[name] for name in InvoiceLineForm.base_fields}
         for form in formset.forms
-        if form.has_changed() and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")  # an untouched extra form has none
     ]
 
 
 class BatchRequestForm(forms.Form):
     payer = forms.ModelChoiceField(queryset=Payer.objects.none(), required=False, empty_label="Mixed: every payer")
-    cutoff_date = forms.DateField(label="Cut-off date", widget=forms.DateInput(attrs={"type": "date"}))
+    cutoff_date = forms.DateField(
+        label="Cut-off date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     invoices = forms.ModelMultipleChoiceField(queryset=Invoice.objects.none(), required=False)
     request_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 

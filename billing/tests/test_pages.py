@@ -125,3 +125,19 @@ def test_other_clinics_billing_is_not_found(client_a, make_user, clinic_b, patie
         "/billing/batches/new/", {"payer": payer_b.pk, "cutoff_date": "2026-01-01", "request_key": "x"}
     )
     assert response.status_code == 400 and "payer" in response.context["form"].errors
+
+
+def test_edit_page_round_trips_existing_lines(client_a, make_invoice, patient_a, payer_a):
+    invoice = make_invoice(patient=patient_a, payer=payer_a, member_id="", amounts=("10.00", "20.00"))
+    lines = client_a.get(f"/billing/invoices/{invoice.pk}/edit/").context["lines"]
+    data = {"patient": patient_a.pk, "payer": payer_a.pk, "practitioner": invoice.practitioner_id, "member_id": "M-7"}
+    data.update({f"lines-{k}": v for k, v in lines.management_form.initial.items()})
+    for form in lines.forms:
+        for name, field in form.fields.items():
+            value = form.initial.get(name)
+            if value is not None:
+                data[form.add_prefix(name)] = field.widget.format_value(value) if name == "date_of_service" else value
+    assert client_a.post(f"/billing/invoices/{invoice.pk}/edit/", data).status_code == 302
+    invoice.refresh_from_db()
+    assert (invoice.member_id, str(invoice.total), invoice.lines.count()) == ("M-7", "30.00", 2)
+    assert invoice.has_critical_errors is False
