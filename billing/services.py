@@ -2,7 +2,6 @@
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
 
 from billing import lifecycle, validation
 from billing.models import BillingCounter, Invoice, InvoiceLine, Payer
@@ -13,22 +12,24 @@ INVOICE_FIELDS = ("patient", "payer", "practitioner", "member_id", "diagnosis_co
 LINE_FIELDS = ("service_code", "description", "date_of_service", "units", "amount")
 
 
-def next_number(*, clinic: Clinic, field: str) -> int:
-    """The next value of a per-clinic sequence; the counter row stays locked until the caller commits."""
+def next_number(*, clinic: Clinic, field: str, count: int = 1) -> int:
+    """Reserve `count` values of a per-clinic sequence and return the last one.
+
+    The counter row stays locked until the caller's transaction ends, so numbers never repeat.
+    """
     if field not in ("last_invoice_number", "last_control_number"):
         raise ValueError(field)
     table = BillingCounter._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (clinic_id, last_invoice_number, last_control_number) VALUES (%s, 0, 0) "
-            f"ON CONFLICT (clinic_id) DO UPDATE SET {field} = {table}.{field} + 1 RETURNING {field}",
+            "ON CONFLICT (clinic_id) DO NOTHING",
             [clinic.pk],
         )
-        value = cursor.fetchone()[0]
-    if value == 0:  # the row was just made: take 1
-        BillingCounter.objects.filter(clinic=clinic).update(**{field: F(field) + 1})
-        value = 1
-    return value
+        cursor.execute(
+            f"UPDATE {table} SET {field} = {field} + %s WHERE clinic_id = %s RETURNING {field}", [count, clinic.pk]
+        )
+        return cursor.fetchone()[0]
 
 
 def _check_scope(clinic: Clinic, *, patient: Patient | None, payer: Payer | None) -> None:

@@ -7,17 +7,21 @@ made here is valid by construction (payer, member id, practitioner, diagnosis, a
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
+
 from billing.models import Invoice, InvoiceLine
 from billing.services import next_number
 
 
+@transaction.atomic
 def make_ready_invoices(*, clinic, payers, patients, practitioner, count: int, service_date: date, chunk=5000) -> int:
     made = 0
     while made < count:
         size = min(chunk, count - made)
         invoices = []
+        first = next_number(clinic=clinic, field="last_invoice_number", count=size) - size + 1
         for n in range(size):
-            number = next_number(clinic=clinic, field="last_invoice_number")
+            number = first + n
             k = made + n
             invoices.append(
                 Invoice(

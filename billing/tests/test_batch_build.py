@@ -136,7 +136,11 @@ def test_unbatch_submit_and_pay_in_part_then_in_full(make_invoice, patient_a, pa
 def test_queue_position_counts_requests_ahead(request_batch, payer_a):
     first, second, third = request_batch(payer_a), request_batch(payer_a), request_batch(payer_a)
     assert [batches.queue_position(b)[0] for b in (first, second, third)] == [1, 2, 3]
-    assert batches.waiting_batches()[0] == 3
+    from messaging.lanes import lane_snapshot
+
+    live = lane_snapshot()["live"]
+    assert live["kinds"]["billing batches"] == 3
+    assert live["oldest_age_s"] is not None
 
 
 def test_failed_batch_can_be_rebuilt(make_invoice, patient_a, payer_a, request_batch, staff_a):
