@@ -269,5 +269,16 @@ LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
 # --- lanes and re-index ---------------------------------------------------------------------------
 
 # --- billing --------------------------------------------------------------------------------------
+# Batches one live-lane poke builds before it returns (the next poke or the schedule takes the rest).
+BILLING_DRAIN_MAX_BATCHES = env_int("KALIX_BILLING_DRAIN_MAX_BATCHES", 20)
+# A batch 'building' for longer than this (its worker died) is queued again.
+BILLING_BUILD_STALE_S = env_int("KALIX_BILLING_BUILD_STALE_S", 300)
+# Minutes between the safety-net schedule's pokes of the live lane (created by billing migration 0002).
+BILLING_SCHEDULE_MINUTES = env_int("KALIX_BILLING_SCHEDULE_MINUTES", 1)
+# Seconds between refreshes of a batch page while it waits or builds.
+BILLING_WAITING_REFRESH_S = env_int("KALIX_BILLING_WAITING_REFRESH_S", 2)
+# X12 interchange usage indicator: T (test) or P (production); receiver id of the clearinghouse.
+BILLING_X12_USAGE = env("KALIX_BILLING_X12_USAGE", "T")
+BILLING_X12_RECEIVER_ID = env("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
 
 # --- status page ----------------------------------------------------------------------------------
