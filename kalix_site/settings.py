@@ -265,8 +265,56 @@ LOGGING = {
 LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
 
 # --- messaging ------------------------------------------------------------------------------------
+MESSAGING_SMS_MAX_SEGMENTS = env_int("KALIX_SMS_MAX_SEGMENTS", 10)
+MESSAGING_EMAIL_MAX_BYTES = env_int("KALIX_EMAIL_MAX_BYTES", 200_000)
+MESSAGING_FAX_MAX_BYTES = env_int("KALIX_FAX_MAX_BYTES", 10_000_000)
+MESSAGING_BATCH_SIZE = env_int("KALIX_MESSAGING_BATCH_SIZE", 500)  # messages claimed per batch
+MESSAGING_DRAIN_SECONDS = env_float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # one drain task's time budget
+MESSAGING_MAX_ATTEMPTS = env_int("KALIX_MESSAGING_MAX_ATTEMPTS", 5)  # hand-off tries for temporary problems
+MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)  # doubled each attempt
+MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
+MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
+MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
+MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
+MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
+MESSAGING_PUBLIC_URL = env("KALIX_PUBLIC_URL", "http://127.0.0.1:8000")  # base of our webhook URLs
+SIMCARRIER_URL = env("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
+SIMCARRIER_SECRET = env("KALIX_SIMCARRIER_SECRET", "sim-secret" if DEBUG else None)
+SIMCARRIER_WEBHOOK_URL = env("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: MESSAGING_PUBLIC_URL + webhook path
+SIMCARRIER_ACCEPT_LATENCY_MS = env_int("KALIX_SIMCARRIER_ACCEPT_LATENCY_MS", 0)
+SIMCARRIER_REPORT_DELAY_MS = env_int("KALIX_SIMCARRIER_REPORT_DELAY_MS", 200)
+SIMCARRIER_FAILURE_RATE = env_float("KALIX_SIMCARRIER_FAILURE_RATE", 0.0)
+SIMCARRIER_DUPLICATE_RATE = env_float("KALIX_SIMCARRIER_DUPLICATE_RATE", 0.0)
+SIMCARRIER_REORDER_RATE = env_float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
+SIMCARRIER_REPORT_BATCH = env_int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com")
+PROVIDER_TIMEOUT_SECONDS = env_float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
 
 # --- lanes and re-index ---------------------------------------------------------------------------
+# Messages per re-index chunk (one set-based UPDATE each, checkpointed in the job row).
+REINDEX_CHUNK_SIZE = env_int("KALIX_REINDEX_CHUNK_SIZE", 5000)
+# Default throttle of a new re-index job in rows/s (0: as fast as the bulk lane goes).
+REINDEX_DEFAULT_THROTTLE = env_int("KALIX_REINDEX_DEFAULT_THROTTLE", 0)
+# A re-index task works at most this long, then hands over to a fresh task (a killed worker loses one chunk).
+REINDEX_SLICE_SECONDS = env_float("KALIX_REINDEX_SLICE_SECONDS", 20.0)
+# The re-index waits while the live lane's oldest pending item is older than this (seconds; 0: never waits).
+REINDEX_LIVE_MAX_AGE_SECONDS = env_float("KALIX_REINDEX_LIVE_MAX_AGE_SECONDS", 5.0)
+# How long the re-index sleeps before looking at the live lane again when it backs off.
+REINDEX_BACKOFF_SECONDS = env_float("KALIX_REINDEX_BACKOFF_SECONDS", 1.0)
+# Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes).
+REINDEX_SAFETY_MINUTES = env_int("KALIX_REINDEX_SAFETY_MINUTES", 1)
+# Priorities at or above this mark a queued item as in the lane's backlog (moved there by an operator).
+LANE_BACKLOG_PRIORITY = env_int("KALIX_LANE_BACKLOG_PRIORITY", 10000)
+# The priority "promote to the front" gives (lower goes first; new messages get 100).
+LANE_FRONT_PRIORITY = env_int("KALIX_LANE_FRONT_PRIORITY", 0)
+# Minutes of per-lane samples kept for the dashboard's sparklines.
+LANE_SAMPLE_KEEP_MINUTES = env_int("KALIX_LANE_SAMPLE_KEEP_MINUTES", 1440)
+# Seconds between refreshes of the admin queue dashboard.
+LANE_DASHBOARD_REFRESH_SECONDS = env_int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS", 5)
 
 # --- billing --------------------------------------------------------------------------------------
 # Batches one live-lane poke builds before it returns (the next poke or the schedule takes the rest).

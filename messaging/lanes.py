@@ -22,18 +22,22 @@ BULK = "bulk"
 
 
 def poke(func: str, *, lane: str, **kwargs) -> None:
-    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction."""
+    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction.
+
+    Coalescing looks at the callbacks Django still holds for this transaction, so a rolled-back
+    transaction (whose callbacks Django drops) never suppresses a later poke.
+    """
     connection = transaction.get_connection()
-    pending = connection.__dict__.setdefault("_kalix_pokes", set())
     key = (func, lane, tuple(sorted(kwargs.items())))
-    if key in pending:
+    if connection.in_atomic_block and any(
+        getattr(callback, "kalix_poke", None) == key for _, callback, _ in connection.run_on_commit
+    ):
         return
-    pending.add(key)
 
     def send():
-        pending.discard(key)
         async_task(func, cluster=lane, **kwargs)
 
+    send.kalix_poke = key
     transaction.on_commit(send)
 
 
@@ -78,35 +82,157 @@ class QueueDepth:
     kind: str
     depth: int
     oldest: datetime | None
+    backlog: bool = False
 
 
-_sources: list[tuple[str, str, Callable[[], tuple[int, datetime | None]]]] = []
+_sources: list[tuple[str, str, bool, Callable[[], tuple[int, datetime | None]]]] = []
 
 
-def queue_source(*, lane: str, kind: str):
-    """Register fn() -> (depth, oldest_queued_at) as the pending `kind` items of `lane`."""
+def queue_source(*, lane: str, kind: str, backlog: bool = False):
+    """Register fn() -> (depth, oldest_queued_at) as the pending `kind` items of `lane`.
+
+    A backlog source (items an operator moved aside) counts in the lane's backlog figures, not in its
+    depth and oldest age: the age says how long claimable work has waited.
+    """
 
     def register(fn):
         if not any(s[0] == lane and s[1] == kind for s in _sources):
-            _sources.append((lane, kind, fn))
+            _sources.append((lane, kind, backlog, fn))
         return fn
 
     return register
 
 
 def queue_depths() -> list[QueueDepth]:
-    return [QueueDepth(lane, kind, *fn()) for lane, kind, fn in _sources]
+    return [QueueDepth(lane, kind, *fn(), backlog=backlog) for lane, kind, backlog, fn in _sources]
+
+
+def _empty_lane() -> dict:
+    return {"depth": 0, "oldest_age_s": None, "kinds": {}, "backlog_depth": 0, "backlog_oldest_age_s": None}
 
 
 def lane_snapshot() -> dict[str, dict]:
-    """Per lane: total depth, oldest item's age in seconds (None when empty), depth by kind."""
+    """Per lane: total depth, oldest item's age in seconds (None when empty), depth by kind, and the
+    same for its backlog (backlog_depth, backlog_oldest_age_s; backlog kinds are listed in kinds too)."""
     now = timezone.now()
-    snapshot = {lane: {"depth": 0, "oldest_age_s": None, "kinds": {}} for lane in settings.LANES}
+    snapshot = {lane: _empty_lane() for lane in settings.LANES}
     for item in queue_depths():
-        lane = snapshot.setdefault(item.lane, {"depth": 0, "oldest_age_s": None, "kinds": {}})
-        lane["depth"] += item.depth
+        lane = snapshot.setdefault(item.lane, _empty_lane())
+        prefix = "backlog_" if item.backlog else ""
+        lane[f"{prefix}depth"] += item.depth
         lane["kinds"][item.kind] = item.depth
         if item.oldest is not None:
             age = (now - item.oldest).total_seconds()
-            lane["oldest_age_s"] = max(age, lane["oldest_age_s"] or 0.0)
+            lane[f"{prefix}oldest_age_s"] = max(age, lane[f"{prefix}oldest_age_s"] or 0.0)
     return snapshot
+
+
+# --- What operators set per lane, and the claim order it gives ------------------------------------
+# Lane state (paused, order, backlog share) lives in messaging.Lane rows, changed only through
+# messaging.lane_controls. A queued item whose priority is at or above LANE_BACKLOG_PRIORITY is in the
+# lane's backlog: claimed only when the primary queue is empty, or at the lane's backlog share.
+
+
+def lane_state(lane: str):
+    """The Lane row for `lane` (an unsaved default one if nobody has set anything yet)."""
+    from messaging.models import Lane
+
+    return Lane.objects.filter(name=lane).first() or Lane(name=lane)
+
+
+def claim_order_sql(lane: str) -> str:
+    """The ORDER BY a claim of queued items in `lane` must use (priority first, then age)."""
+    from messaging.models import LaneOrder
+
+    return "priority, id DESC" if lane_state(lane).order == LaneOrder.NEWEST else "priority, id"
+
+
+def claim_batch_cte(*, lane: str, limit: int, where: str = "TRUE") -> tuple[str, dict]:
+    """CTEs (without the leading WITH) ending in `batch(id)`: up to `limit` queued messages of `lane`
+    that a worker may claim now, locked FOR UPDATE SKIP LOCKED, honouring the lane's pause, order and
+    backlog share. `where` is extra SQL over messaging_message (e.g. "next_attempt_at <= now()").
+
+    Returns (sql, params) with named %(claim_*)s parameters, to merge into the caller's own.
+    """
+    from messaging.models import Dispatch
+
+    state = lane_state(lane)
+    order = claim_order_sql(lane)
+    reserved = 0
+    if state.backlog_share > 0:
+        reserved = max(1, round(limit * min(state.backlog_share, 1.0)))
+    base = f"""SELECT id FROM messaging_message
+                WHERE dispatch = %(claim_queued)s AND lane = %(claim_lane)s AND ({where})
+                  AND NOT EXISTS (SELECT 1 FROM messaging_lane WHERE name = %(claim_lane)s AND paused)"""
+    sql = f"""
+        claim_backlog_share AS MATERIALIZED (
+            {base} AND priority >= %(claim_backlog)s
+            ORDER BY {order} LIMIT %(claim_reserved)s FOR UPDATE SKIP LOCKED
+        ),
+        claim_primary AS MATERIALIZED (
+            {base} AND priority < %(claim_backlog)s
+            ORDER BY {order}
+            LIMIT greatest(0, %(claim_limit)s - (SELECT count(*) FROM claim_backlog_share))
+            FOR UPDATE SKIP LOCKED
+        ),
+        claim_backlog_rest AS MATERIALIZED (
+            {base} AND priority >= %(claim_backlog)s AND id NOT IN (SELECT id FROM claim_backlog_share)
+            ORDER BY {order}
+            LIMIT greatest(0, %(claim_limit)s - (SELECT count(*) FROM claim_backlog_share)
+                                              - (SELECT count(*) FROM claim_primary))
+            FOR UPDATE SKIP LOCKED
+        ),
+        batch AS (
+            SELECT id FROM claim_backlog_share
+            UNION ALL SELECT id FROM claim_primary
+            UNION ALL SELECT id FROM claim_backlog_rest
+        )"""
+    params = {
+        "claim_queued": str(Dispatch.QUEUED),
+        "claim_lane": lane,
+        "claim_backlog": settings.LANE_BACKLOG_PRIORITY,
+        "claim_reserved": reserved,
+        "claim_limit": limit,
+    }
+    return sql, params
+
+
+# --- Throughput: how many items each lane completed ----------------------------------------------
+
+_throughput: list[tuple[str, str, Callable[[datetime], int]]] = []
+
+
+def throughput_source(*, lane: str, kind: str):
+    """Register fn(since) -> number of `kind` items `lane` completed since that time."""
+
+    def register(fn):
+        if not any(s[0] == lane and s[1] == kind for s in _throughput):
+            _throughput.append((lane, kind, fn))
+        return fn
+
+    return register
+
+
+def lane_done_since(since: datetime) -> dict[str, int]:
+    """Per lane: items completed since `since`, summed over its throughput sources."""
+    done = dict.fromkeys(settings.LANES, 0)
+    for lane, _kind, fn in _throughput:
+        done[lane] = done.get(lane, 0) + fn(since)
+    return done
+
+
+# --- What to poke when a lane has work again (after resume, promote, restore) ------------------------
+
+_drainers: dict[str, list[str]] = {}
+
+
+def register_drainer(*, lane: str, func: str) -> None:
+    """`func` (a dotted path taking no arguments) drains work of `lane`; poked when an operator frees it."""
+    funcs = _drainers.setdefault(lane, [])
+    if func not in funcs:
+        funcs.append(func)
+
+
+def poke_drainers(lane: str) -> None:
+    for func in _drainers.get(lane, []):
+        poke(func, lane=lane)

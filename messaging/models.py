@@ -1,4 +1,8 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models import Q
 
 
 class LaneHeartbeat(models.Model):
@@ -18,3 +22,175 @@ class LaneHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.lane} cluster {self.cluster_id} ({self.workers} workers)"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    FAX = "fax", "Fax"
+
+
+class Status(models.TextChoices):
+    """What staff see; derived from the events by messaging.status, never set by hand."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Dispatch(models.TextChoices):
+    """Where a message is in our own send pipeline (the durable queue); moves in messaging.dispatch."""
+
+    HELD = "held", "Held until the patient opts in"
+    QUEUED = "queued", "Queued for the live lane"
+    HANDING_OFF = "handing_off", "Being handed to the provider"
+    HANDED_OFF = "handed_off", "Handed to the provider"
+    DONE = "done", "Done (cancelled or failed before hand-off)"
+
+
+class Message(models.Model):
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="messages")
+    patient = models.ForeignKey(
+        "clinics.Patient", on_delete=models.PROTECT, related_name="messages", null=True, blank=True
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.CharField(max_length=254, help_text="Normalised: lower-case email or E.164 number.")
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    attachment = models.FileField(upload_to="messaging/fax/%Y/%m/", blank=True)
+    segments = models.PositiveSmallIntegerField(default=0, help_text="SMS parts; 0 for other channels.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    retry_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries")
+
+    # The durable queue: claimed in (lane, priority, id) order; lower priority numbers go first.
+    lane = models.CharField(max_length=32, default="live")
+    priority = models.SmallIntegerField(default=100)
+    dispatch = models.CharField(max_length=12, choices=Dispatch.choices, default=Dispatch.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.BigIntegerField(null=True, blank=True, help_text="Batch that holds the hand-off.")
+    send_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+
+    # Derived from the events (and the patient's name) by messaging.status; never written elsewhere.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_detail = models.CharField(max_length=255, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+    search = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="message_idempotency_key_per_clinic",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lane", "priority", "id"], condition=Q(dispatch="queued"), name="message_claim_idx"),
+            models.Index(fields=["claim_token"], condition=Q(dispatch="handing_off"), name="message_handoff_idx"),
+            models.Index(fields=["patient"], condition=Q(dispatch="held"), name="message_held_idx"),
+            models.Index(fields=["provider", "provider_message_id"], name="message_provider_id_idx"),
+            models.Index(fields=["clinic", "-id"], name="message_clinic_list_idx"),
+            models.Index(fields=["clinic", "status", "-id"], name="message_clinic_status_idx"),
+            GinIndex(fields=["search"], name="message_search_gin"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} #{self.pk}"
+
+
+class EventKind(models.TextChoices):
+    """Modelled on django-anymail's event types and Twilio's message statuses (see messaging.status)."""
+
+    HELD = "held", "Held"
+    QUEUED = "queued", "Queued"
+    DEFERRED = "deferred", "Deferred"
+    HANDED_OFF = "handed_off", "Handed to provider"
+    INTERRUPTED = "interrupted", "Hand-off interrupted"
+    ACCEPTED = "accepted", "Accepted"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    CANCELLED = "cancelled", "Cancelled"
+    BOUNCED = "bounced", "Bounced"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    UNDELIVERED = "undelivered", "Undelivered"
+
+
+class EventSource(models.TextChoices):
+    SYSTEM = "system", "Kalix"
+    STAFF = "staff", "Staff"
+    WORKER = "worker", "Live-lane worker"
+    PROVIDER = "provider", "Provider report"
+
+
+class DeliveryEvent(models.Model):
+    """One thing that happened to a message. Append-only: rows are inserted, never updated or deleted."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=12, choices=EventKind.choices)
+    occurred_at = models.DateTimeField(help_text="When it happened, by the provider's clock where it says.")
+    received_at = models.DateTimeField(help_text="When we learned of it.")
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    event_id = models.CharField(max_length=200, unique=True, help_text="A repeated report carries the same id.")
+    detail = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(default=dict, blank=True, help_text="The provider's report, patient data removed.")
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["message", "occurred_at"], name="event_message_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for message {self.message_id}"
+
+
+class WebhookInbox(models.Model):
+    """Delivery reports as received, before they are applied: the webhook only inserts here.
+
+    The live lane applies them in batches (messaging.inbox); a report for a message we cannot match yet
+    (the provider answered faster than we recorded its id) stays and is tried again.
+    """
+
+    provider = models.CharField(max_length=32)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    send_key = models.UUIDField(null=True, blank=True)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=EventKind.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    detail = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    tries = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "webhook inbox"
+        indexes = [models.Index(fields=["tries", "id"], name="inbox_apply_order_idx")]
+
+    def __str__(self):
+        return f"{self.provider} report {self.event_id}"
+
+
+# Queue operations (lanes, audit log, re-index jobs) keep their models in a file of their own.
+from messaging.queue_models import (  # noqa: E402,F401
+    Lane,
+    LaneAction,
+    LaneOrder,
+    LaneSample,
+    QueuedMessage,
+    ReindexChunk,
+    ReindexJob,
+    ReindexScope,
+    ReindexState,
+)

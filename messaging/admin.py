@@ -1,0 +1,90 @@
+"""Message admin for support staff: look, filter, search; act only through the services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from messaging import services
+from messaging.models import DeliveryEvent, Message, Status, WebhookInbox
+from messaging.selectors import search_query
+from messaging.status import recompute_status
+
+
+class DeliveryEventInline(admin.TabularInline):
+    model = DeliveryEvent
+    fields = ["occurred_at", "kind", "detail", "source", "received_at", "event_id"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["occurred_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "clinic", "channel", "recipient", "status", "status_detail", "status_at", "created_at"]
+    list_filter = ["status", "channel", "dispatch", "lane", ("created_at", admin.DateFieldListFilter), "clinic"]
+    search_fields = ["recipient"]  # replaced by the indexed search document below
+    search_help_text = "Patient name, recipient or subject (word prefixes)."
+    list_select_related = ["clinic"]
+    show_full_result_count = False  # no COUNT(*) over millions of rows
+    inlines = [DeliveryEventInline]
+    actions = ["retry_failed", "cancel_pending", "rederive_status"]
+    readonly_fields = [f.name for f in Message._meta.fields]
+    exclude = ["search"]
+
+    def get_search_results(self, request, queryset, search_term):
+        query = search_query(search_term)
+        return (queryset.filter(search=query) if query is not None else queryset), False
+
+    def has_add_permission(self, request):
+        return False  # messages are sent through the staff pages or the API (message_send)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what was sent is kept
+
+    @admin.action(description="Retry selected failed messages (as new messages)", permissions=["change"])
+    def retry_failed(self, request, queryset):
+        done, skipped = 0, 0
+        for message in queryset.filter(status=Status.FAILED).select_related("clinic", "patient"):
+            try:
+                services.message_retry(message=message, user=request.user)
+                done += 1
+            except ValidationError:
+                skipped += 1
+        skipped += queryset.exclude(status=Status.FAILED).count()
+        self.message_user(request, f"Retried {done} message(s); {skipped} skipped (not failed or no longer valid).")
+
+    @admin.action(description="Cancel selected pending messages", permissions=["change"])
+    def cancel_pending(self, request, queryset):
+        done, skipped = 0, 0
+        for message in queryset:
+            try:
+                services.message_cancel(message=message, user=request.user)
+                done += 1
+            except ValidationError:
+                skipped += 1
+        level = messages.SUCCESS if not skipped else messages.WARNING
+        self.message_user(request, f"Cancelled {done}; {skipped} already with the provider.", level)
+
+    @admin.action(description="Re-derive status from events", permissions=["change"])
+    def rederive_status(self, request, queryset):
+        changed = recompute_status(list(queryset.values_list("pk", flat=True)), search=True)
+        self.message_user(request, f"Re-derived {queryset.count()} message(s); {changed} changed.")
+
+
+@admin.register(WebhookInbox)
+class WebhookInboxAdmin(admin.ModelAdmin):
+    list_display = ["id", "provider", "kind", "event_id", "received_at", "tries"]
+    list_filter = ["provider", "kind"]
+    readonly_fields = [f.name for f in WebhookInbox._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

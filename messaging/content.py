@@ -1,0 +1,95 @@
+"""What a message may contain on each channel: recipients, sizes, SMS segments, fax documents."""
+
+import math
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+# GSM 03.38: the basic set costs one septet, the extension set two (escape + char).
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = set("^{}\\[~]|€\f")
+
+
+def sms_encoding(text: str) -> str:
+    return "GSM-7" if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text) else "UCS-2"
+
+
+def sms_units(text: str) -> int:
+    """Septets in GSM-7 (extension characters count twice), else UTF-16 code units."""
+    if sms_encoding(text) == "GSM-7":
+        return sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_segments(text: str) -> int:
+    """Parts an SMS of this text is sent as: GSM-7 160 characters (153 per part when split),
+    UCS-2 70 code units (67 per part)."""
+    if not text:
+        return 0
+    single, part = (160, 153) if sms_encoding(text) == "GSM-7" else (70, 67)
+    units = sms_units(text)
+    return 1 if units <= single else math.ceil(units / part)
+
+
+def normalise_email(value: str) -> str:
+    value = (value or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationError({"recipient": "Enter a valid email address."}) from None
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalise_number(value: str) -> str:
+    try:
+        number = phonenumbers.parse(str(value or "").strip(), settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError({"recipient": "Enter a valid phone number in international (E.164) form."})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_recipient(channel: str, value: str) -> str:
+    return normalise_email(value) if channel == "email" else normalise_number(value)
+
+
+def check_content(*, channel: str, subject: str, body: str, attachment) -> int:
+    """Raise ValidationError for content the channel cannot carry; returns the SMS segment count."""
+    errors = {}
+    if channel == "email":
+        if not subject.strip():
+            errors["subject"] = "An email needs a subject."
+        if not body.strip():
+            errors["body"] = "Write the message."
+        elif len(body.encode()) > settings.MESSAGING_EMAIL_MAX_BYTES:
+            errors["body"] = f"An email body may be at most {settings.MESSAGING_EMAIL_MAX_BYTES:,} bytes."
+    elif channel == "sms":
+        if not body.strip():
+            errors["body"] = "Write the message."
+        elif sms_segments(body) > settings.MESSAGING_SMS_MAX_SEGMENTS:
+            errors["body"] = (
+                f"This SMS would be {sms_segments(body)} parts; the limit is {settings.MESSAGING_SMS_MAX_SEGMENTS}."
+            )
+    elif channel == "fax":
+        if not attachment:
+            errors["attachment"] = "A fax needs a PDF document."
+        else:
+            attachment.seek(0)
+            head = attachment.read(5)
+            attachment.seek(0)
+            if head != b"%PDF-":
+                errors["attachment"] = "The fax document must be a PDF."
+            elif attachment.size > settings.MESSAGING_FAX_MAX_BYTES:
+                errors["attachment"] = f"A fax document may be at most {settings.MESSAGING_FAX_MAX_BYTES:,} bytes."
+    else:
+        errors["channel"] = "Choose email, SMS or fax."
+    if errors:
+        raise ValidationError(errors)
+    return sms_segments(body) if channel == "sms" else 0

@@ -1,0 +1,28 @@
+from django import forms
+
+from clinics.models import Patient
+from messaging.models import Channel, Status
+
+
+class ComposeForm(forms.Form):
+    patient = forms.ModelChoiceField(queryset=Patient.objects.none(), required=False, empty_label="— no patient —")
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.SMS)
+    recipient = forms.CharField(
+        required=False, max_length=254, help_text="Leave empty to use the patient's contact for this channel."
+    )
+    subject = forms.CharField(required=False, max_length=200, help_text="Email only.")
+    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
+    attachment = forms.FileField(required=False, label="Fax document (PDF)")
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
+
+
+class MessageFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", max_length=200)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
+    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    before = forms.IntegerField(required=False, widget=forms.HiddenInput)

@@ -1,0 +1,169 @@
+"""Operator controls on lanes: pause, resume, order, backlog and promote. Each is one service call,
+one transaction, one LaneAction row (who, when, what, how many rows) that says how to reverse it.
+
+Re-prioritising is a data change on the queued rows themselves: a backlog item has its priority raised
+by LANE_BACKLOG_PRIORITY (so it keeps its relative order and comes back exactly), a promoted item gets
+LANE_FRONT_PRIORITY and its old priority is kept in the action's `undo`.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
+
+from messaging.lanes import poke_drainers
+from messaging.models import Dispatch, Lane, LaneAction, LaneOrder, Message
+
+MAX_PROMOTE = 10_000  # a promotion keeps every old priority in its audit row
+
+
+def _lane(name: str) -> Lane:
+    if name not in settings.LANES:
+        raise ValidationError({"lane": f"Unknown lane {name!r}; lanes are {', '.join(settings.LANES)}."})
+    lane, _ = Lane.objects.select_for_update().get_or_create(name=name)
+    return lane
+
+
+def _record(lane: str, action: str, actor, *, rows: int = 0, detail: str = "", undo: dict | None = None):
+    return LaneAction.objects.create(
+        lane=lane, action=action, actor=actor, rows=rows, detail=detail[:255], undo=undo or {}
+    )
+
+
+def _queued(lane: str):
+    return Message.objects.filter(lane=lane, dispatch=Dispatch.QUEUED)
+
+
+@transaction.atomic
+def lane_pause(*, lane: str, actor=None) -> LaneAction:
+    """Workers stop claiming from `lane` with their next claim; work already claimed finishes."""
+    state = _lane(lane)
+    state.paused = True
+    state.save(update_fields=["paused", "updated_at"])
+    return _record(lane, "pause", actor, detail="paused", undo={"action": "resume"})
+
+
+@transaction.atomic
+def lane_resume(*, lane: str, actor=None) -> LaneAction:
+    state = _lane(lane)
+    state.paused = False
+    state.save(update_fields=["paused", "updated_at"])
+    poke_drainers(lane)
+    return _record(lane, "resume", actor, detail="resumed", undo={"action": "pause"})
+
+
+@transaction.atomic
+def lane_set_order(*, lane: str, order: str, actor=None) -> LaneAction:
+    if order not in LaneOrder.values:
+        raise ValidationError({"order": f"Choose one of {', '.join(LaneOrder.values)}."})
+    state = _lane(lane)
+    before = state.order
+    state.order = order
+    state.save(update_fields=["order", "updated_at"])
+    return _record(
+        lane, "order", actor, detail=f"{LaneOrder(order).label.lower()}", undo={"action": "order", "order": before}
+    )
+
+
+@transaction.atomic
+def lane_set_backlog_share(*, lane: str, share: float, actor=None) -> LaneAction:
+    if not 0 <= share <= 1:
+        raise ValidationError({"backlog_share": "A share is between 0 and 1."})
+    state = _lane(lane)
+    before = state.backlog_share
+    state.backlog_share = share
+    state.save(update_fields=["backlog_share", "updated_at"])
+    undo = {"action": "backlog_share", "share": before}
+    return _record(lane, "backlog_share", actor, detail=f"backlog share {share:.0%}", undo=undo)
+
+
+@transaction.atomic
+def lane_move_to_backlog(
+    *, lane: str, older_than: timedelta | None = None, ids: list[int] | None = None, actor=None
+) -> LaneAction:
+    """Move queued items of `lane` created more than `older_than` ago (or the given ids) to its backlog."""
+    if older_than is None and ids is None:
+        raise ValidationError({"older_than": "Say which items: older than a time, or selected ones."})
+    _lane(lane)
+    backlog = settings.LANE_BACKLOG_PRIORITY
+    rows = _queued(lane).filter(priority__lt=backlog)
+    what = []
+    if older_than is not None:
+        rows = rows.filter(created_at__lt=timezone.now() - older_than)
+        what.append(f"older than {older_than}")
+    if ids is not None:
+        rows = rows.filter(id__in=ids)
+        what.append(f"{len(ids)} selected")
+    moved = rows.update(priority=F("priority") + backlog)
+    return _record(
+        lane, "to_backlog", actor, rows=moved, detail=f"to backlog: {', '.join(what)}", undo={"action": "restore"}
+    )
+
+
+@transaction.atomic
+def lane_restore_backlog(*, lane: str, ids: list[int] | None = None, actor=None) -> LaneAction:
+    """Put backlog items (all, or the given ids) back in the primary queue, in their old order."""
+    _lane(lane)
+    backlog = settings.LANE_BACKLOG_PRIORITY
+    rows = _queued(lane).filter(priority__gte=backlog)
+    if ids is not None:
+        rows = rows.filter(id__in=ids)
+    restored = rows.update(priority=F("priority") - backlog)
+    poke_drainers(lane)
+    return _record(lane, "restore", actor, rows=restored, detail="backlog back to the primary queue")
+
+
+@transaction.atomic
+def lane_promote(*, ids: list[int], lane: str, actor=None) -> LaneAction:
+    """Put these queued items of `lane` at the front (out of the backlog too); reversible."""
+    if len(ids) > MAX_PROMOTE:
+        raise ValidationError({"ids": f"Promote at most {MAX_PROMOTE} items at once."})
+    _lane(lane)
+    front = settings.LANE_FRONT_PRIORITY
+    before = dict(_queued(lane).filter(id__in=ids).exclude(priority=front).values_list("id", "priority"))
+    promoted = _queued(lane).filter(id__in=list(before)).update(priority=front)
+    poke_drainers(lane)
+    undo = {"action": "priorities", "priorities": {str(k): v for k, v in before.items()}}
+    return _record(lane, "promote", actor, rows=promoted, detail=f"{promoted} to the front", undo=undo)
+
+
+def lane_action_undo(*, action: LaneAction, actor=None) -> LaneAction:
+    """Reverse a recorded action; the reversal is recorded too."""
+    with transaction.atomic():
+        action = LaneAction.objects.select_for_update().get(pk=action.pk)
+        if action.undone_by_id or not action.undo:
+            raise ValidationError("This action was already reversed or cannot be.")
+        how = action.undo["action"]
+        if how == "resume":
+            done = lane_resume(lane=action.lane, actor=actor)
+        elif how == "pause":
+            done = lane_pause(lane=action.lane, actor=actor)
+        elif how == "order":
+            done = lane_set_order(lane=action.lane, order=action.undo["order"], actor=actor)
+        elif how == "backlog_share":
+            done = lane_set_backlog_share(lane=action.lane, share=action.undo["share"], actor=actor)
+        elif how == "restore":
+            done = lane_restore_backlog(lane=action.lane, actor=actor)
+        elif how == "priorities":
+            done = _restore_priorities(action, actor)
+        else:
+            raise ValidationError(f"Unknown reversal {how!r}.")
+        action.undone_by = done
+        action.save(update_fields=["undone_by"])
+    return done
+
+
+def _restore_priorities(action: LaneAction, actor) -> LaneAction:
+    old = {int(k): v for k, v in action.undo["priorities"].items()}
+    whens = [When(id=k, then=Value(v)) for k, v in old.items()]
+    restored = 0
+    if whens:
+        restored = (
+            _queued(action.lane)
+            .filter(id__in=list(old), priority=settings.LANE_FRONT_PRIORITY)
+            .update(priority=Case(*whens, output_field=IntegerField()))
+        )
+    return _record(action.lane, "undo_promote", actor, rows=restored, detail=f"undo of action #{action.pk}")

@@ -1,0 +1,85 @@
+"""Per-lane numbers for the queue dashboard: depth, age, throughput over 1/5/15 minutes, ETA, workers,
+and the per-minute samples the sparklines are drawn from (recorded by a schedule, `record_samples`)."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from messaging.lanes import LIVE, lane_done_since, lane_health, lane_snapshot, lane_state, throughput_source
+from messaging.models import DeliveryEvent, EventSource, LaneSample
+
+RECORD_SAMPLES = "messaging.lane_stats.record_samples"
+WINDOWS = (1, 5, 15)  # minutes
+
+
+@throughput_source(lane=LIVE, kind="messages handed to providers")
+def handed_off_since(since: datetime) -> int:
+    """Every hand-off attempt by a live-lane worker leaves one worker event (accepted, deferred, failed)."""
+    return DeliveryEvent.objects.filter(source=EventSource.WORKER, received_at__gte=since).count()
+
+
+def record_samples() -> int:
+    """Store one sample per lane for the minute just ended; drop samples older than the keep window."""
+    now = timezone.now()
+    snapshot = lane_snapshot()
+    done = lane_done_since(now - timedelta(minutes=1))
+    samples = [
+        LaneSample(
+            lane=lane,
+            at=now,
+            depth=snapshot.get(lane, {}).get("depth", 0),
+            oldest_age_s=snapshot.get(lane, {}).get("oldest_age_s"),
+            done=done.get(lane, 0),
+        )
+        for lane in settings.LANES
+    ]
+    LaneSample.objects.bulk_create(samples)
+    LaneSample.objects.filter(at__lt=now - timedelta(minutes=settings.LANE_SAMPLE_KEEP_MINUTES)).delete()
+    return len(samples)
+
+
+def sparkline(values: list[float | None], *, width: int = 160, height: int = 28) -> str:
+    """An inline SVG polyline of `values` (None drawn as 0), scaled to its own maximum."""
+    points = [v or 0.0 for v in values]
+    if len(points) < 2:
+        points = [*points, *points] if points else [0.0, 0.0]
+    top = max(points) or 1.0
+    step = width / (len(points) - 1)
+    coords = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(points))
+    return (
+        f'<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="last hour, max {top:g}">'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{coords}"/></svg>'
+    )
+
+
+def dashboard() -> list[dict]:
+    """Everything the queue dashboard shows, per lane."""
+    now = timezone.now()
+    snapshot = lane_snapshot()
+    health = lane_health()
+    rates = {m: lane_done_since(now - timedelta(minutes=m)) for m in WINDOWS}
+    hour = now - timedelta(hours=1)
+    lanes = []
+    for lane in settings.LANES:
+        snap = snapshot.get(lane, {"depth": 0, "oldest_age_s": None, "kinds": {}})
+        per_min = {m: rates[m].get(lane, 0) / m for m in WINDOWS}
+        rate_per_s = per_min[5] / 60
+        samples = list(LaneSample.objects.filter(lane=lane, at__gte=hour).order_by("at"))
+        lanes.append(
+            {
+                "name": lane,
+                "state": lane_state(lane),
+                "depth": snap["depth"],
+                "kinds": snap["kinds"],
+                "oldest_age_s": snap["oldest_age_s"],
+                "per_min": per_min,
+                "eta_s": snap["depth"] / rate_per_s if rate_per_s > 0 and snap["depth"] else None,
+                "health": health.get(lane, {"alive": False, "clusters": 0, "workers": 0}),
+                "throughput_svg": sparkline([s.done for s in samples]),
+                "age_svg": sparkline([s.oldest_age_s for s in samples]),
+                "samples": len(samples),
+            }
+        )
+    return lanes

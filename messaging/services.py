@@ -1,0 +1,155 @@
+"""Writes to messages: send, cancel, retry, release held messages. Views, API and admin call these."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinics.models import Clinic, Patient
+from messaging import content, dispatch
+from messaging.events import NewEvent, own_event_id, record_events
+from messaging.lanes import LIVE, poke
+from messaging.models import Channel, Dispatch, EventKind, EventSource, Message, Status
+
+DRAIN = "messaging.worker.drain"
+CONTACT_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile", Channel.FAX: "fax"}
+
+
+def _consent_hold(patient: Patient | None, channel: str) -> bool:
+    """Email and SMS wait for the patient's opt-in; fax (clinical correspondence) does not."""
+    return patient is not None and channel != Channel.FAX and patient.messaging_consent != "opted_in"
+
+
+def _check_patient(patient: Patient | None, channel: str) -> None:
+    if patient is None:
+        return
+    if patient.opted_out_of(channel):
+        raise ValidationError({"channel": f"{patient.full_name} has opted out of {Channel(channel).label}."})
+    if channel != Channel.FAX and patient.messaging_consent == "declined":
+        raise ValidationError({"channel": f"{patient.full_name} declined electronic messages."})
+
+
+def message_send(
+    *,
+    clinic: Clinic,
+    channel: str,
+    body: str = "",
+    patient: Patient | None = None,
+    recipient: str = "",
+    subject: str = "",
+    attachment=None,
+    created_by=None,
+    idempotency_key: str = "",
+    priority: int = 100,
+    retry_of: Message | None = None,
+) -> Message:
+    """Validate and queue a message; the live lane is poked when the transaction commits.
+
+    With an idempotency key already used in this clinic, the message made then is returned unchanged.
+    """
+    if idempotency_key:
+        existing = Message.objects.filter(clinic=clinic, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing
+    if patient is not None and patient.clinic_id != clinic.pk:
+        raise ValidationError({"patient": "No such patient in this clinic."})
+    if channel not in Channel.values:
+        raise ValidationError({"channel": "Choose email, SMS or fax."})
+    if not recipient and patient is not None:
+        recipient = str(getattr(patient, CONTACT_FIELD[channel]) or "")
+        if not recipient:
+            raise ValidationError({"recipient": f"{patient.full_name} has no {Channel(channel).label} contact."})
+    if not recipient:
+        raise ValidationError({"recipient": "Choose a patient or enter a recipient."})
+    recipient = content.normalise_recipient(channel, recipient)
+    _check_patient(patient, channel)
+    segments = content.check_content(channel=channel, subject=subject, body=body, attachment=attachment)
+
+    held = _consent_hold(patient, channel)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                clinic=clinic,
+                patient=patient,
+                channel=channel,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                segments=segments,
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+                priority=priority,
+                retry_of=retry_of,
+                dispatch=Dispatch.HELD if held else Dispatch.QUEUED,
+                next_attempt_at=timezone.now(),
+            )
+            if attachment:
+                message.attachment.save(f"message-{message.pk}.pdf", attachment, save=True)
+            kind = EventKind.HELD if held else EventKind.QUEUED
+            detail = f"retry of message {retry_of.pk}" if retry_of else ""
+            record_events([NewEvent(message.pk, kind, own_event_id(message.pk, kind), detail=detail)], search=True)
+            if not held:
+                poke(DRAIN, lane=LIVE)
+    except IntegrityError:
+        if idempotency_key:  # a concurrent request with the same key won the race
+            return Message.objects.get(clinic=clinic, idempotency_key=idempotency_key)
+        raise
+    message.refresh_from_db()
+    return message
+
+
+@transaction.atomic
+def message_cancel(*, message: Message, user=None) -> Message:
+    """Cancel a message that has not been handed to a provider yet."""
+    moved = dispatch.move(Message.objects.filter(pk=message.pk), "cancel", updated_at=timezone.now())
+    if not moved:
+        raise ValidationError("Only a pending message can be cancelled; this one is already with the provider.")
+    by = f"by {user.get_username()}" if user else ""
+    record_events(
+        [
+            NewEvent(
+                message.pk,
+                EventKind.CANCELLED,
+                own_event_id(message.pk, "cancelled"),
+                source=EventSource.STAFF,
+                detail=by,
+            )
+        ]
+    )
+    message.refresh_from_db()
+    return message
+
+
+def message_retry(*, message: Message, user=None) -> Message:
+    """A failed message is sent again as a new message, linked to the old one (checks run again)."""
+    if message.status != Status.FAILED:
+        raise ValidationError("Only a failed message can be retried.")
+    existing = message.retries.first()
+    if existing:
+        return existing
+    return message_send(
+        clinic=message.clinic,
+        patient=message.patient,
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        body=message.body,
+        attachment=message.attachment.open("rb") if message.attachment else None,
+        created_by=user,
+        priority=message.priority,
+        retry_of=message,
+    )
+
+
+def release_held() -> int:
+    """Queue every held message whose patient has opted in since; set-based. Returns how many."""
+    with transaction.atomic():
+        ids = list(
+            Message.objects.filter(dispatch=Dispatch.HELD, patient__messaging_consent="opted_in")
+            .select_for_update(of=("self",), skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        moved = dispatch.move(Message.objects.filter(pk__in=ids), "queue", next_attempt_at=timezone.now())
+        if ids:
+            record_events(NewEvent(pk, EventKind.QUEUED, own_event_id(pk, "queued")) for pk in ids)
+            poke(DRAIN, lane=LIVE)
+    return moved

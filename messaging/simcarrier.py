@@ -1,0 +1,262 @@
+"""A simulated SMS/fax carrier, for demos, tests and benchmarks: a small HTTP server.
+
+It accepts batches of messages (POST /messages), answers lookups by send key (POST /lookup), and
+posts delivery reports to each message's status callback over real HTTP, through the same webhook
+path as a real provider, signed like one. Its acceptance latency, report delay, failure rate, and
+rates of duplicate and out-of-order reports are settings (SIMCARRIER_*). Its `sink` records every
+message it received, and `receipts` every receipt, so tests can check "exactly once".
+"""
+
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+from messaging.providers import sign
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CarrierConfig:
+    secret: str
+    accept_latency_ms: int = 0
+    report_delay_ms: int = 200
+    failure_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    reorder_rate: float = 0.0
+    report_batch: int = 200
+    send_reports: bool = True
+    seed: int | None = None
+
+    @classmethod
+    def from_settings(cls, **overrides):
+        from django.conf import settings
+
+        values = {
+            "secret": settings.SIMCARRIER_SECRET,
+            "accept_latency_ms": settings.SIMCARRIER_ACCEPT_LATENCY_MS,
+            "report_delay_ms": settings.SIMCARRIER_REPORT_DELAY_MS,
+            "failure_rate": settings.SIMCARRIER_FAILURE_RATE,
+            "duplicate_rate": settings.SIMCARRIER_DUPLICATE_RATE,
+            "reorder_rate": settings.SIMCARRIER_REORDER_RATE,
+            "report_batch": settings.SIMCARRIER_REPORT_BATCH,
+        }
+        return cls(**{**values, **overrides})
+
+
+@dataclass
+class Received:
+    carrier_id: str
+    ref: str
+    channel: str
+    to: str
+    at: float
+
+
+@dataclass(order=True)
+class _Due:
+    due: float
+    seq: int
+    callback: str = field(compare=False)
+    report: dict = field(compare=False)
+
+
+class SimCarrier:
+    def __init__(self, config: CarrierConfig, *, host: str = "127.0.0.1", port: int = 0):
+        self.config = config
+        self.random = random.Random(config.seed)
+        self.lock = threading.Lock()
+        self.sink: dict[str, Received] = {}
+        self.receipts: list[str] = []
+        self.reports_posted = 0
+        self._ids = itertools.count(1)
+        self._seq = itertools.count()
+        self._due: list[_Due] = []
+        self._wake = threading.Condition(self.lock)
+        self._stopping = False
+        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server.daemon_threads = True
+        self._threads = [
+            threading.Thread(target=self.server.serve_forever, name="simcarrier-http", daemon=True),
+            threading.Thread(target=self._report_loop, name="simcarrier-reports", daemon=True),
+        ]
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "SimCarrier":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        with self.lock:
+            self._stopping = True
+            self._wake.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- what the HTTP handler calls ------------------------------------------------------------------
+
+    def receive(self, messages: list[dict]) -> list[dict]:
+        results = []
+        now = time.time()
+        with self.lock:
+            for m in messages:
+                ref = str(m["ref"])
+                self.receipts.append(ref)
+                known = self.sink.get(ref)
+                if known is None:
+                    known = Received(f"SIM{next(self._ids):010d}", ref, m.get("channel", "sms"), m.get("to", ""), now)
+                    self.sink[ref] = known
+                    if self.config.send_reports and m.get("status_callback"):
+                        self._schedule(known, m["status_callback"], now)
+                results.append({"ref": ref, "id": known.carrier_id, "status": "accepted"})
+            self._wake.notify_all()
+        return results
+
+    def lookup(self, refs: list[str]) -> dict[str, str]:
+        with self.lock:
+            return {ref: self.sink[ref].carrier_id for ref in refs if ref in self.sink}
+
+    # --- delivery reports ---------------------------------------------------------------------------
+
+    def _schedule(self, msg: Received, callback: str, now: float) -> None:
+        delay = self.config.report_delay_ms / 1000
+        fails = self.random.random() < self.config.failure_rate
+        final = "undelivered" if fails else "delivered"
+        sent_at, final_at = now + delay / 2, now + delay
+        if self.random.random() < self.config.reorder_rate:
+            sent_at, final_at = final_at, sent_at  # the final report overtakes 'sent'
+        for status, due in (("sent", sent_at), (final, final_at)):
+            report = {
+                "id": f"{msg.carrier_id}-{status}",
+                "ref": msg.ref,
+                "message_id": msg.carrier_id,
+                "status": status,
+                "at": datetime.fromtimestamp(
+                    min(sent_at, final_at) if status == "sent" else max(sent_at, final_at), UTC
+                ).isoformat(),
+            }
+            if status == "undelivered":
+                report["error"] = "handset unreachable"
+            heapq.heappush(self._due, _Due(due, next(self._seq), callback, report))
+            if self.random.random() < self.config.duplicate_rate:
+                heapq.heappush(self._due, _Due(due + delay / 4, next(self._seq), callback, dict(report)))
+
+    def _report_loop(self) -> None:
+        session = requests.Session()
+        while True:
+            with self.lock:
+                while not self._stopping and (not self._due or self._due[0].due > time.time()):
+                    timeout = (self._due[0].due - time.time()) if self._due else None
+                    self._wake.wait(timeout=timeout if timeout is None else max(timeout, 0.001))
+                if self._stopping:
+                    return
+                batch: dict[str, list[_Due]] = {}
+                now = time.time()
+                while (
+                    self._due and self._due[0].due <= now and sum(map(len, batch.values())) < self.config.report_batch
+                ):
+                    item = heapq.heappop(self._due)
+                    batch.setdefault(item.callback, []).append(item)
+            for callback, items in batch.items():
+                self._post(session, callback, items)
+
+    def _post(self, session, callback: str, items: list[_Due]) -> None:
+        body = json.dumps({"reports": [i.report for i in items]}).encode()
+        try:
+            response = session.post(
+                callback,
+                data=body,
+                headers={"Content-Type": "application/json", "X-Sim-Signature": sign(body, self.config.secret)},
+                timeout=10,
+            )
+            ok = response.status_code < 300
+        except requests.RequestException:
+            ok = False
+        with self.lock:
+            if ok:
+                self.reports_posted += len(items)
+                return
+            retry_at = time.time() + 0.5  # a carrier retries until we answer; never drops a report
+            for item in items:
+                heapq.heappush(self._due, _Due(retry_at, next(self._seq), item.callback, item.report))
+
+    def pending_reports(self) -> int:
+        with self.lock:
+            return len(self._due)
+
+
+def _handler_for(carrier: SimCarrier):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # quiet: no recipients in logs
+            pass
+
+        def _json(self, status: int, payload: dict) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/stats":
+                with carrier.lock:
+                    stats = {
+                        "received": len(carrier.receipts),
+                        "unique": len(carrier.sink),
+                        "reports_posted": carrier.reports_posted,
+                    }
+                return self._json(200, stats)
+            return self._json(404, {"error": "not found"})
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not hmac.compare_digest(sign(body, carrier.config.secret), self.headers.get("X-Sim-Signature", "")):
+                return self._json(403, {"error": "bad signature"})
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                return self._json(400, {"error": "bad json"})
+            if self.path == "/messages":
+                results = carrier.receive(payload["messages"])
+                if carrier.config.accept_latency_ms:
+                    time.sleep(carrier.config.accept_latency_ms / 1000)
+                return self._json(200, {"results": results})
+            if self.path == "/lookup":
+                return self._json(200, {"found": carrier.lookup(payload["refs"])})
+            return self._json(404, {"error": "not found"})
+
+    return Handler
+
+
+def run_forever(*, host: str, port: int, **overrides) -> None:
+    carrier = SimCarrier(CarrierConfig.from_settings(**overrides), host=host, port=port).start()
+    log.info("simulated carrier listening on %s", carrier.url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        carrier.stop()

@@ -1,0 +1,171 @@
+"""The queue dashboard and admin actions: Operations and superusers act; Support only sees; clinic staff
+get nothing. Hidden buttons and 403s are both checked."""
+
+import pytest
+from django.urls import reverse
+
+from clinics.roles import CLINIC_STAFF, OPERATIONS, SUPPORT
+from messaging.lanes import lane_state
+from messaging.models import LaneAction, Message, ReindexJob
+from messaging.services import message_send
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("admin:messaging_lane_changelist")
+JOBS = reverse("admin:messaging_reindexjob_changelist")
+QUEUED = reverse("admin:messaging_queuedmessage_changelist")
+
+
+@pytest.fixture
+def ops(make_user):
+    return make_user("olga", groups=[OPERATIONS], is_staff=True)
+
+
+@pytest.fixture
+def support(make_user):
+    return make_user("sam", groups=[SUPPORT], is_staff=True)
+
+
+@pytest.fixture
+def clinic_staff_in_admin(make_user, clinic_a):
+    return make_user("carl", clinics=[clinic_a], groups=[CLINIC_STAFF], is_staff=True)
+
+
+def control(lane, command):
+    return reverse("admin:messaging_lane_control", args=[lane, command])
+
+
+def test_operations_see_the_dashboard_with_controls(client, ops):
+    client.force_login(ops)
+    page = client.get(DASHBOARD)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="lane-live"' in html and 'id="lane-bulk"' in html
+    assert "<svg" in html and "Workers alive" in html
+    assert "Pause live" in html and "Trigger re-index" in html
+
+
+def test_operations_pause_and_resume_a_lane_and_it_is_recorded(client, ops):
+    client.force_login(ops)
+
+    assert client.post(control("live", "pause")).status_code == 302
+    assert lane_state("live").paused
+    assert client.post(control("live", "resume")).status_code == 302
+    assert not lane_state("live").paused
+    assert list(LaneAction.objects.values_list("action", "actor__username")) == [
+        ("resume", "olga"),
+        ("pause", "olga"),
+    ]
+
+
+def test_operations_undo_from_the_dashboard(client, ops):
+    client.force_login(ops)
+    client.post(control("bulk", "order"), {"order": "newest"})
+    action = LaneAction.objects.get()
+
+    client.post(reverse("admin:lane_undo", args=[action.pk]))
+
+    assert lane_state("bulk").order == "oldest"
+
+
+def test_support_sees_the_dashboard_without_controls_and_cannot_post(client, support):
+    client.force_login(support)
+    page = client.get(DASHBOARD)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="lane-live"' in html
+    assert "Pause live" not in html and "Trigger re-index" not in html and "Move to backlog" not in html
+    for lane, command in [("live", "pause"), ("live", "backlog"), ("bulk", "order"), ("live", "restore")]:
+        assert client.post(control(lane, command), {"older_than_minutes": 1}).status_code == 403
+    assert client.post(reverse("admin:lane_undo", args=[1])).status_code == 403
+    assert not LaneAction.objects.exists() and not lane_state("live").paused
+
+
+def test_support_cannot_start_or_steer_a_reindex(client, support):
+    client.force_login(support)
+
+    assert client.get(reverse("admin:messaging_reindexjob_add")).status_code == 403
+    assert client.post(reverse("admin:messaging_reindexjob_add"), {"scope": "all", "throttle": 0}).status_code == 403
+    page = client.get(JOBS)
+    assert page.status_code == 200
+    assert "Trigger re-index" not in page.content.decode()
+    assert 'value="pause"' not in page.content.decode()
+    assert not ReindexJob.objects.exists()
+
+
+def test_support_has_no_reprioritise_actions(client, support, clinic_a):
+    message = message_send(clinic=clinic_a, channel="sms", recipient="+61412000009", body="x")
+    client.force_login(support)
+
+    page = client.get(QUEUED)
+    assert page.status_code == 200
+    assert 'value="promote"' not in page.content.decode()
+    response = client.post(QUEUED, {"action": "promote", "_selected_action": [message.pk]})
+    assert response.status_code in (200, 302)
+    message.refresh_from_db()
+    assert message.priority == 100 and not LaneAction.objects.exists()
+
+
+def test_clinic_staff_get_nothing(client, clinic_staff_in_admin):
+    client.force_login(clinic_staff_in_admin)
+
+    assert client.get(DASHBOARD).status_code == 403
+    assert client.post(control("live", "pause")).status_code == 403
+    assert client.get(reverse("admin:messaging_reindexjob_add")).status_code == 403
+    assert client.get(JOBS).status_code == 403
+
+
+def test_operations_promote_selected_messages(client, ops, clinic_a):
+    first = message_send(clinic=clinic_a, channel="sms", recipient="+61412000007", body="x")
+    second = message_send(clinic=clinic_a, channel="sms", recipient="+61412000008", body="x")
+    client.force_login(ops)
+
+    page = client.get(QUEUED)
+    assert 'value="promote"' in page.content.decode()
+    assert "+61412000007" not in page.content.decode()  # operators steer; they do not read recipients
+    client.post(QUEUED, {"action": "promote", "_selected_action": [second.pk]})
+
+    assert Message.objects.get(pk=second.pk).priority == 0
+    assert Message.objects.get(pk=first.pk).priority == 100
+    assert LaneAction.objects.get().actor == ops
+
+
+def test_operations_trigger_a_reindex_and_set_its_throttle(client, ops, clinic_a):
+    client.force_login(ops)
+
+    response = client.post(reverse("admin:messaging_reindexjob_add"), {"scope": "all", "throttle": 500})
+    assert response.status_code == 302
+    job = ReindexJob.objects.get()
+    assert (job.throttle, job.created_by) == (500, ops)
+
+    client.post(reverse("admin:messaging_reindexjob_change", args=[job.pk]), {"throttle": 50})
+    job.refresh_from_db()
+    assert job.throttle == 50
+    assert client.get(JOBS).content.decode().count("data-percent=") == 1
+
+    client.post(JOBS, {"action": "pause", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.state == "paused"
+
+
+def test_a_bad_reindex_scope_shows_field_errors(client, ops):
+    client.force_login(ops)
+
+    page = client.post(reverse("admin:messaging_reindexjob_add"), {"scope": "clinic", "throttle": 0})
+
+    assert page.status_code == 200
+    assert "Choose the clinic to re-index." in page.content.decode()
+    assert not ReindexJob.objects.exists()
+
+
+def test_backing_off_is_shown_in_admin(client, ops, clinic_a):
+    from messaging.reindex import reindex_start
+
+    job = reindex_start()
+    ReindexJob.objects.filter(pk=job.pk).update(waiting="Backing off: the live lane's oldest item is 42s old")
+    client.force_login(ops)
+
+    assert "Backing off: the live lane" in client.get(DASHBOARD).content.decode()
+    assert "Backing off: the live lane" in client.get(JOBS).content.decode()

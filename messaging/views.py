@@ -1,0 +1,96 @@
+from django.contrib import messages as flash
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from clinics.views import staff_required
+from messaging import dispatch, selectors, services
+from messaging.forms import ComposeForm, MessageFilterForm
+from messaging.models import Status
+from messaging.timeline import timeline
+
+PAGE_SIZE = 50
+
+
+@staff_required
+def message_list(request):
+    form = MessageFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    messages = selectors.message_list(
+        clinic=request.clinic,
+        query=filters.get("q") or "",
+        status=filters.get("status") or "",
+        channel=filters.get("channel") or "",
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+    )
+    rows, next_before = selectors.message_page(messages, before=filters.get("before"), size=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "messaging/message_list.html",
+        {
+            "form": form,
+            "rows": rows,
+            "next_before": next_before,
+            "query": query.urlencode(),
+            "paged": "before" in request.GET,
+        },
+    )
+
+
+@staff_required
+def message_compose(request):
+    form = ComposeForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = services.message_send(clinic=request.clinic, created_by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            flash.success(request, "Message queued.")
+            return redirect("messaging:detail", pk=message.pk)
+    return render(request, "messaging/compose.html", {"form": form})
+
+
+@staff_required
+def message_detail(request, pk):
+    message = selectors.message_get(clinic=request.clinic, pk=pk)
+    return render(
+        request,
+        "messaging/message_detail.html",
+        {
+            "message": message,
+            "timeline": timeline(selectors.message_events(message=message)),
+            "can_cancel": dispatch.can("cancel", message.dispatch),
+            "can_retry": message.status == Status.FAILED,
+        },
+    )
+
+
+@staff_required
+@require_POST
+def message_cancel(request, pk):
+    message = selectors.message_get(clinic=request.clinic, pk=pk)
+    try:
+        services.message_cancel(message=message, user=request.user)
+        flash.success(request, "Message cancelled.")
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    return redirect("messaging:detail", pk=pk)
+
+
+@staff_required
+@require_POST
+def message_retry(request, pk):
+    message = selectors.message_get(clinic=request.clinic, pk=pk)
+    try:
+        retry = services.message_retry(message=message, user=request.user)
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+        return redirect("messaging:detail", pk=pk)
+    flash.success(request, "Sent again as a new message.")
+    return redirect("messaging:detail", pk=retry.pk)

@@ -1,0 +1,304 @@
+"""The live lane's worker: drains pending messages and delivery reports in batches.
+
+`drain` is what a django-q2 poke runs (and the safety-net schedule). It loops until nothing is left
+or its time budget is spent, each round in short transactions:
+
+1. apply delivery reports waiting in the webhook inbox (messaging.inbox);
+2. settle hand-offs whose worker died (recover_interrupted);
+3. claim a batch of queued messages (claim_batch), hand it to the providers, record the outcomes.
+
+At most once: claim_batch commits each message as 'handing off' with a fresh send key before any
+provider is called, while its worker holds a session advisory lock named by the batch's claim token.
+A message found 'handing off' whose lock is free lost its worker (PostgreSQL drops the lock with the
+connection); we then ask the provider whether it got that send key, and never resend blindly.
+"""
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from messaging import inbox
+from messaging.dispatch import MOVES, TARGET
+from messaging.events import NewEvent, insert_events, own_event_id
+from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
+from messaging.models import Dispatch, EventKind, EventSource, Message
+from messaging.providers import Outcome, provider_for
+from messaging.status import recompute_sql
+
+log = logging.getLogger(__name__)
+
+DRAIN = "messaging.worker.drain"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    clinic_id: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    attachment: str
+    send_key: UUID
+    attempts: int
+    clinic_email_from: str
+
+
+CLAIM_SQL = """
+    WITH {batch}
+    UPDATE messaging_message m
+       SET dispatch = %(handing_off)s, claim_token = %(token)s, send_key = gen_random_uuid(),
+           attempts = m.attempts + 1, updated_at = statement_timestamp()
+      FROM batch, clinics_clinic c
+     WHERE m.id = batch.id AND c.id = m.clinic_id
+ RETURNING m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key,
+           m.attempts, c.email_from, m.priority
+"""
+
+
+def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, list[Claimed]]:
+    """Claim up to `limit` queued messages of `lane`, in (lane, priority, id) order, for hand-off.
+
+    Returns (claim_token, messages). The caller holds the session advisory lock on claim_token
+    until it has recorded the outcomes, then calls release_claim(token). Extend the WHERE/ORDER BY
+    here (and only here) to change which messages go first.
+    """
+    limit = limit or settings.MESSAGING_BATCH_SIZE
+    token = secrets.randbits(62)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [token])  # before the claim commits
+    assert MOVES["claim"] == {Dispatch.QUEUED}
+    try:
+        # queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
+        batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where="next_attempt_at <= statement_timestamp()")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                CLAIM_SQL.format(batch=batch),
+                {
+                    **batch_params,
+                    "queued": Dispatch.QUEUED,
+                    "handing_off": TARGET["claim"],
+                    "lane": lane,
+                    "limit": limit,
+                    "token": token,
+                },
+            )
+            rows = cursor.fetchall()
+    except BaseException:
+        release_claim(token)
+        raise
+    rows.sort(key=lambda r: (r[10], r[0]))
+    return token, [Claimed(*r[:10]) for r in rows]
+
+
+def release_claim(token: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [token])
+
+
+def backoff(attempts: int) -> timedelta:
+    seconds = settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.MESSAGING_RETRY_MAX_SECONDS))
+
+
+RECORD_TARGET = """
+    SELECT v.* FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+                    AS v(id, new_dispatch, new_provider, new_provider_message_id, new_next_attempt_at)
+      JOIN messaging_message mm ON mm.id = v.id AND mm.dispatch = %s AND mm.claim_token = %s
+"""
+RECORD_SET = """
+    dispatch = d.new_dispatch, provider = d.new_provider, provider_message_id = d.new_provider_message_id,
+    next_attempt_at = d.new_next_attempt_at, updated_at = statement_timestamp()
+"""
+
+
+def record_outcomes(
+    *, token: int, claimed: list[Claimed], outcomes: list[Outcome], provider: str, retry_now: bool = False
+) -> None:
+    """Record what the provider said for a batch, set-based: one INSERT of the events, then one UPDATE
+    that moves each message on and re-derives its status (each row written once)."""
+    by_id = {c.id: c for c in claimed}
+    now = timezone.now()
+    ids, moves, providers, provider_ids, next_at, events = [], [], [], [], [], []
+    for o in outcomes:
+        c = by_id[o.message_id]
+        kind, detail = o.kind, o.detail
+        if kind == EventKind.DEFERRED and c.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+            kind, detail = EventKind.FAILED, f"gave up after {c.attempts} attempts ({o.detail})"
+        if kind == EventKind.DEFERRED:
+            retry_at = now if retry_now else now + backoff(c.attempts)
+            move, detail = "retry_later", f"{o.detail}; attempt {c.attempts + 1} at {retry_at:%H:%M:%S} UTC"
+        elif kind in (EventKind.ACCEPTED, EventKind.SENT):
+            retry_at, move = None, "handed_off"
+        else:
+            retry_at, move = None, "give_up"
+        assert Dispatch.HANDING_OFF in MOVES[move]
+        ids.append(c.id)
+        moves.append(TARGET[move])
+        providers.append(provider)
+        provider_ids.append(o.provider_message_id)
+        next_at.append(retry_at)
+        events.append(
+            NewEvent(c.id, kind, own_event_id(c.id, kind, c.attempts), source=EventSource.WORKER, detail=detail)
+        )
+    sql, params = recompute_sql(
+        RECORD_TARGET, [ids, moves, providers, provider_ids, next_at, Dispatch.HANDING_OFF, token], also_set=RECORD_SET
+    )
+    with transaction.atomic():
+        insert_events(events)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def hand_off(token: int, claimed: list[Claimed]) -> None:
+    by_channel: dict[str, list[Claimed]] = {}
+    for c in claimed:
+        by_channel.setdefault(c.channel, []).append(c)
+    for channel, batch in by_channel.items():
+        provider = provider_for(channel)
+        try:
+            outcomes = provider.send_batch(batch)
+        except Exception as exc:  # a provider bug must not strand the batch in 'handing off'
+            log.exception("provider %s failed on a batch of %d", provider.name, len(batch))
+            outcomes = [
+                Outcome(c.id, EventKind.DEFERRED, detail=f"provider error ({type(exc).__name__})") for c in batch
+            ]
+        record_outcomes(token=token, claimed=batch, outcomes=outcomes, provider=provider.name)
+
+
+def send_batch(*, lane: str = LIVE, limit: int | None = None) -> int:
+    """Claim one batch and hand it off; returns how many messages were claimed."""
+    token, claimed = claim_batch(lane=lane, limit=limit)
+    try:
+        if claimed:
+            hand_off(token, claimed)
+    finally:
+        release_claim(token)
+    return len(claimed)
+
+
+# --- Recovery ----------------------------------------------------------------------------------------
+
+
+def recover_interrupted() -> int:
+    """Settle messages left 'handing off' by a worker that died; returns how many were settled.
+
+    Only batches whose advisory lock we can take are touched (their worker's connection is gone), and
+    only after a grace period, so a request still in flight at the provider has landed. A provider that
+    can look up send keys tells us what it received: those are recorded as accepted, the rest are
+    queued again. Where the provider cannot say (SMTP, Twilio), the message is marked 'interrupted'
+    for staff to check and retry: never resent blindly.
+    """
+    grace = timezone.now() - timedelta(seconds=settings.MESSAGING_RECOVERY_GRACE_SECONDS)
+    tokens = list(
+        Message.objects.filter(dispatch=Dispatch.HANDING_OFF, updated_at__lt=grace)
+        .values_list("claim_token", flat=True)
+        .distinct()[:50]
+    )
+    settled = 0
+    for token in tokens:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [token])
+            if not cursor.fetchone()[0]:
+                continue  # its worker is alive and still working on it
+        try:
+            settled += _recover_batch(token)
+        finally:
+            release_claim(token)
+    return settled
+
+
+def _recover_batch(token: int) -> int:
+    stranded = list(Message.objects.filter(dispatch=Dispatch.HANDING_OFF, claim_token=token))
+    by_channel: dict[str, list[Message]] = {}
+    for m in stranded:
+        by_channel.setdefault(m.channel, []).append(m)
+    for channel, messages in by_channel.items():
+        provider = provider_for(channel)
+        found = provider.lookup([m.send_key for m in messages]) if provider.can_lookup else None
+        outcomes = []
+        for m in messages:
+            if found is None:
+                outcomes.append(Outcome(m.id, EventKind.INTERRUPTED, detail="worker stopped during hand-off"))
+            elif str(m.send_key) in found:
+                outcomes.append(
+                    Outcome(m.id, EventKind.ACCEPTED, found[str(m.send_key)], "confirmed after worker stopped")
+                )
+            else:
+                outcomes.append(Outcome(m.id, EventKind.DEFERRED, detail="worker stopped before the carrier got it"))
+        claimed = [
+            Claimed(m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, "", m.send_key, m.attempts, "")
+            for m in messages
+        ]
+        record_outcomes(token=token, claimed=claimed, outcomes=outcomes, provider=provider.name, retry_now=True)
+    return len(stranded)
+
+
+# --- The task a poke runs ----------------------------------------------------------------------------
+
+
+def drain(lane: str = LIVE) -> dict:
+    """Work the live lane until it is empty or the time budget is spent; returns what it did."""
+    deadline = time.monotonic() + settings.MESSAGING_DRAIN_SECONDS
+    done = {"reports": 0, "recovered": 0, "messages": 0}
+    done["recovered"] += recover_interrupted()
+    while time.monotonic() < deadline:
+        reports = inbox.apply_batch()
+        messages = send_batch(lane=lane)
+        done["reports"] += reports
+        done["messages"] += messages
+        if not reports and not messages:
+            return done
+    poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
+    return done
+
+
+def safety_drain() -> dict:
+    """Run by the schedule: release messages whose patient has opted in, expire stale reports, drain."""
+    from messaging.services import release_held
+
+    release_held()
+    inbox.expire_unmatched()
+    return drain()
+
+
+@queue_source(lane=LIVE, kind="messages")
+def pending_messages():
+    """Depth of messages waiting for the live lane, and since when the longest-waiting one is due
+    (not counting the backlog, nor messages waiting for a retry time)."""
+    from django.db.models import Count, Min
+
+    row = (
+        Message.objects.filter(dispatch=Dispatch.QUEUED, lane=LIVE, priority__lt=settings.LANE_BACKLOG_PRIORITY)
+        .filter(next_attempt_at__lte=timezone.now())
+        .aggregate(n=Count("id"), oldest=Min("next_attempt_at"))
+    )
+    return row["n"], row["oldest"]
+
+
+@queue_source(lane=LIVE, kind="messages (backlog)", backlog=True)
+def backlog_messages():
+    """Messages an operator moved to the live lane's backlog (messaging.lane_controls)."""
+    from django.db.models import Count, Min
+
+    row = Message.objects.filter(
+        dispatch=Dispatch.QUEUED, lane=LIVE, priority__gte=settings.LANE_BACKLOG_PRIORITY
+    ).aggregate(n=Count("id"), oldest=Min("created_at"))
+    return row["n"], row["oldest"]
+
+
+@queue_source(lane=LIVE, kind="delivery reports")
+def pending_reports():
+    from django.db.models import Count, Min
+
+    from messaging.models import WebhookInbox
+
+    row = WebhookInbox.objects.aggregate(n=Count("id"), oldest=Min("received_at"))
+    return row["n"], row["oldest"]
