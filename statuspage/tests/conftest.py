@@ -32,8 +32,14 @@ def components(db):
 
 @pytest.fixture
 def support(make_user):
+    """A Support user. The group's grants are re-applied: a transactional test flushes migration data."""
+    import importlib
+
+    from django.apps import apps
+
     from clinics.roles import SUPPORT
 
+    importlib.import_module("statuspage.migrations.0002_support_and_schedules").forward(apps, None)
     return make_user("sam", groups=[SUPPORT], is_staff=True)
 
 
