@@ -289,3 +289,8 @@ STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
 # Queue monitor: propose an incident when a lane's oldest item is older than RAISE, resolve below CLEAR.
 STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
 STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)
+STATUSPAGE_BROWSER_CACHE_SECONDS = env_int("STATUSPAGE_BROWSER_CACHE_SECONDS", 5)  # Cache-Control max-age
+# Cached public pages and API bodies are answered before sessions and auth (statuspage/middleware.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "statuspage.middleware.cached_status_pages"
+)

@@ -123,10 +123,7 @@ class SummaryDocument(serializers.Serializer):
 
 def cached_json(name: str) -> HttpResponse:
     body = cache.get_or_build(f"v2:{name}", lambda: json.dumps(v2.document(name), separators=(",", ":")).encode())
-    response = HttpResponse(body, content_type="application/json")
-    response["Access-Control-Allow-Origin"] = "*"  # Statuspage's API is readable from any page
-    response["Cache-Control"] = "public, max-age=5"
-    return response
+    return cache.response(body, "json")
 
 
 def endpoint(name: str, document, summary: str):

@@ -182,9 +182,8 @@ def deliver_due(*, batch: int | None = None) -> int:
         rows = _claim(now, batch)
         if not rows:
             return delivered
-        for notice in Notice.objects.filter(pk__in=[n.pk for n in rows]).select_related(
-            "subscriber", "update", "incident"
-        ):
+        claimed = Notice.objects.filter(pk__in=[n.pk for n in rows]).select_related("subscriber", "update", "incident")
+        for notice in sorted(claimed, key=lambda n: n.pk):  # in the order they were queued
             attempts = notice.attempts + 1
             try:
                 if notice.subscriber.webhook_url:

@@ -20,9 +20,7 @@ def _page(key: str, template: str, build_context) -> HttpResponse:
     body = cache.get_or_build(key, build)
     if body is None:
         raise Http404("No such incident.")
-    response = HttpResponse(body)
-    response["Cache-Control"] = "public, max-age=5"
-    return response
+    return cache.response(body, "html")
 
 
 def home(request):
@@ -43,7 +41,7 @@ def history(request):
 
 def feed(request):
     body = cache.get_or_build("page:feed", lambda: IncidentFeed()(request).content)
-    return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")
+    return cache.response(body, "atom")
 
 
 class SubscribeForm(forms.Form):

@@ -9,6 +9,7 @@ def fresh_generation(settings):
     settings.STATUSPAGE_GENERATION_CHECK_SECONDS = 0
     settings.STATUSPAGE_URL = "http://status.test"
     cache.forget()
+    cache._hot.clear()
     from django.core.cache import caches
 
     caches["default"].clear()
