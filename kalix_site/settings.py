@@ -294,3 +294,14 @@ STATUSPAGE_BROWSER_CACHE_SECONDS = env_int("STATUSPAGE_BROWSER_CACHE_SECONDS", 5
 MIDDLEWARE.insert(
     MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "statuspage.middleware.cached_status_pages"
 )
+# The status API's vocabularies get stable names in the OpenAPI schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "StatuspageComponentStatusEnum": "statuspage.states.COMPONENT_STATUS_CHOICES",
+        "StatuspageIncidentStatusEnum": "statuspage.states.INCIDENT_STATUS_CHOICES",
+        "StatuspageMaintenanceStatusEnum": "statuspage.states.MAINTENANCE_STATUS_CHOICES",
+        "StatuspageUpdateStatusEnum": "statuspage.states.ALL_INCIDENT_STATUS_CHOICES",
+        "StatuspageIndicatorEnum": "statuspage.states.INDICATOR_CHOICES",
+        "StatuspageImpactEnum": "statuspage.states.IMPACT_CHOICES",
+    }
+)

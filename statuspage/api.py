@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 
 from statuspage import cache, states, v2
 
-COMPONENT_STATUSES = [s for s, _ in states.COMPONENT_STATUS_CHOICES]
-INCIDENT_STATUSES = [s for s, _ in states.ALL_INCIDENT_STATUS_CHOICES]
+COMPONENT_STATUSES = states.COMPONENT_STATUS_CHOICES
+INCIDENT_STATUSES = states.ALL_INCIDENT_STATUS_CHOICES
 
 
 class PageSerializer(serializers.Serializer):
@@ -27,7 +27,7 @@ class PageSerializer(serializers.Serializer):
 
 
 class StatusSerializer(serializers.Serializer):
-    indicator = serializers.ChoiceField(choices=list(states.INDICATOR_RANK))
+    indicator = serializers.ChoiceField(choices=states.INDICATOR_CHOICES)
     description = serializers.CharField()
 
 
@@ -74,12 +74,12 @@ class IncidentUpdateSerializer(serializers.Serializer):
 class IncidentSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
-    status = serializers.ChoiceField(choices=[s for s, _ in states.INCIDENT_STATUS_CHOICES])
+    status = serializers.ChoiceField(choices=states.INCIDENT_STATUS_CHOICES)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     monitoring_at = serializers.DateTimeField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
-    impact = serializers.ChoiceField(choices=[s for s, _ in states.IMPACT_CHOICES])
+    impact = serializers.ChoiceField(choices=states.IMPACT_CHOICES)
     shortlink = serializers.URLField()
     started_at = serializers.DateTimeField()
     page_id = serializers.CharField()
@@ -88,7 +88,7 @@ class IncidentSerializer(serializers.Serializer):
 
 
 class ScheduledMaintenanceSerializer(IncidentSerializer):
-    status = serializers.ChoiceField(choices=[s for s, _ in states.MAINTENANCE_STATUS_CHOICES])
+    status = serializers.ChoiceField(choices=states.MAINTENANCE_STATUS_CHOICES)
     scheduled_for = serializers.DateTimeField()
     scheduled_until = serializers.DateTimeField()
 

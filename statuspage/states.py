@@ -113,3 +113,6 @@ def check_move(*, kind: str, current: str | None, new: str) -> None:
     moves = MAINTENANCE_MOVES if kind == "maintenance" else INCIDENT_MOVES
     if new not in moves.get(current, set()):
         raise TransitionError(f"Cannot move from {current or 'new'} to {new}.")
+
+
+INDICATOR_CHOICES = [(value, value) for value in INDICATOR_RANK]

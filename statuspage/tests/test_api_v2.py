@@ -194,6 +194,9 @@ def test_openapi_schema_documents_every_v2_endpoint(client, admin_user):
     for endpoint in ENDPOINTS:
         operation = schema["paths"][f"/api/v2/{endpoint}"]["get"]
         assert "200" in operation["responses"]
+    enums = schema["components"]["schemas"]
+    assert set(enums["StatuspageComponentStatusEnum"]["enum"]) == COMPONENT_STATUSES
+    assert set(enums["StatuspageIndicatorEnum"]["enum"]) == INDICATORS
 
 
 @pytest.mark.parametrize("url", ["/api/v2/summary.json", "/status/"])
