@@ -290,10 +290,6 @@ STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
 STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
 STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)
 STATUSPAGE_BROWSER_CACHE_SECONDS = env_int("STATUSPAGE_BROWSER_CACHE_SECONDS", 5)  # Cache-Control max-age
-# Cached public pages and API bodies are answered before sessions and auth (statuspage/middleware.py).
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "statuspage.middleware.cached_status_pages"
-)
 # The status API's vocabularies get stable names in the OpenAPI schema.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
