@@ -301,3 +301,5 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "StatuspageImpactEnum": "statuspage.states.IMPACT_CHOICES",
     }
 )
+# Webhooks to private/loopback addresses are refused (no requests into our own network) unless allowed.
+STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", False)

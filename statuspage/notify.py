@@ -10,9 +10,12 @@ the messaging app's providers later by replacing `send_email` alone.
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -108,7 +111,29 @@ def webhook_payload(notice: Notice) -> dict:
     return payload
 
 
+class UnsafeWebhook(ValueError):
+    pass
+
+
+def check_webhook_url(url: str) -> None:
+    """Refuse URLs that resolve to private, loopback or link-local addresses (no requests into our network)."""
+    if settings.STATUSPAGE_WEBHOOK_ALLOW_PRIVATE:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeWebhook("Webhook URLs must be http(s) with a host name.")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise UnsafeWebhook(f"Cannot resolve {parts.hostname}.") from error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise UnsafeWebhook("Webhook URLs must point to a public address.")
+
+
 def send_webhook(notice: Notice) -> None:
+    check_webhook_url(notice.subscriber.webhook_url)  # again at delivery: DNS may have changed
     body = json.dumps(webhook_payload(notice), separators=(",", ":")).encode()
     response = requests.post(
         notice.subscriber.webhook_url,

@@ -334,6 +334,11 @@ def subscriber_add(*, email: str = "", webhook_url: str = "", components=()) -> 
     subscriber = Subscriber(email=email, webhook_url=webhook_url)
     subscriber.full_clean()
     if webhook_url:
+        try:
+            notify.check_webhook_url(webhook_url)
+        except notify.UnsafeWebhook as error:
+            raise ValidationError({"webhook_url": str(error)}) from error
+    if webhook_url:
         subscriber.confirmed_at = timezone.now()
     subscriber.save()
     subscriber.components.set(components)

@@ -1,6 +1,7 @@
 """Public status pages (no login). Bodies are cached per page generation, see statuspage/cache.py."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -65,12 +66,17 @@ class SubscribeForm(forms.Form):
 def subscribe(request):
     form = SubscribeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        subscriber = services.subscriber_add(
-            email=form.cleaned_data["email"] or "",
-            webhook_url=form.cleaned_data["webhook_url"] or "",
-            components=form.cleaned_data["components"],
-        )
-        return render(request, "statuspage/subscribed.html", {"subscriber": subscriber})
+        try:
+            subscriber = services.subscriber_add(
+                email=form.cleaned_data["email"] or "",
+                webhook_url=form.cleaned_data["webhook_url"] or "",
+                components=form.cleaned_data["components"],
+            )
+        except ValidationError as error:
+            for field, errors in error.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            return render(request, "statuspage/subscribed.html", {"subscriber": subscriber})
     return render(request, "statuspage/subscribe.html", {"form": form})
 
 

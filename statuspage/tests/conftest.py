@@ -90,7 +90,7 @@ def smtp_server(settings):
 
 
 @pytest.fixture
-def webhook_server():
+def webhook_server(settings):
     """A real HTTP server on loopback that records each POST; `answers` sets the status codes to give."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +107,7 @@ def webhook_server():
         def log_message(self, *args):
             pass
 
+    settings.STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

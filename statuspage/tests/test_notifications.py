@@ -180,3 +180,20 @@ def test_email_goes_out_on_the_live_lane(transactional_db, lane_cluster, smtp_se
     wait_for(lambda: any("Email delays" in m["Subject"] for m in smtp_server.received), timeout=30,
              message="status email delivered by the live lane")  # fmt: skip
     assert Notice.objects.get(subscriber=subscriber, purpose="update").state == Notice.SENT
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/hook", "http://10.1.2.3/hook", "http://169.254.169.254/"])
+def test_webhooks_into_private_networks_are_refused(client, db, url):
+    response = client.post("/status/subscribe/", {"webhook_url": url})
+    assert response.status_code == 200
+    assert "public address" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_a_webhook_that_turned_private_fails_at_delivery(components, open_incident, webhook_server, settings):
+    services.subscriber_add(webhook_url=webhook_server.url)
+    settings.STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = False  # as if its DNS now pointed inside
+    open_incident()
+    notify.deliver_due()
+    assert webhook_server.received == []
+    assert "public address" in Notice.objects.get().last_error
