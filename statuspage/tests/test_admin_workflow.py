@@ -157,3 +157,19 @@ def test_services_used_by_admin_refuse_nonsense(components):
         services.incident_open(name="", status="investigating", body="x")
     assert "name" in error.value.error_dict
     assert not Incident.objects.exists()
+
+
+def test_support_publishes_a_postmortem(support_client, client, components, open_incident):
+    incident = open_incident(name="Email delays")
+    services.incident_post_update(incident=incident, status=states.RESOLVED, body="Fixed.")
+    response = support_client.post(
+        reverse("admin:statuspage_plainincident_change", args=[incident.pk]),
+        {"name": "Email delays", "impact": "major", "postmortem_body": "## Cause\n\nA full *disk*."},
+    )
+    assert response.status_code == 302
+    services.incident_post_update(incident=incident, status=states.POSTMORTEM, body="Postmortem published.")
+    support_client.logout()
+    html = client.get(f"/status/incidents/{incident.pk}/").content.decode()
+    assert "Postmortem" in html and "<h2>Cause</h2>" not in html and "<p>A full <em>disk</em>.</p>" in html
+    incident.refresh_from_db()
+    assert incident.impact == "major" and incident.postmortem_published_at is not None
