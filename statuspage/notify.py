@@ -94,6 +94,7 @@ def webhook_payload(notice: Notice) -> dict:
     from statuspage import v2
 
     subscriber = notice.subscriber
+    status = v2.status_object()
     payload = {
         "meta": {
             "unsubscribe": absolute(f"/status/unsubscribe/{subscriber.token}/"),
@@ -101,7 +102,11 @@ def webhook_payload(notice: Notice) -> dict:
             "generated_at": v2.iso(timezone.now()),
             "event": notice.purpose,
         },
-        "page": v2.page_object(),
+        "page": {  # Statuspage's webhook page object
+            "id": settings.STATUSPAGE_PAGE_ID,
+            "status_indicator": status["indicator"],
+            "status_description": status["description"],
+        },
     }
     if notice.incident_id:
         incident = Incident.objects.prefetch_related("updates__affected__component").get(pk=notice.incident_id)
@@ -177,6 +182,7 @@ def send_email(notice: Notice) -> None:
         to=[notice.subscriber.email],
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058: the link takes a POST too
             "Message-ID": f"<statuspage-notice-{notice.pk}@{settings.STATUSPAGE_MESSAGE_ID_DOMAIN}>",
         },
     ).send()

@@ -61,7 +61,7 @@ def test_every_update_is_emailed_with_a_one_click_unsubscribe(client, components
     for message in updates:
         assert unsubscribe in body_of(message)
         assert message["List-Unsubscribe"].strip() == f"<{unsubscribe}>"
-    assert client.get(unsubscribe.removeprefix("http://status.test")).status_code == 200
+    assert client.post(unsubscribe.removeprefix("http://status.test")).status_code == 200  # RFC 8058 one-click
     services.incident_post_update(incident=incident, status=states.RESOLVED, body="Amended.")
     assert notify.deliver_due() == 0  # unsubscribed: nothing more
 
@@ -102,6 +102,7 @@ def test_webhook_carries_statuspage_payload_and_hmac_signature(components, open_
     assert request["headers"][notify.SIGNATURE_HEADER] == expected
     payload = json.loads(request["body"])
     assert set(payload) == {"meta", "page", "incident", "incident_update"}
+    assert payload["page"] == {"id": "kalix", "status_indicator": "minor", "status_description": "Minor Service Outage"}
     assert payload["incident"]["status"] == "monitoring"
     assert payload["incident_update"]["body"] == "Watching."
     assert payload["meta"]["unsubscribe"].endswith(f"/status/unsubscribe/{subscriber.token}/")
@@ -197,3 +198,12 @@ def test_a_webhook_that_turned_private_fails_at_delivery(components, open_incide
     notify.deliver_due()
     assert webhook_server.received == []
     assert "public address" in Notice.objects.get().last_error
+
+
+def test_unsubscribe_link_works_with_one_click_and_twice(client, db):
+    subscriber = email_subscriber()
+    for _ in range(2):
+        assert client.get(f"/status/unsubscribe/{subscriber.token}/").status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is not None and not subscriber.is_active
+    assert client.get("/status/unsubscribe/not-a-token/").status_code == 404
