@@ -8,10 +8,20 @@ from statuspage import selectors, states
 from statuspage.text import render_markdown
 
 
+def absolute(path: str) -> str:
+    """Links from STATUSPAGE_URL, not the request's host: one cached feed serves every host."""
+    return settings.STATUSPAGE_URL.rstrip("/") + path
+
+
 class IncidentFeed(Feed):
     feed_type = Atom1Feed
-    link = "/status/"
     subtitle = "Incidents and maintenance, with every update"
+
+    def link(self):
+        return absolute("/status/")
+
+    def feed_url(self):
+        return absolute("/status/feed.atom")
 
     def title(self):
         return f"{settings.STATUSPAGE_NAME} status"
@@ -26,7 +36,7 @@ class IncidentFeed(Feed):
         return render_markdown(update.body)
 
     def item_link(self, update):
-        return f"/status/incidents/{update.incident_id}/#update-{update.pk}"
+        return absolute(f"/status/incidents/{update.incident_id}/#update-{update.pk}")
 
     def item_guid(self, update):
         return f"tag:{settings.STATUSPAGE_MESSAGE_ID_DOMAIN},2026:statuspage/update/{update.pk}"

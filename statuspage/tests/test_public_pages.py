@@ -89,7 +89,7 @@ def test_feed_parses_as_valid_atom(client, components, open_incident):
     assert [e.find(f"{ATOM}title").text for e in entries] == ["Email delays: Resolved", "Email delays: Investigating"]
     for entry in entries:
         assert entry.find(f"{ATOM}id").text and entry.find(f"{ATOM}updated").text
-        assert entry.find(f"{ATOM}link").get("href").startswith("http")
+        assert entry.find(f"{ATOM}link").get("href").startswith(f"http://status.test/status/incidents/{incident.pk}/")
 
 
 def test_pages_are_cached_until_a_write(client, components, open_incident, django_assert_num_queries, settings):
