@@ -29,6 +29,8 @@ def page_zone() -> ZoneInfo:
 
 
 def duration_label(incident: Incident, *, now: datetime | None = None) -> str:
+    if incident.status == states.SCHEDULED:
+        return "not started yet"
     if incident.resolved_at:
         return "lasting " + format_duration(incident.resolved_at - incident.started_at)
     return "ongoing for " + format_duration((now or timezone.now()) - incident.started_at)

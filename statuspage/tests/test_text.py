@@ -59,3 +59,16 @@ def test_markdown_keeps_ordinary_formatting():
     assert "<strong>Fixed</strong>" in html
     assert '<a href="https://example.com/q" rel="nofollow noopener">queue</a>' in html
     assert "<li>one</li>" in html
+
+
+def test_a_scheduled_maintenance_has_no_duration_yet(components):
+    from django.utils import timezone
+
+    from statuspage import selectors, services, states
+
+    now = timezone.now()
+    maintenance = services.incident_open(
+        kind="maintenance", name="Later", status=states.SCHEDULED, body="Planned.",
+        scheduled_for=now + timedelta(days=1), scheduled_until=now + timedelta(days=1, hours=2),
+    )  # fmt: skip
+    assert selectors.duration_label(maintenance) == "not started yet"
