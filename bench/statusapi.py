@@ -9,6 +9,7 @@ Every run is bounded in time (BENCH_SECONDS per URL) and only ever talks to 127.
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -101,6 +102,7 @@ def run_wrk(url: str) -> dict:
     ).stdout
     Path(script.name).unlink()
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p95_ms": int(re.search(r"BENCH_P95_US (\d+)", out).group(1)) / 1000,
         "errors": int(re.search(r"BENCH_ERRORS (\d+)", out).group(1)),
@@ -134,7 +136,8 @@ threads = [threading.Thread(target=worker) for _ in range(conc)]
 start = time.monotonic()
 [t.start() for t in threads]; [t.join() for t in threads]
 lat.sort()
-print(json.dumps({"rps": len(lat) / (time.monotonic() - start), "p95_ms": lat[int(len(lat) * .95)] * 1000,
+print(json.dumps({"requests": len(lat), "rps": len(lat) / (time.monotonic() - start),
+                  "p95_ms": lat[int(len(lat) * .95)] * 1000,
                   "errors": errors[0], "tool": "python"}))
 """
     out = subprocess.run(
@@ -147,8 +150,35 @@ print(json.dumps({"rps": len(lat) / (time.monotonic() - start), "p95_ms": lat[in
     return json.loads(out.strip().splitlines()[-1])
 
 
-def load(url: str) -> dict:
-    return run_wrk(url) if shutil.which("wrk") else run_python_load(url)
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by gunicorn's master and workers."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    total = 0.0
+    for proc in [parent, *parent.children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def load(url: str, server_pid: int) -> dict:
+    """Load `url`; also measure CPU per request of the server and of the load generator.
+
+    The machine is shared, so req/s moves with other work; CPU per request does not (much), and gives
+    what 2 dedicated cores would serve: 2 / (server + load generator CPU per request).
+    """
+    server_before, children_before = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run_wrk(url) if shutil.which("wrk") else run_python_load(url)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = cpu_seconds(server_pid) - server_before
+    load_cpu = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
+    result["server_us"] = server_cpu / result["requests"] * 1e6
+    result["load_us"] = load_cpu / result["requests"] * 1e6
+    result["projected_rps"] = 2e6 / (result["server_us"] + result["load_us"])
+    return result
 
 
 def main() -> None:
@@ -173,8 +203,8 @@ def main() -> None:
         for path in ("/api/v2/summary.json", "/status/"):  # warm every worker's cache
             for _ in range(WORKERS * THREADS * 4):
                 urllib.request.urlopen(base + path, timeout=5).read()  # noqa: S310 - loopback only
-        summary = load(base + "/api/v2/summary.json")
-        home = load(base + "/status/")
+        summary = load(base + "/api/v2/summary.json", server.pid)
+        home = load(base + "/status/", server.pid)
     finally:
         server.terminate()
         try:
@@ -182,14 +212,23 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, 9)
     rows = [
-        ("/api/v2/summary.json", f"{summary['rps']:.0f}", f"{summary['p95_ms']:.2f}", summary["errors"]),
-        ("/status/", f"{home['rps']:.0f}", f"{home['p95_ms']:.2f}", home["errors"]),
+        (
+            url,
+            f"{r['rps']:.0f}",
+            f"{r['p95_ms']:.2f}",
+            r["errors"],
+            f"{r['server_us']:.0f}",
+            f"{r['load_us']:.0f}",
+            f"{r['projected_rps']:.0f}",
+        )
+        for url, r in (("/api/v2/summary.json", summary), ("/status/", home))
     ]
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (others' work makes req/s noisy)")
     print_table(
         f"statusapi: gunicorn {WORKERS}x{THREADS} {WORKER_CLASS}, {CONCURRENCY} connections, {SECONDS}s each, "
         f"load by {summary['tool']}",
         rows,
-        ("url", "req/s", "p95 ms", "errors"),
+        ("url", "req/s", "p95 ms", "errors", "server CPU us/req", "load CPU us/req", "req/s on 2 idle cores"),
     )
     bench_line(
         {
