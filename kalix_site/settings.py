@@ -330,3 +330,37 @@ BILLING_X12_USAGE = env("KALIX_BILLING_X12_USAGE", "T")
 BILLING_X12_RECEIVER_ID = env("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
 
 # --- status page ----------------------------------------------------------------------------------
+STATUSPAGE_NAME = env("STATUSPAGE_NAME", "Kalix")
+STATUSPAGE_PAGE_ID = env("STATUSPAGE_PAGE_ID", "kalix")
+STATUSPAGE_URL = env("STATUSPAGE_URL", "http://localhost:8000")  # public base URL used in links and emails
+STATUSPAGE_TIME_ZONE = env("STATUSPAGE_TIME_ZONE", "Australia/Sydney")
+STATUSPAGE_FROM_EMAIL = env("STATUSPAGE_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+STATUSPAGE_MESSAGE_ID_DOMAIN = env("STATUSPAGE_MESSAGE_ID_DOMAIN", "kalix.example")
+STATUSPAGE_CACHE_ALIAS = env("STATUSPAGE_CACHE_ALIAS", "default")
+STATUSPAGE_CACHE_SECONDS = env_int("STATUSPAGE_CACHE_SECONDS", 60)  # also bounds "ongoing for" staleness
+STATUSPAGE_GENERATION_CHECK_SECONDS = env_float("STATUSPAGE_GENERATION_CHECK_SECONDS", 1.0)
+STATUSPAGE_UPTIME_DAYS = env_int("STATUSPAGE_UPTIME_DAYS", 90)
+STATUSPAGE_HISTORY_MONTHS = env_int("STATUSPAGE_HISTORY_MONTHS", 6)
+STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = env_int("STATUSPAGE_MAINTENANCE_REMINDER_MINUTES", 60)
+STATUSPAGE_NOTICE_BATCH = env_int("STATUSPAGE_NOTICE_BATCH", 50)
+STATUSPAGE_NOTICE_LEASE_SECONDS = env_int("STATUSPAGE_NOTICE_LEASE_SECONDS", 120)
+STATUSPAGE_NOTICE_MAX_ATTEMPTS = env_int("STATUSPAGE_NOTICE_MAX_ATTEMPTS", 8)
+STATUSPAGE_RETRY_BASE_SECONDS = env_float("STATUSPAGE_RETRY_BASE_SECONDS", 30.0)
+STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
+# Queue monitor: propose an incident when a lane's oldest item is older than RAISE, resolve below CLEAR.
+STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
+STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)
+STATUSPAGE_BROWSER_CACHE_SECONDS = env_int("STATUSPAGE_BROWSER_CACHE_SECONDS", 5)  # Cache-Control max-age
+# The status API's vocabularies get stable names in the OpenAPI schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "StatuspageComponentStatusEnum": "statuspage.states.COMPONENT_STATUS_CHOICES",
+        "StatuspageIncidentStatusEnum": "statuspage.states.INCIDENT_STATUS_CHOICES",
+        "StatuspageMaintenanceStatusEnum": "statuspage.states.MAINTENANCE_STATUS_CHOICES",
+        "StatuspageUpdateStatusEnum": "statuspage.states.ALL_INCIDENT_STATUS_CHOICES",
+        "StatuspageIndicatorEnum": "statuspage.states.INDICATOR_CHOICES",
+        "StatuspageImpactEnum": "statuspage.states.IMPACT_CHOICES",
+    }
+)
+# Webhooks to private/loopback addresses are refused (no requests into our own network) unless allowed.
+STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", False)
