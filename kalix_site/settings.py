@@ -260,6 +260,13 @@ LOGGING = {
     },
 }
 
+# Several models have a `status` field with different choices; name each enum in the API schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "MessageStatusEnum": "messaging.models.Status",
+    "InvoiceStatusEnum": "billing.models.Invoice.Status",
+    "BillingBatchStatusEnum": "billing.models.BillingBatch.Status",
+}
+
 # --- clinics --------------------------------------------------------------------------------------
 # Login attempts per client address per minute before 429 (0 turns the limit off).
 LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
