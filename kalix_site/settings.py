@@ -260,6 +260,13 @@ LOGGING = {
     },
 }
 
+# Several models have a `status` field with different choices; name each enum in the API schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "MessageStatusEnum": "messaging.models.Status",
+    "InvoiceStatusEnum": "billing.models.Invoice.Status",
+    "BillingBatchStatusEnum": "billing.models.BillingBatch.Status",
+}
+
 # --- clinics --------------------------------------------------------------------------------------
 # Login attempts per client address per minute before 429 (0 turns the limit off).
 LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
@@ -317,5 +324,50 @@ LANE_SAMPLE_KEEP_MINUTES = env_int("KALIX_LANE_SAMPLE_KEEP_MINUTES", 1440)
 LANE_DASHBOARD_REFRESH_SECONDS = env_int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS", 5)
 
 # --- billing --------------------------------------------------------------------------------------
+# Batches one live-lane poke builds before it returns (the next poke or the schedule takes the rest).
+BILLING_DRAIN_MAX_BATCHES = env_int("KALIX_BILLING_DRAIN_MAX_BATCHES", 20)
+# A batch 'building' for longer than this (its worker died) is queued again.
+BILLING_BUILD_STALE_S = env_int("KALIX_BILLING_BUILD_STALE_S", 300)
+# Minutes between the safety-net schedule's pokes of the live lane (created by billing migration 0002).
+BILLING_SCHEDULE_MINUTES = env_int("KALIX_BILLING_SCHEDULE_MINUTES", 1)
+# Seconds between refreshes of a batch page while it waits or builds.
+BILLING_WAITING_REFRESH_S = env_int("KALIX_BILLING_WAITING_REFRESH_S", 2)
+# X12 interchange usage indicator: T (test) or P (production); receiver id of the clearinghouse.
+BILLING_X12_USAGE = env("KALIX_BILLING_X12_USAGE", "T")
+BILLING_X12_RECEIVER_ID = env("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
 
 # --- status page ----------------------------------------------------------------------------------
+STATUSPAGE_NAME = env("STATUSPAGE_NAME", "Kalix")
+STATUSPAGE_PAGE_ID = env("STATUSPAGE_PAGE_ID", "kalix")
+STATUSPAGE_URL = env("STATUSPAGE_URL", "http://localhost:8000")  # public base URL used in links and emails
+STATUSPAGE_TIME_ZONE = env("STATUSPAGE_TIME_ZONE", "Australia/Sydney")
+STATUSPAGE_FROM_EMAIL = env("STATUSPAGE_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+STATUSPAGE_MESSAGE_ID_DOMAIN = env("STATUSPAGE_MESSAGE_ID_DOMAIN", "kalix.example")
+STATUSPAGE_CACHE_ALIAS = env("STATUSPAGE_CACHE_ALIAS", "default")
+STATUSPAGE_CACHE_SECONDS = env_int("STATUSPAGE_CACHE_SECONDS", 60)  # also bounds "ongoing for" staleness
+STATUSPAGE_GENERATION_CHECK_SECONDS = env_float("STATUSPAGE_GENERATION_CHECK_SECONDS", 1.0)
+STATUSPAGE_UPTIME_DAYS = env_int("STATUSPAGE_UPTIME_DAYS", 90)
+STATUSPAGE_HISTORY_MONTHS = env_int("STATUSPAGE_HISTORY_MONTHS", 6)
+STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = env_int("STATUSPAGE_MAINTENANCE_REMINDER_MINUTES", 60)
+STATUSPAGE_NOTICE_BATCH = env_int("STATUSPAGE_NOTICE_BATCH", 50)
+STATUSPAGE_NOTICE_LEASE_SECONDS = env_int("STATUSPAGE_NOTICE_LEASE_SECONDS", 120)
+STATUSPAGE_NOTICE_MAX_ATTEMPTS = env_int("STATUSPAGE_NOTICE_MAX_ATTEMPTS", 8)
+STATUSPAGE_RETRY_BASE_SECONDS = env_float("STATUSPAGE_RETRY_BASE_SECONDS", 30.0)
+STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
+# Queue monitor: propose an incident when a lane's oldest item is older than RAISE, resolve below CLEAR.
+STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
+STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)
+STATUSPAGE_BROWSER_CACHE_SECONDS = env_int("STATUSPAGE_BROWSER_CACHE_SECONDS", 5)  # Cache-Control max-age
+# The status API's vocabularies get stable names in the OpenAPI schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "StatuspageComponentStatusEnum": "statuspage.states.COMPONENT_STATUS_CHOICES",
+        "StatuspageIncidentStatusEnum": "statuspage.states.INCIDENT_STATUS_CHOICES",
+        "StatuspageMaintenanceStatusEnum": "statuspage.states.MAINTENANCE_STATUS_CHOICES",
+        "StatuspageUpdateStatusEnum": "statuspage.states.ALL_INCIDENT_STATUS_CHOICES",
+        "StatuspageIndicatorEnum": "statuspage.states.INDICATOR_CHOICES",
+        "StatuspageImpactEnum": "statuspage.states.IMPACT_CHOICES",
+    }
+)
+# Webhooks to private/loopback addresses are refused (no requests into our own network) unless allowed.
+STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", False)

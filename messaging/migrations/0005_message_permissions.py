@@ -1,8 +1,10 @@
-"""Support and Operations may look at messages and their events, and run the message admin's actions."""
+"""Operations may look at messages and their events, and run the message admin's actions.
+
+Support runs the status page and gets nothing here: message bodies are health data."""
 
 from django.db import migrations
 
-from clinics.roles import OPERATIONS, SUPPORT, grant
+from clinics.roles import OPERATIONS, grant
 
 PERMS = [
     "messaging.view_message",
@@ -13,7 +15,6 @@ PERMS = [
 
 
 def forwards(apps, schema_editor):
-    grant(apps, SUPPORT, PERMS)
     grant(apps, OPERATIONS, PERMS)
 
 

@@ -1,10 +1,10 @@
 """Queue operations: the lane rows, the bulk lane's schedules (re-index safety net, dashboard samples)
-and the permissions of the Operations (everything) and Support (read-only) groups."""
+and the permissions of the Operations group (Support gets none: it cannot see or steer queues)."""
 
 from django.conf import settings
 from django.db import migrations
 
-from clinics.roles import OPERATIONS, SUPPORT, grant
+from clinics.roles import OPERATIONS, grant
 
 SCHEDULES = {
     "queueops: re-index safety net": ("messaging.reindex.run_pending", lambda: settings.REINDEX_SAFETY_MINUTES),
@@ -30,7 +30,6 @@ def forwards(apps, schema_editor):
             defaults={"func": func, "schedule_type": "I", "minutes": minutes(), "repeats": -1, "cluster": "bulk"},
         )
     grant(apps, OPERATIONS, READ + CONTROL)
-    grant(apps, SUPPORT, READ)
 
 
 def backwards(apps, schema_editor):

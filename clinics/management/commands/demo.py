@@ -94,4 +94,12 @@ class Command(BaseCommand):
                     last_name=last,
                     defaults={"date_of_birth": dob, "email": email, "mobile": mobile, "messaging_consent": consent},
                 )
+        for load in self.app_loaders():
+            load(list(clinics.values()))
         self.stdout.write(self.style.SUCCESS(f"Demo data ready; every demo login uses the password '{DEMO_PASSWORD}'."))
+
+    def app_loaders(self):
+        """Each app's idempotent demo loader, called with the demo clinics."""
+        from billing import demo as billing_demo
+
+        return [billing_demo.load]

@@ -1,0 +1,115 @@
+import csv
+import io
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
+
+from billing import batches, exports
+from billing.lifecycle import InvalidTransition
+from billing.models import BatchHistory, BatchItem, BillingBatch, BillingProvider, Invoice, InvoiceLine, Payer
+
+
+@admin.register(Payer)
+class PayerAdmin(admin.ModelAdmin):
+    list_display = ["name", "clinic", "kind", "payer_identifier", "country", "claim_format", "active"]
+    list_filter = ["kind", "claim_format", "country", "active", "clinic"]
+    search_fields = ["name", "payer_identifier"]
+
+
+@admin.register(BillingProvider)
+class BillingProviderAdmin(admin.ModelAdmin):
+    list_display = ["legal_name", "clinic", "npi", "tax_id"]
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    readonly_fields = ["service_code", "description", "date_of_service", "units", "amount"]
+    can_delete = False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    """Read-mostly: invoices are written through the staff pages or the API, which validate them."""
+
+    list_display = ["number", "clinic", "payer", "status", "total", "paid_amount", "has_critical_errors", "updated_at"]
+    list_filter = ["status", "has_critical_errors", "payer__claim_format", "clinic"]
+    search_fields = ["number", "member_id"]
+    list_select_related = ["clinic", "payer"]
+    readonly_fields = [f.name for f in Invoice._meta.fields]
+    inlines = [InvoiceLineInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class BatchItemInline(admin.TabularInline):
+    model = BatchItem
+    extra = 0
+    fields = ["invoice", "active", "amount", "paid_amount", "removed_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class BatchHistoryInline(admin.TabularInline):
+    model = BatchHistory
+    extra = 0
+    fields = ["at", "by", "from_status", "to_status", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingBatch)
+class BillingBatchAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "clinic", "payer", "status", "invoice_count", "total_amount", "requested_at", "built_at"]
+    list_filter = ["status", "clinic", "payer", "requested_at"]
+    search_fields = ["control_number", "request_key"]
+    list_select_related = ["clinic", "payer"]
+    readonly_fields = [f.name for f in BillingBatch._meta.fields]
+    inlines = [BatchHistoryInline, BatchItemInline]
+    actions = ["rebuild_failed", "cancel", "export_csv"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, service, done: str):
+        ok, refused = 0, []
+        for batch in queryset:
+            try:
+                service(batch=batch, by=request.user)
+                ok += 1
+            except InvalidTransition as exc:
+                refused.append(f"{batch}: {exc}")
+        if ok:
+            self.message_user(request, f"{ok} batch(es) {done}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
+
+    @admin.action(description="Rebuild failed batches", permissions=["change"])
+    def rebuild_failed(self, request, queryset):
+        self._each(request, queryset, batches.batch_rebuild, "queued for a rebuild")
+
+    @admin.action(description="Cancel batches (invoices return to the pool)", permissions=["change"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset, batches.batch_cancel, "cancelled")
+
+    @admin.action(description="Export as CSV (one row per invoice line)", permissions=["view"])
+    def export_csv(self, request, queryset):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(exports.CSV_COLUMNS)
+        for batch in queryset.order_by("clinic_id", "control_number"):
+            rows = list(csv.reader(io.StringIO(exports.batch_csv(batch))))
+            writer.writerows(rows[1:])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="billing-batches.csv"'
+        return response

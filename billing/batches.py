@@ -1,0 +1,335 @@
+"""Billing batches: requests, the live-lane worker that builds them, and the actions on a built batch.
+
+The durable queue is the BillingBatch rows in 'requested'. Requesting a batch pokes the live lane on
+commit; a django-q2 Schedule (migration 0002) pokes it too, so a lost poke delays a build by at most
+a minute. A worker claims one requested batch at a time with FOR UPDATE SKIP LOCKED, then builds it
+set-based in one transaction: the invoices are claimed with FOR UPDATE SKIP LOCKED and inserted as
+BatchItems, whose partial unique index (invoice_in_one_active_batch) makes a second active batch for
+the same invoice impossible even if the code above it were wrong. A task that runs twice finds
+nothing left to claim.
+"""
+
+import logging
+import uuid
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Min, Q, Sum
+from django.utils import timezone
+
+from billing import lifecycle
+from billing.lifecycle import InvalidTransition
+from billing.models import BillingBatch, Invoice, Payer
+from billing.money import to_money
+from billing.services import next_number
+from billing.validation import clinic_today
+from clinics.models import Clinic
+from messaging.lanes import LIVE, poke, queue_source
+
+log = logging.getLogger(__name__)
+
+DRAIN = "billing.batches.drain_batch_requests"
+B = BillingBatch.Status
+
+
+# --- Requests -----------------------------------------------------------------------------------
+
+
+def batch_request(
+    *,
+    clinic: Clinic,
+    requested_by,
+    payer: Payer | None,
+    cutoff_date: date,
+    selection: list[int] | None = None,
+    request_key: str | None = None,
+) -> tuple[BillingBatch, bool]:
+    """Record a batch request (or return the one already made with this key) and poke the live lane.
+
+    Returns (batch, created). The same request_key within a clinic always yields the same batch.
+    """
+    request_key = (request_key or "").strip() or uuid.uuid4().hex
+    existing = BillingBatch.objects.filter(clinic=clinic, request_key=request_key).first()
+    if existing:
+        return existing, False
+    errors = {}
+    if payer is not None and payer.clinic_id != clinic.pk:
+        errors["payer"] = "Not a payer of this clinic."
+    if cutoff_date is None:
+        errors["cutoff_date"] = "Give a cut-off date."
+    if len(request_key) > 64:
+        errors["request_key"] = "At most 64 characters."
+    if selection is not None:
+        selection = sorted({int(pk) for pk in selection})
+        found = set(Invoice.objects.filter(clinic=clinic, pk__in=selection).values_list("pk", flat=True))
+        if not selection or found != set(selection):
+            errors["selection"] = "Choose invoices of this clinic."
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            batch = BillingBatch.objects.create(
+                clinic=clinic,
+                payer=payer,
+                control_number=next_number(clinic=clinic, field="last_control_number"),
+                request_key=request_key,
+                cutoff_date=cutoff_date,
+                selection=selection,
+                requested_by=requested_by,
+                requested_at=timezone.now(),
+            )
+            lifecycle.record(batch, from_status="", to_status=B.REQUESTED, by=requested_by, note="Requested")
+            poke(DRAIN, lane=LIVE)
+    except IntegrityError:
+        # The same key arrived twice at once (a double click): the other request made the batch.
+        existing = BillingBatch.objects.filter(clinic=clinic, request_key=request_key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return batch, True
+
+
+def queue_position(batch: BillingBatch) -> tuple[int, float] | None:
+    """(position in the live lane's batch queue, seconds waited), or None once the batch is built.
+
+    Position 0 means a worker is building it now. Counts every clinic's requests ahead (only a count).
+    """
+    if batch.status not in lifecycle.WAITING_BATCH_STATUSES:
+        return None
+    waited = (timezone.now() - batch.requested_at).total_seconds()
+    if batch.status == B.BUILDING:
+        return 0, waited
+    ahead = BillingBatch.objects.filter(status=B.REQUESTED).filter(
+        Q(requested_at__lt=batch.requested_at) | Q(requested_at=batch.requested_at, pk__lt=batch.pk)
+    )
+    return ahead.count() + 1, waited
+
+
+@queue_source(lane=LIVE, kind="billing batches")
+def waiting_batches():
+    row = BillingBatch.objects.filter(status__in=lifecycle.WAITING_BATCH_STATUSES).aggregate(
+        depth=Count("id"), oldest=Min("requested_at")
+    )
+    return row["depth"], row["oldest"]
+
+
+# --- The worker ---------------------------------------------------------------------------------
+
+
+def drain_batch_requests() -> int:
+    """Build requested batches until none are left (or the per-poke limit); returns how many were built."""
+    built = 0
+    for _ in range(settings.BILLING_DRAIN_MAX_BATCHES):
+        claimed = _claim_next()
+        if claimed is None:
+            break
+        build_batch(batch_id=claimed.pk, started_at=claimed.build_started_at)
+        built += 1
+    return built
+
+
+def _claim_next() -> BillingBatch | None:
+    """Move the oldest requested batch to 'building'. Locked rows belong to another worker: skipped."""
+    stale = timezone.now() - timezone.timedelta(seconds=settings.BILLING_BUILD_STALE_S)
+    with transaction.atomic():
+        batch = (
+            BillingBatch.objects.select_for_update(skip_locked=True)
+            .filter(Q(status=B.REQUESTED) | Q(status=B.BUILDING, build_started_at__lt=stale))
+            .order_by("requested_at", "id")
+            .first()
+        )
+        if batch is None:
+            return None
+        if batch.status == B.BUILDING:
+            lifecycle.move_batch(batch, B.REQUESTED, note="The worker building it stopped; queued again.")
+        return lifecycle.move_batch(batch, B.BUILDING, build_started_at=timezone.now(), note="Building")
+
+
+BUILD_SQL = """
+WITH picked AS (
+    SELECT i.id, i.total FROM billing_invoice i
+    WHERE i.clinic_id = %(clinic)s AND i.status = %(ready)s AND NOT i.has_critical_errors
+      AND i.last_service_date <= %(cutoff)s {payer} {selection}
+    ORDER BY i.id
+    FOR UPDATE OF i SKIP LOCKED
+), inserted AS (
+    INSERT INTO billing_batchitem (batch_id, invoice_id, active, amount, paid_amount)
+    SELECT %(batch)s, picked.id, true, picked.total, 0 FROM picked
+    ON CONFLICT (invoice_id) WHERE active DO NOTHING
+    RETURNING invoice_id
+)
+UPDATE billing_invoice SET status = %(batched)s, updated_at = now()
+FROM inserted WHERE billing_invoice.id = inserted.invoice_id
+"""
+
+TOTALS_SQL = """
+SELECT count(*), coalesce(sum(b.amount), 0),
+       (SELECT count(*) FROM billing_invoiceline l JOIN billing_batchitem b2 ON b2.invoice_id = l.invoice_id
+        WHERE b2.batch_id = %(batch)s AND b2.active)
+FROM billing_batchitem b WHERE b.batch_id = %(batch)s AND b.active
+"""
+
+
+def build_batch(*, batch_id: int, started_at) -> None:
+    """Claim the batch's invoices and open it, all in one transaction; on error the batch fails."""
+    try:
+        with transaction.atomic():
+            batch = BillingBatch.objects.select_for_update().select_related("clinic").get(pk=batch_id)
+            if batch.status != B.BUILDING or batch.build_started_at != started_at:
+                return  # another worker took it over; nothing to do
+            cutoff = min(batch.cutoff_date, clinic_today(batch.clinic))
+            params = {
+                "clinic": batch.clinic_id,
+                "ready": Invoice.Status.READY,
+                "batched": Invoice.Status.BATCHED,
+                "cutoff": cutoff,
+                "batch": batch.pk,
+                "payer": batch.payer_id,
+                "selection": batch.selection,
+            }
+            sql = BUILD_SQL.format(
+                payer="AND i.payer_id = %(payer)s" if batch.payer_id else "",
+                selection="AND i.id = ANY(%(selection)s)" if batch.selection is not None else "",
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                cursor.execute(TOTALS_SQL, {"batch": batch.pk})
+                invoices, total, lines = cursor.fetchone()
+            if invoices == 0:
+                lifecycle.move_batch(
+                    batch,
+                    B.FAILED,
+                    error="No ready invoices without errors matched the payer, cut-off date and selection.",
+                    note="Nothing to batch",
+                )
+                return
+            lifecycle.move_batch(
+                batch,
+                B.OPEN,
+                built_at=timezone.now(),
+                invoice_count=invoices,
+                line_count=lines,
+                total_amount=to_money(total),
+                error="",
+                note=f"Built: {invoices} invoices, {lines} lines",
+            )
+            log.info("billing batch %s built: %s invoices", batch.pk, invoices)
+    except Exception as exc:
+        log.exception("billing batch %s failed to build", batch_id)
+        with transaction.atomic():
+            batch = BillingBatch.objects.select_for_update().get(pk=batch_id)
+            if batch.status == B.BUILDING:
+                lifecycle.move_batch(batch, B.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:2000], note="Failed")
+
+
+# --- Actions on a batch ---------------------------------------------------------------------------
+
+
+def _locked(batch: BillingBatch) -> BillingBatch:
+    return BillingBatch.objects.select_for_update().get(pk=batch.pk)
+
+
+def _refresh_totals(batch: BillingBatch) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(TOTALS_SQL, {"batch": batch.pk})
+        invoices, total, lines = cursor.fetchone()
+    paid = batch.items.filter(active=True).aggregate(paid=Sum("paid_amount"))["paid"] or 0
+    batch.invoice_count, batch.line_count = invoices, lines
+    batch.total_amount, batch.paid_amount = to_money(total), to_money(paid)
+    batch.save(update_fields=["invoice_count", "line_count", "total_amount", "paid_amount"])
+
+
+def _release_invoices(items, now) -> int:
+    """Deactivate these batch items and put their invoices back in the ready pool."""
+    invoice_ids = list(items.values_list("invoice_id", flat=True))
+    items.update(active=False, removed_at=now)
+    return Invoice.objects.filter(
+        pk__in=invoice_ids, status__in=lifecycle.invoice_sources(Invoice.Status.READY)
+    ).update(status=Invoice.Status.READY, updated_at=now)
+
+
+@transaction.atomic
+def batch_cancel(*, batch: BillingBatch, by, note: str = "") -> BillingBatch:
+    batch = _locked(batch)
+    if not lifecycle.batch_can_move(batch, B.CANCELLED):
+        raise InvalidTransition(f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
+    released = _release_invoices(batch.items.filter(active=True), timezone.now())
+    return lifecycle.move_batch(
+        batch, B.CANCELLED, by=by, note=note or f"Cancelled; {released} invoices back in the pool"
+    )
+
+
+@transaction.atomic
+def batch_remove_invoice(*, batch: BillingBatch, invoice: Invoice, by) -> BillingBatch:
+    batch = _locked(batch)
+    if batch.status != B.OPEN:
+        raise InvalidTransition("Invoices can be removed only from an open batch.")
+    items = batch.items.filter(active=True, invoice=invoice)
+    if not items.exists():
+        raise ValidationError({"invoice": "This invoice is not in the batch."})
+    _release_invoices(items, timezone.now())
+    _refresh_totals(batch)
+    lifecycle.record(batch, from_status=batch.status, to_status=batch.status, by=by, note=f"Removed {invoice.number}")
+    return batch
+
+
+@transaction.atomic
+def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
+    batch = _locked(batch)
+    if not lifecycle.batch_can_move(batch, B.SUBMITTED):
+        raise InvalidTransition(f"A {batch.get_status_display().lower()} batch cannot be submitted.")
+    if batch.invoice_count == 0:
+        raise InvalidTransition("An empty batch cannot be submitted.")
+    now = timezone.now()
+    ids = batch.items.filter(active=True).values("invoice_id")
+    Invoice.objects.filter(pk__in=ids, status__in=lifecycle.invoice_sources(Invoice.Status.SUBMITTED)).update(
+        status=Invoice.Status.SUBMITTED, updated_at=now
+    )
+    return lifecycle.move_batch(batch, B.SUBMITTED, by=by, submitted_at=now, note="Submitted to the payer")
+
+
+@transaction.atomic
+def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -> BillingBatch:
+    """Record a payment (in full or in part) for one invoice of a submitted batch."""
+    batch = _locked(batch)
+    if batch.status not in (B.SUBMITTED, B.PARTIALLY_PAID):
+        raise InvalidTransition("Payments are recorded on submitted batches.")
+    item = batch.items.select_for_update().filter(active=True, invoice=invoice).first()
+    if item is None:
+        raise ValidationError({"invoice": "This invoice is not in the batch."})
+    try:
+        amount = to_money(amount)
+    except (ArithmeticError, TypeError, ValueError):
+        raise ValidationError({"amount": "Enter an amount."}) from None
+    if amount <= 0:
+        raise ValidationError({"amount": "The amount must be more than zero."})
+    if item.paid_amount + amount > item.amount:
+        raise ValidationError({"amount": f"At most {item.amount - item.paid_amount} is still owed on this invoice."})
+    item.paid_amount += amount
+    item.save(update_fields=["paid_amount"])
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice.paid_amount = to_money(invoice.paid_amount + amount)
+    invoice.save(update_fields=["paid_amount", "updated_at"])
+    if invoice.paid_amount >= invoice.total:
+        lifecycle.move_invoice(invoice, Invoice.Status.PAID)
+    _refresh_totals(batch)
+    note = f"Payment {amount} for {invoice.number}"
+    fully_paid = not batch.items.filter(active=True, paid_amount__lt=F("amount")).exists()
+    target = B.PAID if fully_paid else B.PARTIALLY_PAID
+    if target == batch.status:
+        lifecycle.record(batch, from_status=batch.status, to_status=batch.status, by=by, note=note)
+        return batch
+    return lifecycle.move_batch(batch, target, by=by, note=note)
+
+
+@transaction.atomic
+def batch_rebuild(*, batch: BillingBatch, by) -> BillingBatch:
+    """Queue a failed batch again: the live lane builds it as if newly requested."""
+    batch = _locked(batch)
+    lifecycle.move_batch(
+        batch, B.REQUESTED, by=by, requested_at=timezone.now(), build_started_at=None, error="", note="Rebuild"
+    )
+    poke(DRAIN, lane=LIVE)
+    return batch

@@ -1,0 +1,100 @@
+"""Demo billing data: payers, a billing provider, invoices in every state, and one built batch.
+
+Idempotent: payers and providers are updated in place; invoices are made only for a clinic that has
+none yet. The lead calls `billing.demo.load(clinics)` from `manage.py demo`; `manage.py billing_demo`
+does the same for every clinic.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+
+from billing import batches, services
+from billing.models import BillingProvider, Invoice, Payer
+from billing.validation import clinic_today
+from clinics.models import Clinic, StaffMembership
+
+PAYERS = [
+    {"payer_identifier": "MBP", "name": "Medibank Private", "kind": "health_fund", "country": "AU"},
+    {"payer_identifier": "BUPA", "name": "Bupa", "kind": "health_fund", "country": "AU"},
+    {
+        "payer_identifier": "87726",
+        "name": "Acme Health (US)",
+        "kind": "insurer",
+        "country": "US",
+        "claim_format": "x12_837p",
+    },
+    {"payer_identifier": "SELF", "name": "Self-pay", "kind": "self_pay", "country": "AU", "requires_member_id": False},
+]
+
+SERVICES = [("DIET-INIT", "Initial dietetic consultation", "120.00"), ("DIET-REV", "Review consultation", "85.50")]
+
+
+@transaction.atomic
+def load(clinics) -> None:
+    for clinic in clinics.values() if isinstance(clinics, dict) else clinics:
+        _load_clinic(clinic)
+
+
+def _load_clinic(clinic: Clinic) -> None:
+    payers = []
+    for spec in PAYERS:
+        payer, _ = Payer.objects.update_or_create(
+            clinic=clinic, payer_identifier=spec["payer_identifier"], defaults=spec
+        )
+        payers.append(payer)
+    BillingProvider.objects.update_or_create(
+        clinic=clinic,
+        defaults={
+            "legal_name": clinic.name,
+            "npi": "1234567893",
+            "tax_id": "123456789",
+            "address_line": "1 Harbour St",
+            "city": "Springfield",
+            "state": "IL",
+            "postal_code": "627011234",
+            "contact_name": "Billing office",
+            "contact_phone": "5555551234",
+        },
+    )
+    if Invoice.objects.filter(clinic=clinic).exists():
+        return
+    patients = list(clinic.patients.all()[:4])
+    membership = StaffMembership.objects.filter(clinic=clinic).order_by("role", "id").first()
+    if not patients or membership is None:
+        return
+    practitioner = membership.user
+    today = clinic_today(clinic)
+
+    def invoice(n, payer, *, ready=True, member_id="M-{n:05d}", days_ago=3, diagnosis="R69"):
+        code, description, amount = SERVICES[n % len(SERVICES)]
+        return services.invoice_create(
+            clinic=clinic,
+            patient=patients[n % len(patients)],
+            payer=payer,
+            practitioner=practitioner,
+            member_id=member_id.format(n=n),
+            diagnosis_code=diagnosis,
+            ready=ready,
+            lines=[
+                {
+                    "service_code": code,
+                    "description": description,
+                    "date_of_service": today - timedelta(days=days_ago),
+                    "amount": Decimal(amount),
+                }
+            ],
+        )
+
+    fund, other_fund, us, _ = payers
+    for n in range(4):
+        invoice(n, fund)
+    batches.batch_request(
+        clinic=clinic, requested_by=practitioner, payer=fund, cutoff_date=today, request_key="demo-first-batch"
+    )
+    batches.drain_batch_requests()  # built here so the demo opens with one batch ready to download
+    for n in range(4, 8):
+        invoice(n, [fund, other_fund, us][n % 3])
+    invoice(8, other_fund, member_id="")  # shows in the "fix these" banner
+    invoice(9, fund, ready=False)  # a draft

@@ -1,0 +1,73 @@
+import uuid
+from decimal import Decimal
+
+from django import forms
+
+from billing import selectors
+from billing.models import Invoice, Payer
+from clinics.models import Patient
+
+
+class InvoiceForm(forms.ModelForm):
+    class Meta:
+        model = Invoice
+        fields = ["patient", "payer", "practitioner", "member_id", "diagnosis_code"]
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
+        self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
+        self.fields["practitioner"].queryset = selectors.practitioner_list(clinic=clinic)
+        self.fields["payer"].required = False  # an invoice without payer is a draft with an error to fix
+        self.fields["practitioner"].required = False
+
+
+class InvoiceLineForm(forms.Form):
+    service_code = forms.CharField(max_length=20)
+    description = forms.CharField(max_length=200)
+    date_of_service = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    units = forms.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "1"}),
+    )
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, help_text="Line total")
+
+
+InvoiceLineFormSet = forms.formset_factory(InvoiceLineForm, extra=2, can_delete=True)
+
+
+def line_dicts(formset) -> list[dict]:
+    return [
+        {name: form.cleaned_data[name] for name in InvoiceLineForm.base_fields}
+        for form in formset.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")  # an untouched extra form has none
+    ]
+
+
+class BatchRequestForm(forms.Form):
+    payer = forms.ModelChoiceField(queryset=Payer.objects.none(), required=False, empty_label="Mixed: every payer")
+    cutoff_date = forms.DateField(
+        label="Cut-off date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    invoices = forms.ModelMultipleChoiceField(queryset=Invoice.objects.none(), required=False)
+    request_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, clinic, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("request_key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
+        self.fields["invoices"].queryset = selectors.ready_pool(clinic=clinic)
+
+
+class PaymentForm(forms.Form):
+    invoice = forms.ModelChoiceField(queryset=Invoice.objects.none())
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+
+    def __init__(self, *args, batch, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["invoice"].queryset = Invoice.objects.filter(
+            clinic=batch.clinic, batch_items__batch=batch, batch_items__active=True
+        )

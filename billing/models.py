@@ -1,0 +1,232 @@
+"""Billing: payers, invoices with their lines, and the batches that carry them to a payer.
+
+Money is Decimal with two places everywhere (billing.money.to_money quantises). The patient's payer
+member id lives on the invoice: a claim is a snapshot of the card shown for that visit, so a later
+change of cover never rewrites an invoice already sent.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from clinics.models import Clinic, Patient
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Payer(models.Model):
+    class Kind(models.TextChoices):
+        INSURER = "insurer", "Insurer"
+        HEALTH_FUND = "health_fund", "Health fund"
+        SELF_PAY = "self_pay", "Self-pay"
+
+    class ClaimFormat(models.TextChoices):
+        CSV = "csv", "CSV"
+        X12_837P = "x12_837p", "X12 837P (5010)"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="payers")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INSURER)
+    payer_identifier = models.CharField(
+        max_length=40, help_text="The payer's id for claims (US payer id, fund code, or any id for self-pay)."
+    )
+    country = models.CharField(max_length=2, default="AU", help_text="ISO country code.")
+    claim_format = models.CharField(max_length=20, choices=ClaimFormat.choices, default=ClaimFormat.CSV)
+    requires_member_id = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "payer_identifier"], name="payer_identifier_unique_per_clinic")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class BillingProvider(models.Model):
+    """The clinic as a billing provider on claim files (name, NPI or provider number, tax id, address)."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="billing_provider")
+    legal_name = models.CharField(max_length=60)
+    npi = models.CharField("NPI / provider number", max_length=15, blank=True)
+    tax_id = models.CharField(max_length=15, blank=True)
+    address_line = models.CharField(max_length=55, blank=True)
+    city = models.CharField(max_length=30, blank=True)
+    state = models.CharField(max_length=2, blank=True)
+    postal_code = models.CharField(max_length=15, blank=True)
+    contact_name = models.CharField(max_length=60, blank=True)
+    contact_phone = models.CharField(max_length=15, blank=True)
+    x12_sender_id = models.CharField("X12 sender id", max_length=15, blank=True)
+
+    def __str__(self):
+        return self.legal_name
+
+
+class BillingCounter(models.Model):
+    """Per-clinic sequences for invoice numbers and batch control numbers (row-locked on use)."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_invoice_number = models.PositiveIntegerField(default=0)
+    last_control_number = models.PositiveIntegerField(default=0)
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        READY = "ready", "Ready"
+        BATCHED = "batched", "Batched"
+        SUBMITTED = "submitted", "Submitted"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invoices")
+    number = models.CharField(max_length=20)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="invoices")
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices")
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    member_id = models.CharField("payer member id", max_length=40, blank=True)
+    diagnosis_code = models.CharField("diagnosis code (ICD-10)", max_length=10, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    total = models.DecimalField(**MONEY, default=0)
+    paid_amount = models.DecimalField(**MONEY, default=0)
+    last_service_date = models.DateField(null=True, blank=True)
+    validation_errors = models.JSONField(default=list, blank=True)
+    has_critical_errors = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "number"], name="invoice_number_unique_per_clinic")]
+        indexes = [
+            # The ready pool, and what a batch build selects from.
+            models.Index(
+                fields=["clinic", "payer", "last_service_date"],
+                name="invoice_ready_pool_idx",
+                condition=Q(status="ready", has_critical_errors=False),
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def critical_errors(self) -> list[dict]:
+        return [e for e in self.validation_errors if e.get("critical")]
+
+    @property
+    def balance(self):
+        return self.total - self.paid_amount
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    service_code = models.CharField(max_length=20)
+    description = models.CharField(max_length=200)
+    date_of_service = models.DateField()
+    units = models.DecimalField(max_digits=7, decimal_places=2, default=1)
+    amount = models.DecimalField(**MONEY, help_text="Line total.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.service_code} {self.amount}"
+
+
+class BillingBatch(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        BUILDING = "building", "Building"
+        OPEN = "open", "Open"
+        SUBMITTED = "submitted", "Submitted"
+        PAID = "paid", "Paid"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="billing_batches")
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="batches", help_text="Empty: mixed."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    control_number = models.PositiveIntegerField()
+    request_key = models.CharField(max_length=64, help_text="Idempotency key: one batch per key per clinic.")
+    cutoff_date = models.DateField(help_text="Only invoices whose services all fall on or before this date.")
+    selection = models.JSONField(null=True, blank=True, help_text="Invoice ids to restrict the batch to.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    build_started_at = models.DateTimeField(null=True, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    invoice_count = models.PositiveIntegerField(default=0)
+    line_count = models.PositiveIntegerField(default=0)
+    total_amount = models.DecimalField(**MONEY, default=0)
+    paid_amount = models.DecimalField(**MONEY, default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "billing batches"
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "control_number"], name="batch_control_unique_per_clinic"),
+            models.UniqueConstraint(fields=["clinic", "request_key"], name="batch_request_key_unique_per_clinic"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["requested_at", "id"],
+                name="batch_waiting_idx",
+                condition=Q(status__in=["requested", "building"]),
+            ),
+        ]
+
+    def __str__(self):
+        return f"Batch {self.control_number:09d}"
+
+    @property
+    def is_mixed(self) -> bool:
+        return self.payer_id is None
+
+
+class BatchItem(models.Model):
+    """An invoice in a batch. `active` turns false when the invoice is removed or the batch cancelled."""
+
+    batch = models.ForeignKey(BillingBatch, on_delete=models.CASCADE, related_name="items")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="batch_items")
+    active = models.BooleanField(default=True)
+    amount = models.DecimalField(**MONEY)
+    paid_amount = models.DecimalField(**MONEY, default=0)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # The rule the whole lifecycle leans on: an invoice is in at most one batch not cancelled.
+            models.UniqueConstraint(fields=["invoice"], condition=Q(active=True), name="invoice_in_one_active_batch"),
+        ]
+        indexes = [models.Index(fields=["batch", "active"], name="batchitem_batch_active_idx")]
+
+    def __str__(self):
+        return f"{self.batch} / {self.invoice}"
+
+
+class BatchHistory(models.Model):
+    batch = models.ForeignKey(BillingBatch, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "batch history"
+
+    def __str__(self):
+        return f"{self.from_status or '-'} → {self.to_status}"

@@ -1,0 +1,115 @@
+"""Writes to invoices. Batch writes live in billing.batches."""
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from billing import lifecycle, validation
+from billing.models import BillingCounter, Invoice, InvoiceLine, Payer
+from billing.money import to_money
+from clinics.models import Clinic, Patient
+
+INVOICE_FIELDS = ("patient", "payer", "practitioner", "member_id", "diagnosis_code")
+LINE_FIELDS = ("service_code", "description", "date_of_service", "units", "amount")
+
+
+def next_number(*, clinic: Clinic, field: str, count: int = 1) -> int:
+    """Reserve `count` values of a per-clinic sequence and return the last one.
+
+    The counter row stays locked until the caller's transaction ends, so numbers never repeat.
+    """
+    if field not in ("last_invoice_number", "last_control_number"):
+        raise ValueError(field)
+    table = BillingCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (clinic_id, last_invoice_number, last_control_number) VALUES (%s, 0, 0) "
+            "ON CONFLICT (clinic_id) DO NOTHING",
+            [clinic.pk],
+        )
+        cursor.execute(
+            f"UPDATE {table} SET {field} = {field} + %s WHERE clinic_id = %s RETURNING {field}", [count, clinic.pk]
+        )
+        return cursor.fetchone()[0]
+
+
+def _check_scope(clinic: Clinic, *, patient: Patient | None, payer: Payer | None) -> None:
+    errors = {}
+    if patient is not None and patient.clinic_id != clinic.pk:
+        errors["patient"] = "Not a patient of this clinic."
+    if payer is not None and payer.clinic_id != clinic.pk:
+        errors["payer"] = "Not a payer of this clinic."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _clean_lines(lines: list[dict]) -> list[dict]:
+    cleaned = []
+    for line in lines:
+        unknown = set(line) - set(LINE_FIELDS)
+        if unknown:
+            raise TypeError(f"Unknown line fields: {sorted(unknown)}")
+        cleaned.append({**line, "amount": to_money(line["amount"]), "units": line.get("units") or 1})
+    return cleaned
+
+
+def _write_lines(invoice: Invoice, lines: list[dict]) -> None:
+    invoice.lines.all().delete()
+    objs = [InvoiceLine(invoice=invoice, **line) for line in _clean_lines(lines)]
+    for obj in objs:
+        obj.full_clean(exclude=["invoice"])
+    InvoiceLine.objects.bulk_create(objs)
+
+
+def invoice_validate(*, invoice: Invoice) -> Invoice:
+    """Recompute the total, last date of service and validation errors from the lines."""
+    lines = list(invoice.lines.all())
+    invoice.total = to_money(sum((line.amount for line in lines), start=0))
+    invoice.last_service_date = max((line.date_of_service for line in lines), default=None)
+    invoice.validation_errors = validation.validate(invoice, lines)
+    invoice.has_critical_errors = any(e["critical"] for e in invoice.validation_errors)
+    invoice.save(update_fields=["total", "last_service_date", "validation_errors", "has_critical_errors", "updated_at"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_create(*, clinic: Clinic, patient: Patient, lines: list[dict], ready: bool = False, **fields) -> Invoice:
+    unknown = set(fields) - set(INVOICE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown invoice fields: {sorted(unknown)}")
+    _check_scope(clinic, patient=patient, payer=fields.get("payer"))
+    number = next_number(clinic=clinic, field="last_invoice_number")
+    invoice = Invoice(clinic=clinic, patient=patient, number=f"INV-{number:06d}", **fields)
+    invoice.full_clean(exclude=["validation_errors"])
+    invoice.save()
+    _write_lines(invoice, lines)
+    invoice_validate(invoice=invoice)
+    if ready:
+        lifecycle.move_invoice(invoice, Invoice.Status.READY)
+    return invoice
+
+
+@transaction.atomic
+def invoice_update(*, invoice: Invoice, lines: list[dict] | None = None, **fields) -> Invoice:
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status not in lifecycle.EDITABLE_INVOICE_STATUSES:
+        raise ValidationError(f"A {invoice.get_status_display().lower()} invoice cannot be edited.")
+    unknown = set(fields) - set(INVOICE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown invoice fields: {sorted(unknown)}")
+    _check_scope(invoice.clinic, patient=fields.get("patient"), payer=fields.get("payer"))
+    for name, value in fields.items():
+        setattr(invoice, name, value)
+    invoice.full_clean(exclude=["validation_errors"])
+    invoice.save()
+    if lines is not None:
+        _write_lines(invoice, lines)
+    return invoice_validate(invoice=invoice)
+
+
+@transaction.atomic
+def invoice_set_status(*, invoice: Invoice, status: str) -> Invoice:
+    """Staff moves: draft <-> ready, void. Batch moves happen in billing.batches."""
+    if status not in (Invoice.Status.DRAFT, Invoice.Status.READY, Invoice.Status.VOID):
+        raise lifecycle.InvalidTransition(f"Staff cannot set an invoice to {status} directly.")
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    return lifecycle.move_invoice(invoice, status)

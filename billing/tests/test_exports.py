@@ -1,0 +1,100 @@
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+import pyx12.params
+import pyx12.x12n_document
+
+from billing import batches, exports, x12
+from billing.models import BillingProvider
+
+
+@pytest.fixture
+def built_batch(clinic_a, staff_a, make_invoice, patient_a, payer_us, yesterday):
+    patient_a.date_of_birth = yesterday.replace(year=1980)
+    patient_a.save()
+    for amounts in [("80.00", "19.95"), ("120.10",), ("45.00", "45.00", "10.01")]:
+        make_invoice(patient=patient_a, payer=payer_us, amounts=amounts, diagnosis_code="E11.9")
+    batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_us, cutoff_date=yesterday)
+    batches.drain_batch_requests()
+    batch.refresh_from_db()
+    assert batch.status == "open"
+    return batch
+
+
+@pytest.fixture
+def provider(clinic_a):
+    return BillingProvider.objects.create(
+        clinic=clinic_a,
+        legal_name="Alpha Dietetics LLC",
+        npi="1234567893",
+        tax_id="123456789",
+        address_line="1 Main St",
+        city="Springfield",
+        state="IL",
+        postal_code="62701-1234",
+        contact_name="Alice",
+        contact_phone="555-555-1234",
+    )
+
+
+def validate_x12(text: str) -> tuple[bool, str]:
+    ack = io.StringIO()
+    ok = pyx12.x12n_document.x12n_document(pyx12.params.params(), io.StringIO(text), ack, None)
+    return ok, ack.getvalue()
+
+
+def test_csv_has_one_row_per_line_and_parses_back_to_the_totals(built_batch):
+    rows = list(csv.DictReader(io.StringIO(exports.batch_csv(built_batch))))
+    assert len(rows) == built_batch.line_count == 6
+    assert sum(Decimal(r["amount"]) for r in rows) == built_batch.total_amount
+    per_invoice = {}
+    for r in rows:
+        per_invoice[r["invoice_number"]] = per_invoice.get(r["invoice_number"], 0) + Decimal(r["amount"])
+    for item in built_batch.items.select_related("invoice"):
+        assert per_invoice[item.invoice.number] == item.amount
+
+
+def test_csv_download(client_a, built_batch):
+    response = client_a.get(f"/billing/batches/{built_batch.pk}/export.csv")
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert sum(Decimal(r["amount"]) for r in rows) == built_batch.total_amount
+
+
+def test_837p_passes_pyx12_validation(built_batch, provider):
+    assert x12.supports(built_batch)
+    text = x12.batch_837p(built_batch)
+    ok, ack = validate_x12(text)
+    assert ok, ack
+    assert f"*{built_batch.control_number:09d}*" in text.splitlines()[0]  # ISA13
+    assert text.count("CLM*") == built_batch.invoice_count
+    claimed = sum(Decimal(seg.split("*")[2]) for seg in text.split("~\n") if seg.startswith("CLM*"))
+    assert claimed == built_batch.total_amount
+
+
+def test_837p_splits_transactions_and_stays_valid(built_batch, provider, monkeypatch):
+    monkeypatch.setattr(x12, "MAX_CLAIMS_PER_TRANSACTION", 2)
+    text = x12.batch_837p(built_batch)
+    assert text.count("ST*837*") == 2
+    ok, ack = validate_x12(text)
+    assert ok, ack
+
+
+def test_a_broken_837p_is_caught_by_the_validator(built_batch, provider):
+    text = x12.batch_837p(built_batch).replace("SBR*P*18", "SBR*Q*18", 1)
+    assert validate_x12(text)[0] is False
+
+
+def test_837p_needs_provider_details(client_a, built_batch):
+    response = client_a.get(f"/billing/batches/{built_batch.pk}/export.837")
+    assert response.status_code == 409
+    assert b"NPI" in response.content
+
+
+def test_837p_download(client_a, built_batch, provider):
+    response = client_a.get(f"/billing/batches/{built_batch.pk}/export.837")
+    assert response.status_code == 200
+    assert validate_x12(response.content.decode())[0]

@@ -1,0 +1,237 @@
+"""Telling subscribers: one Notice row per subscriber and update, delivered on the live lane.
+
+The Notice rows are the durable queue. `deliver_due` claims a batch with SELECT ... FOR UPDATE SKIP
+LOCKED and leases it (next_attempt_at moves forward) in a short transaction, then sends outside it,
+so a worker killed mid-send leaves the notice to be retried after the lease. Delivery is therefore at
+least once: webhook payloads carry the update id, emails a Message-ID, for receivers to drop repeats.
+Emails go out through Django's email backend from a live-lane task; the lead may reroute them through
+the messaging app's providers later by replacing `send_email` alone.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Min, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from messaging.lanes import LIVE, poke, queue_source
+from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
+
+log = logging.getLogger(__name__)
+
+DELIVER = "statuspage.notify.deliver_due"
+SIGNATURE_HEADER = "X-Kalix-Signature"
+
+
+def _subscribers_for(incident: Incident):
+    component_ids = list(incident.incident_components.values_list("component_id", flat=True))
+    return (
+        Subscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
+        .filter(Q(components__isnull=True) | Q(components__in=component_ids))
+        .distinct()
+    )
+
+
+def _enqueue(rows: list[Notice]) -> int:
+    Notice.objects.bulk_create(rows, ignore_conflicts=True)  # notice_once: a second run adds nothing
+    if rows:
+        poke(DELIVER, lane=LIVE)
+    return len(rows)
+
+
+def enqueue_update(update: IncidentUpdate) -> int:
+    now = timezone.now()
+    rows = [
+        Notice(subscriber=s, update=update, incident=update.incident, purpose="update", next_attempt_at=now)
+        for s in _subscribers_for(update.incident)
+    ]
+    return _enqueue(rows)
+
+
+def enqueue_reminder(maintenance: Incident) -> int:
+    now = timezone.now()
+    rows = [
+        Notice(subscriber=s, incident=maintenance, purpose="reminder", next_attempt_at=now)
+        for s in _subscribers_for(maintenance)
+    ]
+    return _enqueue(rows)
+
+
+def enqueue_confirmation(subscriber: Subscriber) -> int:
+    Notice.objects.filter(subscriber=subscriber, purpose="confirm").delete()  # a fresh link on each request
+    return _enqueue([Notice(subscriber=subscriber, purpose="confirm", next_attempt_at=timezone.now())])
+
+
+@queue_source(lane=LIVE, kind="status_notices")
+def pending_notices():
+    agg = Notice.objects.filter(state=Notice.PENDING).aggregate(oldest=Min("created_at"))
+    return Notice.objects.filter(state=Notice.PENDING).count(), agg["oldest"]
+
+
+# --- Delivery ---------------------------------------------------------------------------------------
+
+
+def absolute(path: str) -> str:
+    return settings.STATUSPAGE_URL.rstrip("/") + path
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_payload(notice: Notice) -> dict:
+    from statuspage import v2
+
+    subscriber = notice.subscriber
+    status = v2.status_object()
+    payload = {
+        "meta": {
+            "unsubscribe": absolute(f"/status/unsubscribe/{subscriber.token}/"),
+            "documentation": absolute("/api/docs/"),
+            "generated_at": v2.iso(timezone.now()),
+            "event": notice.purpose,
+        },
+        "page": {  # Statuspage's webhook page object
+            "id": settings.STATUSPAGE_PAGE_ID,
+            "status_indicator": status["indicator"],
+            "status_description": status["description"],
+        },
+    }
+    if notice.incident_id:
+        incident = Incident.objects.prefetch_related("updates__affected__component").get(pk=notice.incident_id)
+        payload["incident"] = v2.incident_object(incident)
+    if notice.update_id:
+        payload["incident_update"] = v2.update_object(notice.update)
+    return payload
+
+
+class UnsafeWebhook(ValueError):
+    pass
+
+
+def check_webhook_url(url: str) -> None:
+    """Refuse URLs that resolve to private, loopback or link-local addresses (no requests into our network)."""
+    if settings.STATUSPAGE_WEBHOOK_ALLOW_PRIVATE:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeWebhook("Webhook URLs must be http(s) with a host name.")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise UnsafeWebhook(f"Cannot resolve {parts.hostname}.") from error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise UnsafeWebhook("Webhook URLs must point to a public address.")
+
+
+def send_webhook(notice: Notice) -> None:
+    check_webhook_url(notice.subscriber.webhook_url)  # again at delivery: DNS may have changed
+    body = json.dumps(webhook_payload(notice), separators=(",", ":")).encode()
+    response = requests.post(
+        notice.subscriber.webhook_url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Kalix-Statuspage",
+            SIGNATURE_HEADER: sign(notice.subscriber.secret, body),
+        },
+        timeout=settings.STATUSPAGE_WEBHOOK_TIMEOUT,
+        allow_redirects=False,
+    )
+    if not 200 <= response.status_code < 300:
+        raise RuntimeError(f"webhook answered {response.status_code}")
+
+
+def email_content(notice: Notice) -> tuple[str, str]:
+    subscriber = notice.subscriber
+    context = {
+        "notice": notice,
+        "page_name": settings.STATUSPAGE_NAME,
+        "unsubscribe_url": absolute(f"/status/unsubscribe/{subscriber.token}/"),
+        "confirm_url": absolute(f"/status/subscribe/confirm/{subscriber.token}/"),
+    }
+    if notice.incident_id:
+        context["incident"] = notice.incident
+        context["incident_url"] = absolute(f"/status/incidents/{notice.incident_id}/")
+    if notice.update_id:
+        context["update"] = notice.update
+    subject = render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).strip()
+    return subject, render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
+
+
+def send_email(notice: Notice) -> None:
+    subject, body = email_content(notice)
+    unsubscribe = absolute(f"/status/unsubscribe/{notice.subscriber.token}/")
+    EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.STATUSPAGE_FROM_EMAIL,
+        to=[notice.subscriber.email],
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058: the link takes a POST too
+            "Message-ID": f"<statuspage-notice-{notice.pk}@{settings.STATUSPAGE_MESSAGE_ID_DOMAIN}>",
+        },
+    ).send()
+
+
+def _claim(now, batch: int) -> list[Notice]:
+    with transaction.atomic():
+        rows = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(state=Notice.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")[:batch]
+        )
+        lease = now + timedelta(seconds=settings.STATUSPAGE_NOTICE_LEASE_SECONDS)
+        Notice.objects.filter(pk__in=[n.pk for n in rows]).update(next_attempt_at=lease)
+    return rows
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=settings.STATUSPAGE_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+
+
+def deliver_due(*, batch: int | None = None) -> int:
+    """Deliver due notices in batches until none is due; returns how many were delivered."""
+    batch = batch or settings.STATUSPAGE_NOTICE_BATCH
+    delivered = 0
+    while True:
+        now = timezone.now()
+        rows = _claim(now, batch)
+        if not rows:
+            return delivered
+        claimed = Notice.objects.filter(pk__in=[n.pk for n in rows]).select_related("subscriber", "update", "incident")
+        for notice in sorted(claimed, key=lambda n: n.pk):  # in the order they were queued
+            attempts = notice.attempts + 1
+            try:
+                if notice.subscriber.webhook_url:
+                    send_webhook(notice)
+                else:
+                    send_email(notice)
+            except Exception as error:  # any failure of a receiver: retry with backoff, then give up
+                failed = attempts >= settings.STATUSPAGE_NOTICE_MAX_ATTEMPTS
+                log.warning("status notice %s attempt %s failed: %s", notice.pk, attempts, type(error).__name__)
+                Notice.objects.filter(pk=notice.pk).update(
+                    attempts=attempts,
+                    state=Notice.FAILED if failed else Notice.PENDING,
+                    next_attempt_at=timezone.now() + backoff(attempts),
+                    last_error=str(error)[:255],
+                )
+                continue
+            Notice.objects.filter(pk=notice.pk).update(
+                attempts=attempts, state=Notice.SENT, sent_at=timezone.now(), last_error=""
+            )
+            delivered += 1

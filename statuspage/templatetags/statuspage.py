@@ -1,0 +1,48 @@
+from datetime import UTC
+
+from django import template
+from django.utils.html import format_html
+
+from statuspage import selectors, states
+from statuspage.text import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def page_time(value):
+    """A time in the page's time zone, with UTC on hover."""
+    if not value:
+        return ""
+    local = value.astimezone(selectors.page_zone())
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        utc.isoformat(),
+        utc.strftime("%d %b %Y %H:%M"),
+        local.strftime("%d %b %Y %H:%M %Z"),
+    )
+
+
+@register.filter
+def markdown(value):
+    return render_markdown(value)
+
+
+@register.filter
+def component_status_label(value):
+    return states.COMPONENT_STATUS_LABELS.get(value, value)
+
+
+@register.filter
+def incident_status_label(value):
+    return states.INCIDENT_STATUS_LABELS.get(value, value)
+
+
+@register.inclusion_tag("statuspage/banner.html", takes_context=True)
+def status_banner(context):
+    """Staff pages: a banner while a component that owns this page has an active incident."""
+    request = context.get("request")
+    if request is None or not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {"incidents": []}
+    return {"incidents": selectors.active_incidents_for_path(request.path)}
