@@ -14,6 +14,7 @@ recorded as handed to the carrier (status Sending, provider id stored). Creating
 enqueueing the naive tasks (exactly the rows async_task writes, inserted in bulk) are outside both.
 """
 
+import contextlib
 import os
 import time
 
@@ -113,6 +114,16 @@ def wait_all(first: int, last: int, n: int, timeout: float = 1800) -> None:
 FUTURE = "2100-01-01T00:00:00Z"
 
 
+def stop(cluster) -> None:
+    """Stop a cluster and every process of its group: a worker still inside a drain must not go on
+    claiming the next mode's messages."""
+    import signal
+
+    cluster.stop()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(cluster.proc.pid, signal.SIGKILL)
+
+
 def run_ours(clinic, patient, env) -> float:
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
@@ -131,7 +142,7 @@ def run_ours(clinic, patient, env) -> float:
         wait_all(first, last, N)
         return time.perf_counter() - start
     finally:
-        cluster.stop()
+        stop(cluster)
 
 
 class Collector:
@@ -166,7 +177,7 @@ def run_naive(clinic, patient, env) -> float:
         wait_all(first, last, N)
         return time.perf_counter() - start
     finally:
-        cluster.stop()
+        stop(cluster)
 
 
 def main() -> None:
