@@ -176,7 +176,8 @@ def build_batch(*, batch_id: int, started_at) -> None:
     """Claim the batch's invoices and open it, all in one transaction; on error the batch fails."""
     try:
         with transaction.atomic():
-            batch = BillingBatch.objects.select_for_update().select_related("clinic").get(pk=batch_id)
+            # of=self: locking the joined clinic row too would block every write that references the clinic.
+            batch = BillingBatch.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=batch_id)
             if batch.status != B.BUILDING or batch.build_started_at != started_at:
                 return  # another worker took it over; nothing to do
             cutoff = min(batch.cutoff_date, clinic_today(batch.clinic))

@@ -86,3 +86,12 @@ def test_billing_is_in_the_schema(client, db):
     schema = client.get("/api/schema/").content
     for path in [b"/api/v1/billing/invoices/", b"/api/v1/billing/batches/", b"/api/v1/billing/batches/{id}/payments/"]:
         assert path in schema
+
+
+def test_batch_request_field_errors_change_nothing(client_a, payer_b):
+    response = client_a.post(
+        "/api/v1/billing/batches/", {"payer": payer_b.pk, "cutoff_date": "soon"}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"payer", "cutoff_date"}
+    assert BillingBatch.objects.count() == 0
