@@ -297,6 +297,8 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
     @action(detail=True, methods=["get"], url_path="csv")
     def export_csv(self, request, pk=None):
         batch = self.get_object()
+        if not exports.exportable(batch):
+            return Response({"detail": "This batch has nothing to export."}, status=status.HTTP_409_CONFLICT)
         response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
         return response
