@@ -190,7 +190,7 @@ class InvoiceViewSet(
         data = dict(serializer.validated_data)
         lines = data.pop("lines")
         try:
-            serializer.instance = services.invoice_create(clinic=self.clinic, lines=lines, **data)
+            serializer.instance = services.invoice_create(clinic=self.clinic, lines=lines, by=self.request.user, **data)
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None
 
@@ -210,7 +210,9 @@ class InvoiceViewSet(
         payload = InvoiceStatusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            invoice = services.invoice_set_status(invoice=invoice, status=payload.validated_data["status"])
+            invoice = services.invoice_set_status(
+                invoice=invoice, status=payload.validated_data["status"], by=request.user
+            )
         except InvalidTransition as exc:
             raise ValidationError({"status": str(exc)}) from None
         return Response(InvoiceSerializer(invoice, context=self.get_serializer_context()).data)

@@ -80,7 +80,11 @@ def invoice_detail(request, pk):
     return render(
         request,
         "billing/invoice_detail.html",
-        {"invoice": invoice, "editable": invoice.status in EDITABLE_INVOICE_STATUSES},
+        {
+            "invoice": invoice,
+            "editable": invoice.status in EDITABLE_INVOICE_STATUSES,
+            "history": invoice.history.select_related("by", "batch"),
+        },
     )
 
 
@@ -108,11 +112,13 @@ def _invoice_form(request, invoice):
         ready = "ready" in request.POST
         try:
             if invoice is None:
-                invoice = services.invoice_create(clinic=request.clinic, lines=line_dicts(lines), ready=ready, **fields)
+                invoice = services.invoice_create(
+                    clinic=request.clinic, lines=line_dicts(lines), ready=ready, by=request.user, **fields
+                )
             else:
                 invoice = services.invoice_update(invoice=invoice, lines=line_dicts(lines), **fields)
                 if ready and invoice.status == Invoice.Status.DRAFT:
-                    invoice = services.invoice_set_status(invoice=invoice, status=Invoice.Status.READY)
+                    invoice = services.invoice_set_status(invoice=invoice, status=Invoice.Status.READY, by=request.user)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
@@ -130,7 +136,7 @@ def _invoice_form(request, invoice):
 def invoice_status(request, pk):
     invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
     try:
-        services.invoice_set_status(invoice=invoice, status=request.POST.get("status", ""))
+        services.invoice_set_status(invoice=invoice, status=request.POST.get("status", ""), by=request.user)
     except InvalidTransition as exc:
         messages.error(request, str(exc))
     return redirect("billing-invoice-detail", pk=pk)
