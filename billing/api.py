@@ -184,7 +184,8 @@ class InvoiceViewSet(
     def get_queryset(self):
         if self.clinic is None:
             return Invoice.objects.none()
-        return selectors.invoice_list(clinic=self.clinic, status=self.request.query_params.get("status", ""))
+        invoices = selectors.invoice_list(clinic=self.clinic, status=self.request.query_params.get("status", ""))
+        return invoices.prefetch_related("lines")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

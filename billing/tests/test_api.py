@@ -95,3 +95,13 @@ def test_batch_request_field_errors_change_nothing(client_a, payer_b):
     assert response.status_code == 400
     assert set(response.json()) == {"payer", "cutoff_date"}
     assert BillingBatch.objects.count() == 0
+
+
+def test_invoice_list_does_not_query_per_invoice(
+    client_a, make_invoice, patient_a, payer_a, django_assert_max_num_queries
+):
+    for _ in range(10):
+        make_invoice(patient=patient_a, payer=payer_a, amounts=("1.00", "2.00"))
+    with django_assert_max_num_queries(9):
+        body = client_a.get("/api/v1/billing/invoices/").json()
+    assert [len(i["lines"]) for i in body["results"]] == [2] * 10
