@@ -6,7 +6,16 @@ from django.http import HttpResponse
 
 from billing import batches, exports
 from billing.lifecycle import InvalidTransition
-from billing.models import BatchHistory, BatchItem, BillingBatch, BillingProvider, Invoice, InvoiceLine, Payer
+from billing.models import (
+    BatchHistory,
+    BatchItem,
+    BillingBatch,
+    BillingProvider,
+    Invoice,
+    InvoiceHistory,
+    InvoiceLine,
+    Payer,
+)
 
 
 @admin.register(Payer)
@@ -28,6 +37,17 @@ class InvoiceLineInline(admin.TabularInline):
     can_delete = False
 
 
+class InvoiceHistoryInline(admin.TabularInline):
+    model = InvoiceHistory
+    extra = 0
+    fields = ["at", "by", "from_status", "to_status", "batch", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
     """Read-mostly: invoices are written through the staff pages or the API, which validate them."""
@@ -37,7 +57,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     search_fields = ["number", "member_id"]
     list_select_related = ["clinic", "payer"]
     readonly_fields = [f.name for f in Invoice._meta.fields]
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, InvoiceHistoryInline]
 
     def has_add_permission(self, request):
         return False

@@ -184,13 +184,14 @@ class InvoiceViewSet(
     def get_queryset(self):
         if self.clinic is None:
             return Invoice.objects.none()
-        return selectors.invoice_list(clinic=self.clinic, status=self.request.query_params.get("status", ""))
+        invoices = selectors.invoice_list(clinic=self.clinic, status=self.request.query_params.get("status", ""))
+        return invoices.prefetch_related("lines")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         lines = data.pop("lines")
         try:
-            serializer.instance = services.invoice_create(clinic=self.clinic, lines=lines, **data)
+            serializer.instance = services.invoice_create(clinic=self.clinic, lines=lines, by=self.request.user, **data)
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None
 
@@ -210,7 +211,9 @@ class InvoiceViewSet(
         payload = InvoiceStatusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            invoice = services.invoice_set_status(invoice=invoice, status=payload.validated_data["status"])
+            invoice = services.invoice_set_status(
+                invoice=invoice, status=payload.validated_data["status"], by=request.user
+            )
         except InvalidTransition as exc:
             raise ValidationError({"status": str(exc)}) from None
         return Response(InvoiceSerializer(invoice, context=self.get_serializer_context()).data)
@@ -297,6 +300,8 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
     @action(detail=True, methods=["get"], url_path="csv")
     def export_csv(self, request, pk=None):
         batch = self.get_object()
+        if not exports.exportable(batch):
+            return Response({"detail": "This batch has nothing to export."}, status=status.HTTP_409_CONFLICT)
         response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
         return response

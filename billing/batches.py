@@ -159,9 +159,13 @@ WITH picked AS (
     SELECT %(batch)s, picked.id, true, picked.total, 0 FROM picked
     ON CONFLICT (invoice_id) WHERE active DO NOTHING
     RETURNING invoice_id
+), moved AS (
+    UPDATE billing_invoice SET status = %(batched)s, updated_at = %(now)s
+    FROM inserted WHERE billing_invoice.id = inserted.invoice_id
+    RETURNING billing_invoice.id
 )
-UPDATE billing_invoice SET status = %(batched)s, updated_at = now()
-FROM inserted WHERE billing_invoice.id = inserted.invoice_id
+INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
+SELECT id, %(now)s, NULL, %(ready)s, %(batched)s, %(batch)s, %(note)s FROM moved
 """
 
 TOTALS_SQL = """
@@ -176,7 +180,8 @@ def build_batch(*, batch_id: int, started_at) -> None:
     """Claim the batch's invoices and open it, all in one transaction; on error the batch fails."""
     try:
         with transaction.atomic():
-            batch = BillingBatch.objects.select_for_update().select_related("clinic").get(pk=batch_id)
+            # of=self: locking the joined clinic row too would block every write that references the clinic.
+            batch = BillingBatch.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=batch_id)
             if batch.status != B.BUILDING or batch.build_started_at != started_at:
                 return  # another worker took it over; nothing to do
             cutoff = min(batch.cutoff_date, clinic_today(batch.clinic))
@@ -188,11 +193,14 @@ def build_batch(*, batch_id: int, started_at) -> None:
                 "batch": batch.pk,
                 "payer": batch.payer_id,
                 "selection": batch.selection,
+                "now": timezone.now(),
+                "note": f"Batched in {batch}",
             }
             sql = BUILD_SQL.format(
                 payer="AND i.payer_id = %(payer)s" if batch.payer_id else "",
                 selection="AND i.id = ANY(%(selection)s)" if batch.selection is not None else "",
             )
+            lifecycle.check_invoice_move(Invoice.Status.READY, Invoice.Status.BATCHED)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 cursor.execute(TOTALS_SQL, {"batch": batch.pk})
@@ -241,13 +249,13 @@ def _refresh_totals(batch: BillingBatch) -> None:
     batch.save(update_fields=["invoice_count", "line_count", "total_amount", "paid_amount"])
 
 
-def _release_invoices(items, now) -> int:
+def _release_invoices(batch: BillingBatch, items, *, by, note: str) -> int:
     """Deactivate these batch items and put their invoices back in the ready pool."""
     invoice_ids = list(items.values_list("invoice_id", flat=True))
-    items.update(active=False, removed_at=now)
-    return Invoice.objects.filter(
-        pk__in=invoice_ids, status__in=lifecycle.invoice_sources(Invoice.Status.READY)
-    ).update(status=Invoice.Status.READY, updated_at=now)
+    items.update(active=False, removed_at=timezone.now())
+    return lifecycle.move_invoices(
+        invoice_ids, Invoice.Status.BATCHED, Invoice.Status.READY, by=by, note=note, batch=batch
+    )
 
 
 @transaction.atomic
@@ -255,7 +263,7 @@ def batch_cancel(*, batch: BillingBatch, by, note: str = "") -> BillingBatch:
     batch = _locked(batch)
     if not lifecycle.batch_can_move(batch, B.CANCELLED):
         raise InvalidTransition(f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
-    released = _release_invoices(batch.items.filter(active=True), timezone.now())
+    released = _release_invoices(batch, batch.items.filter(active=True), by=by, note=f"{batch} cancelled")
     return lifecycle.move_batch(
         batch, B.CANCELLED, by=by, note=note or f"Cancelled; {released} invoices back in the pool"
     )
@@ -269,7 +277,7 @@ def batch_remove_invoice(*, batch: BillingBatch, invoice: Invoice, by) -> Billin
     items = batch.items.filter(active=True, invoice=invoice)
     if not items.exists():
         raise ValidationError({"invoice": "This invoice is not in the batch."})
-    _release_invoices(items, timezone.now())
+    _release_invoices(batch, items, by=by, note=f"Removed from {batch}")
     _refresh_totals(batch)
     lifecycle.record(batch, from_status=batch.status, to_status=batch.status, by=by, note=f"Removed {invoice.number}")
     return batch
@@ -283,9 +291,9 @@ def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
     if batch.invoice_count == 0:
         raise InvalidTransition("An empty batch cannot be submitted.")
     now = timezone.now()
-    ids = batch.items.filter(active=True).values("invoice_id")
-    Invoice.objects.filter(pk__in=ids, status__in=lifecycle.invoice_sources(Invoice.Status.SUBMITTED)).update(
-        status=Invoice.Status.SUBMITTED, updated_at=now
+    ids = list(batch.items.filter(active=True).values_list("invoice_id", flat=True))
+    lifecycle.move_invoices(
+        ids, Invoice.Status.BATCHED, Invoice.Status.SUBMITTED, by=by, note=f"Submitted in {batch}", batch=batch
     )
     return lifecycle.move_batch(batch, B.SUBMITTED, by=by, submitted_at=now, note="Submitted to the payer")
 
@@ -313,7 +321,7 @@ def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -
     invoice.paid_amount = to_money(invoice.paid_amount + amount)
     invoice.save(update_fields=["paid_amount", "updated_at"])
     if invoice.paid_amount >= invoice.total:
-        lifecycle.move_invoice(invoice, Invoice.Status.PAID)
+        lifecycle.move_invoice(invoice, Invoice.Status.PAID, by=by, note="Paid in full", batch=batch)
     _refresh_totals(batch)
     note = f"Payment {amount} for {invoice.number}"
     fully_paid = not batch.items.filter(active=True, paid_amount__lt=F("amount")).exists()

@@ -51,5 +51,11 @@ def batch_csv(batch: BillingBatch) -> str:
     return out.getvalue()
 
 
+def exportable(batch: BillingBatch) -> bool:
+    """Built, not cancelled, and with invoices in it."""
+    waiting_or_gone = (BillingBatch.Status.REQUESTED, BillingBatch.Status.BUILDING, BillingBatch.Status.CANCELLED)
+    return batch.status not in waiting_or_gone and batch.invoice_count > 0
+
+
 def export_filename(batch: BillingBatch, extension: str) -> str:
     return f"batch-{batch.clinic.slug}-{batch.control_number:09d}.{extension}"

@@ -2,6 +2,7 @@ import uuid
 from decimal import Decimal
 
 from django import forms
+from django.forms.utils import pretty_name
 
 from billing import selectors
 from billing.models import Invoice, Payer
@@ -34,6 +35,11 @@ class InvoiceLineForm(forms.Form):
         widget=forms.NumberInput(attrs={"placeholder": "1"}),
     )
     amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, help_text="Line total")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():  # the table header is the visible label
+            field.widget.attrs.setdefault("aria-label", field.label or pretty_name(name))
 
 
 InvoiceLineFormSet = forms.formset_factory(InvoiceLineForm, extra=2, can_delete=True)

@@ -1,11 +1,13 @@
-"""Every allowed status move of invoices and batches, as data, and the one function that makes a batch move.
+"""Every allowed status move of invoices and batches, as data, and the functions that make the moves.
 
-A move not listed here is refused with InvalidTransition; every batch move writes a history row.
+A move not listed here is refused with InvalidTransition; every move writes a history row (who, when,
+from, to, note), also when many invoices move at once in one statement.
 """
 
+from django.db import connection
 from django.utils import timezone
 
-from billing.models import BatchHistory, BillingBatch, Invoice
+from billing.models import BatchHistory, BillingBatch, Invoice, InvoiceHistory
 
 B = BillingBatch.Status
 I = Invoice.Status  # noqa: E741
@@ -47,9 +49,9 @@ def invoice_can_move(invoice: Invoice, to_status: str) -> bool:
     return to_status in INVOICE_MOVES[invoice.status]
 
 
-def invoice_sources(to_status: str) -> list[str]:
-    """Statuses an invoice may move to `to_status` from (for set-based updates)."""
-    return [source for source, targets in INVOICE_MOVES.items() if to_status in targets]
+def check_invoice_move(from_status: str, to_status: str) -> None:
+    if to_status not in INVOICE_MOVES[from_status]:
+        raise InvalidTransition(f"A {from_status} invoice cannot become {to_status}.")
 
 
 def move_batch(batch: BillingBatch, to_status: str, *, by=None, note: str = "", **fields) -> BillingBatch:
@@ -71,9 +73,41 @@ def record(batch: BillingBatch, *, from_status: str, to_status: str, by=None, no
     )
 
 
-def move_invoice(invoice: Invoice, to_status: str) -> Invoice:
-    if not invoice_can_move(invoice, to_status):
-        raise InvalidTransition(f"A {invoice.get_status_display().lower()} invoice cannot become {to_status}.")
+def move_invoice(invoice: Invoice, to_status: str, *, by=None, note: str = "", batch=None) -> Invoice:
+    """Move one invoice (locked by the caller) and write its history row."""
+    check_invoice_move(invoice.status, to_status)
+    from_status = invoice.status
     invoice.status = to_status
     invoice.save(update_fields=["status", "updated_at"])
+    InvoiceHistory.objects.create(
+        invoice=invoice, at=timezone.now(), by=by, from_status=from_status, to_status=to_status, batch=batch, note=note
+    )
     return invoice
+
+
+MOVE_INVOICES_SQL = """
+WITH moved AS (
+    UPDATE billing_invoice SET status = %(to)s, updated_at = %(now)s
+    WHERE id = ANY(%(ids)s) AND status = %(from)s
+    RETURNING id
+)
+INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
+SELECT id, %(now)s, %(by)s, %(from)s, %(to)s, %(batch)s, %(note)s FROM moved
+"""
+
+
+def move_invoices(ids: list[int], from_status: str, to_status: str, *, by=None, note="", batch=None) -> int:
+    """Move every invoice of `ids` that is in `from_status`, with a history row each; one statement."""
+    check_invoice_move(from_status, to_status)
+    params = {
+        "ids": list(ids),
+        "from": from_status,
+        "to": to_status,
+        "now": timezone.now(),
+        "by": by.pk if by else None,
+        "batch": batch.pk if batch else None,
+        "note": note[:500],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(MOVE_INVOICES_SQL, params)
+        return cursor.rowcount

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from billing import lifecycle, validation
-from billing.models import BillingCounter, Invoice, InvoiceLine, Payer
+from billing.models import BillingCounter, Invoice, InvoiceHistory, InvoiceLine, Payer
 from billing.money import to_money
 from clinics.models import Clinic, Patient
 
@@ -72,7 +72,9 @@ def invoice_validate(*, invoice: Invoice) -> Invoice:
 
 
 @transaction.atomic
-def invoice_create(*, clinic: Clinic, patient: Patient, lines: list[dict], ready: bool = False, **fields) -> Invoice:
+def invoice_create(
+    *, clinic: Clinic, patient: Patient, lines: list[dict], ready: bool = False, by=None, **fields
+) -> Invoice:
     unknown = set(fields) - set(INVOICE_FIELDS)
     if unknown:
         raise TypeError(f"Unknown invoice fields: {sorted(unknown)}")
@@ -83,8 +85,11 @@ def invoice_create(*, clinic: Clinic, patient: Patient, lines: list[dict], ready
     invoice.save()
     _write_lines(invoice, lines)
     invoice_validate(invoice=invoice)
+    InvoiceHistory.objects.create(
+        invoice=invoice, at=invoice.created_at, by=by, to_status=invoice.status, note="Created"
+    )
     if ready:
-        lifecycle.move_invoice(invoice, Invoice.Status.READY)
+        lifecycle.move_invoice(invoice, Invoice.Status.READY, by=by)
     return invoice
 
 
@@ -107,9 +112,9 @@ def invoice_update(*, invoice: Invoice, lines: list[dict] | None = None, **field
 
 
 @transaction.atomic
-def invoice_set_status(*, invoice: Invoice, status: str) -> Invoice:
+def invoice_set_status(*, invoice: Invoice, status: str, by=None) -> Invoice:
     """Staff moves: draft <-> ready, void. Batch moves happen in billing.batches."""
     if status not in (Invoice.Status.DRAFT, Invoice.Status.READY, Invoice.Status.VOID):
         raise lifecycle.InvalidTransition(f"Staff cannot set an invoice to {status} directly.")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    return lifecycle.move_invoice(invoice, status)
+    return lifecycle.move_invoice(invoice, status, by=by)

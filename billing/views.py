@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -13,6 +14,8 @@ from billing.lifecycle import EDITABLE_INVOICE_STATUSES, InvalidTransition
 from billing.models import BillingBatch, Invoice
 from billing.validation import clinic_today
 from clinics.views import staff_required
+
+PAGE_SIZE = 50
 
 
 @staff_required
@@ -66,10 +69,9 @@ def _add_errors(form, exc: ValidationError) -> None:
 @staff_required
 def invoice_list(request):
     status = request.GET.get("status", "")
-    invoices = selectors.invoice_list(clinic=request.clinic, status=status)[:200]
-    return render(
-        request, "billing/invoice_list.html", {"invoices": invoices, "status": status, "statuses": Invoice.Status}
-    )
+    invoices = Paginator(selectors.invoice_list(clinic=request.clinic, status=status), PAGE_SIZE)
+    context = {"invoices": invoices.get_page(request.GET.get("page")), "status": status, "statuses": Invoice.Status}
+    return render(request, "billing/invoice_list.html", context)
 
 
 @staff_required
@@ -78,7 +80,11 @@ def invoice_detail(request, pk):
     return render(
         request,
         "billing/invoice_detail.html",
-        {"invoice": invoice, "editable": invoice.status in EDITABLE_INVOICE_STATUSES},
+        {
+            "invoice": invoice,
+            "editable": invoice.status in EDITABLE_INVOICE_STATUSES,
+            "history": invoice.history.select_related("by", "batch"),
+        },
     )
 
 
@@ -106,11 +112,13 @@ def _invoice_form(request, invoice):
         ready = "ready" in request.POST
         try:
             if invoice is None:
-                invoice = services.invoice_create(clinic=request.clinic, lines=line_dicts(lines), ready=ready, **fields)
+                invoice = services.invoice_create(
+                    clinic=request.clinic, lines=line_dicts(lines), ready=ready, by=request.user, **fields
+                )
             else:
                 invoice = services.invoice_update(invoice=invoice, lines=line_dicts(lines), **fields)
                 if ready and invoice.status == Invoice.Status.DRAFT:
-                    invoice = services.invoice_set_status(invoice=invoice, status=Invoice.Status.READY)
+                    invoice = services.invoice_set_status(invoice=invoice, status=Invoice.Status.READY, by=request.user)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
@@ -128,7 +136,7 @@ def _invoice_form(request, invoice):
 def invoice_status(request, pk):
     invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
     try:
-        services.invoice_set_status(invoice=invoice, status=request.POST.get("status", ""))
+        services.invoice_set_status(invoice=invoice, status=request.POST.get("status", ""), by=request.user)
     except InvalidTransition as exc:
         messages.error(request, str(exc))
     return redirect("billing-invoice-detail", pk=pk)
@@ -141,7 +149,9 @@ def invoice_status(request, pk):
 def batch_list(request):
     status = request.GET.get("status", "")
     context = {
-        "batches": selectors.batch_list(clinic=request.clinic, status=status)[:200],
+        "batches": Paginator(selectors.batch_list(clinic=request.clinic, status=status), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        ),
         "status": status,
         "statuses": BillingBatch.Status,
     }
@@ -160,6 +170,7 @@ def batch_detail(request, pk):
         "refresh_s": settings.BILLING_WAITING_REFRESH_S if waiting else None,
         "payment_form": PaymentForm(batch=batch),
         "x12": x12.supports(batch),
+        "exportable": exports.exportable(batch),
     }
     return render(request, "billing/batch_detail.html", context)
 
@@ -223,18 +234,15 @@ def batch_payment(request, pk):
         "waiting": None,
         "payment_form": form,
         "x12": x12.supports(batch),
+        "exportable": exports.exportable(batch),
     }
     return render(request, "billing/batch_detail.html", context, status=400)
-
-
-def _exportable(batch) -> bool:
-    return batch.status not in (BillingBatch.Status.REQUESTED, BillingBatch.Status.BUILDING) and batch.invoice_count
 
 
 @staff_required
 def batch_csv(request, pk):
     batch = selectors.batch_get(clinic=request.clinic, pk=pk)
-    if not _exportable(batch):
+    if not exports.exportable(batch):
         return HttpResponse("This batch has nothing to export yet.", status=409, content_type="text/plain")
     response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
@@ -244,7 +252,7 @@ def batch_csv(request, pk):
 @staff_required
 def batch_x12(request, pk):
     batch = selectors.batch_get(clinic=request.clinic, pk=pk)
-    if not _exportable(batch) or not x12.supports(batch):
+    if not exports.exportable(batch) or not x12.supports(batch):
         return HttpResponse("This batch has no 837P export.", status=409, content_type="text/plain")
     try:
         content = x12.batch_837p(batch)

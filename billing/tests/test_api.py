@@ -86,3 +86,22 @@ def test_billing_is_in_the_schema(client, db):
     schema = client.get("/api/schema/").content
     for path in [b"/api/v1/billing/invoices/", b"/api/v1/billing/batches/", b"/api/v1/billing/batches/{id}/payments/"]:
         assert path in schema
+
+
+def test_batch_request_field_errors_change_nothing(client_a, payer_b):
+    response = client_a.post(
+        "/api/v1/billing/batches/", {"payer": payer_b.pk, "cutoff_date": "soon"}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"payer", "cutoff_date"}
+    assert BillingBatch.objects.count() == 0
+
+
+def test_invoice_list_does_not_query_per_invoice(
+    client_a, make_invoice, patient_a, payer_a, django_assert_max_num_queries
+):
+    for _ in range(10):
+        make_invoice(patient=patient_a, payer=payer_a, amounts=("1.00", "2.00"))
+    with django_assert_max_num_queries(9):
+        body = client_a.get("/api/v1/billing/invoices/").json()
+    assert [len(i["lines"]) for i in body["results"]] == [2] * 10

@@ -156,3 +156,29 @@ def test_failed_batch_can_be_rebuilt(make_invoice, patient_a, payer_a, request_b
     batches.drain_batch_requests()
     batch.refresh_from_db()
     assert (batch.status, batch.invoice_count) == ("open", 1)
+
+
+def test_every_invoice_move_is_in_its_history(make_invoice, patient_a, payer_a, request_batch, staff_a):
+    invoice = make_invoice(patient=patient_a, payer=payer_a, amounts=("10.00",), by=staff_a)
+    batch = request_batch(payer_a)
+    batches.drain_batch_requests()
+    batches.batch_mark_submitted(batch=batch, by=staff_a)
+    batches.batch_record_payment(batch=batch, invoice=invoice, amount="10.00", by=staff_a)
+    rows = list(invoice.history.values_list("from_status", "to_status", "by", "batch"))
+    assert rows == [
+        ("", "draft", staff_a.pk, None),
+        ("draft", "ready", staff_a.pk, None),
+        ("ready", "batched", None, batch.pk),  # the live-lane worker, set-based
+        ("batched", "submitted", staff_a.pk, batch.pk),
+        ("submitted", "paid", staff_a.pk, batch.pk),
+    ]
+
+
+def test_cancelling_writes_each_invoice_back_to_ready_in_its_history(make_invoice, patient_a, payer_a, request_batch):
+    invoices = [make_invoice(patient=patient_a, payer=payer_a) for _ in range(3)]
+    batch = request_batch(payer_a)
+    batches.drain_batch_requests()
+    batches.batch_cancel(batch=batch, by=None)
+    for invoice in invoices:
+        assert invoice.history.last().to_status == "ready"
+        assert invoice.history.last().note == f"{batch} cancelled"

@@ -3,15 +3,32 @@
 import random
 from datetime import date, timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 
 from billing import batches
 from billing.models import BillingBatch, Invoice, Payer
 from billing.testdata import make_ready_invoices
-from kalix_site.testing import wait_for
+from kalix_site.testing import database_url, wait_for
 
 pytestmark = pytest.mark.cluster
+
+
+def request_overlapping_batches(clinic, user, payers):
+    """Every batch wants invoices other batches want too: overlapping selections, mixed and per payer."""
+    ids = list(Invoice.objects.values_list("pk", flat=True))
+    rng = random.Random(5)
+    for round_ in range(4):
+        for payer in [None, *payers]:
+            batches.batch_request(
+                clinic=clinic,
+                requested_by=user,
+                payer=payer,
+                cutoff_date=date.today(),
+                selection=rng.sample(ids, len(ids) // 3),
+                request_key=f"r{round_}-{payer.pk if payer else 'mixed'}",
+            )
 
 
 def test_concurrent_builds_never_batch_an_invoice_twice(lane_cluster, clinic_a, staff_a, patient_a):
@@ -25,23 +42,21 @@ def test_concurrent_builds_never_batch_an_invoice_twice(lane_cluster, clinic_a, 
         service_date=date.today() - timedelta(days=2),
     )
     lane_cluster("live", workers=2)
-
-    # Every batch wants invoices other batches want too: overlapping random selections, mixed and per payer.
-    ids = list(Invoice.objects.values_list("pk", flat=True))
-    rng = random.Random(5)
-    for round_ in range(4):
-        for payer in [None, *payers]:
-            batches.batch_request(
-                clinic=clinic_a,
-                requested_by=staff_a,
-                payer=payer,
-                cutoff_date=date.today(),
-                selection=rng.sample(ids, len(ids) // 3),
-                request_key=f"r{round_}-{payer.pk if payer else 'mixed'}",
-            )
+    # Hold the batch items table so that both workers get stuck mid-build, then let them race.
+    gate = psycopg.connect(database_url())
+    try:
+        gate.execute("LOCK TABLE billing_batchitem IN SHARE MODE")
+        request_overlapping_batches(clinic_a, staff_a, payers)
+        wait_for(
+            lambda: BillingBatch.objects.filter(status="building").count() == 2,
+            timeout=60,
+            message="two builds in flight at once",
+        )
+    finally:
+        gate.close()  # rolls back: the lock goes, both builds go on at the same time
     wait_for(
         lambda: not BillingBatch.objects.filter(status__in=["requested", "building"]).exists(),
-        timeout=60,
+        timeout=120,
         message="every batch built",
     )
 
@@ -57,6 +72,20 @@ def test_concurrent_builds_never_batch_an_invoice_twice(lane_cluster, clinic_a, 
     assert Invoice.objects.filter(status__in=["ready", "batched"]).count() == made  # none lost or duplicated
     for batch in built:
         assert batch.items.filter(active=True).count() == batch.invoice_count
-    windows = sorted((b.build_started_at, b.built_at) for b in built)
-    overlapping = sum(1 for (_, end), (start, _) in zip(windows, windows[1:], strict=False) if start < end)
-    assert overlapping > 0, "the two workers never built at the same time"
+
+
+def test_batch_builds_on_the_live_lane_while_the_bulk_lane_is_busy(
+    lane_cluster, make_invoice, clinic_a, staff_a, patient_a, payer_a, yesterday
+):
+    from django_q.models import OrmQ
+    from django_q.tasks import async_task
+
+    make_invoice(patient=patient_a, payer=payer_a)
+    lane_cluster("bulk", workers=1)
+    lane_cluster("live", workers=1)
+    for _ in range(60):  # a re-index's worth of slow bulk work: 60 s for its single worker
+        async_task("time.sleep", 1, cluster="bulk")
+
+    batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
+    wait_for(lambda: BillingBatch.objects.get(pk=batch.pk).status == "open", timeout=30, message="batch built")
+    assert OrmQ.objects.filter(key="bulk").count() >= 30  # built while the bulk backlog was still there

@@ -98,3 +98,10 @@ def test_837p_download(client_a, built_batch, provider):
     response = client_a.get(f"/billing/batches/{built_batch.pk}/export.837")
     assert response.status_code == 200
     assert validate_x12(response.content.decode())[0]
+
+
+def test_a_cancelled_batch_has_nothing_to_export(client_a, built_batch, staff_a):
+    batches.batch_cancel(batch=built_batch, by=staff_a)
+    assert client_a.get(f"/billing/batches/{built_batch.pk}/export.csv").status_code == 409
+    assert client_a.get(f"/api/v1/billing/batches/{built_batch.pk}/csv/").status_code == 409
+    assert "Download CSV" not in client_a.get(f"/billing/batches/{built_batch.pk}/").content.decode()

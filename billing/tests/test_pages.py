@@ -141,3 +141,21 @@ def test_edit_page_round_trips_existing_lines(client_a, make_invoice, patient_a,
     invoice.refresh_from_db()
     assert (invoice.member_id, str(invoice.total), invoice.lines.count()) == ("M-7", "30.00", 2)
     assert invoice.has_critical_errors is False
+
+
+def test_remove_an_invoice_then_cancel_from_the_page(
+    client_a, make_invoice, clinic_a, staff_a, patient_a, payer_a, yesterday
+):
+    kept, removed = (make_invoice(patient=patient_a, payer=payer_a) for _ in range(2))
+    batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
+    batches.drain_batch_requests()
+    client_a.post(f"/billing/batches/{batch.pk}/remove/{removed.pk}/")
+    batch.refresh_from_db()
+    assert [i.invoice for i in batch.items.filter(active=True)] == [kept]
+    assert client_a.get("/billing/").context["pool"][0] == removed
+    client_a.post(f"/billing/batches/{batch.pk}/cancel/")
+    batch.refresh_from_db()
+    assert batch.status == "cancelled"
+    assert set(Invoice.objects.values_list("status", flat=True)) == {"ready"}
+    history = client_a.get(f"/billing/batches/{batch.pk}/").content.decode()
+    assert f"Removed {removed.number}" in history and "alice" in history
