@@ -5,7 +5,7 @@ from messaging import views, webhooks
 
 # anymail's webhook views, each behind the same size and rate limits as ours.
 anymail_patterns = [
-    URLPattern(p.pattern, webhooks.guarded(p.callback), p.default_args, p.name) for p in anymail_urls.urlpatterns
+    URLPattern(p.pattern, webhooks.esp_webhook(p.callback), p.default_args, p.name) for p in anymail_urls.urlpatterns
 ]
 
 app_name = "messaging"

@@ -51,6 +51,19 @@ def guarded(view):
     return wrapper
 
 
+def esp_webhook(view):
+    """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return HttpResponse("malformed body", status=400, content_type="text/plain")
+
+    return guarded(wrapper)
+
+
 def _store(rows: list[WebhookInbox]) -> HttpResponse:
     WebhookInbox.objects.bulk_create(rows)
     if rows:
