@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from billing.tests.conftest import make_invoice, payer_b, yesterday  # noqa: F401
-from messaging.tests.conftest import carrier, sim_settings  # noqa: F401
+from billing.tests.conftest import make_invoice, payer_a, payer_b, yesterday  # noqa: F401
+from messaging.tests.conftest import carrier, sim_settings, smtp_server  # noqa: F401
 
 SCRIPT = "<script>alert(1)</script>"
 ATTR = '"><img src=x onerror=alert(1)>'
