@@ -205,7 +205,7 @@ class InvoiceViewSet(
 
     @extend_schema(request=InvoiceStatusSerializer, responses=InvoiceSerializer)
     @action(detail=True, methods=["post"])
-    def status(self, request, pk=None):
+    def status(self, request, pk=None, format=None):
         """Mark an invoice ready, back to draft, or void."""
         invoice = self.get_object()
         payload = InvoiceStatusSerializer(data=request.data)
@@ -251,8 +251,8 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
         body = self.get_serializer(batch).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    def _act(self, service, **kwargs):
-        batch = self.get_object()
+    def _act(self, service, *, batch=None, **kwargs):
+        batch = batch or self.get_object()
         try:
             batch = service(batch=batch, by=self.request.user, **kwargs)
         except InvalidTransition as exc:
@@ -271,34 +271,39 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
 
     @extend_schema(request=None, responses=BatchSerializer)
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None, format=None):
         return self._act(batches.batch_cancel)
 
     @extend_schema(request=None, responses=BatchSerializer)
     @action(detail=True, methods=["post"])
-    def submit(self, request, pk=None):
+    def submit(self, request, pk=None, format=None):
         return self._act(batches.batch_mark_submitted)
 
     @extend_schema(request=None, responses=BatchSerializer)
     @action(detail=True, methods=["post"])
-    def rebuild(self, request, pk=None):
+    def rebuild(self, request, pk=None, format=None):
         return self._act(batches.batch_rebuild)
 
     @extend_schema(request=BatchInvoiceSerializer, responses=BatchSerializer)
     @action(detail=True, methods=["post"], url_path="remove-invoice")
-    def remove_invoice(self, request, pk=None):
-        return self._act(batches.batch_remove_invoice, invoice=self._invoice(BatchInvoiceSerializer(data=request.data)))
+    def remove_invoice(self, request, pk=None, format=None):
+        batch = self.get_object()  # another clinic's batch is 404 whatever the body says
+        invoice = self._invoice(BatchInvoiceSerializer(data=request.data))
+        return self._act(batches.batch_remove_invoice, batch=batch, invoice=invoice)
 
     @extend_schema(request=PaymentSerializer, responses=BatchSerializer)
     @action(detail=True, methods=["post"])
-    def payments(self, request, pk=None):
+    def payments(self, request, pk=None, format=None):
+        batch = self.get_object()  # another clinic's batch is 404 whatever the body says
         payload = PaymentSerializer(data=request.data)
         invoice = self._invoice(payload)
-        return self._act(batches.batch_record_payment, invoice=invoice, amount=payload.validated_data["amount"])
+        return self._act(
+            batches.batch_record_payment, batch=batch, invoice=invoice, amount=payload.validated_data["amount"]
+        )
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], url_path="csv")
-    def export_csv(self, request, pk=None):
+    def export_csv(self, request, pk=None, format=None):
         batch = self.get_object()
         if not exports.exportable(batch):
             return Response({"detail": "This batch has nothing to export."}, status=status.HTTP_409_CONFLICT)

@@ -371,3 +371,11 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 )
 # Webhooks to private/loopback addresses are refused (no requests into our own network) unless allowed.
 STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- hardening ------------------------------------------------------------------------------------
+# Largest webhook body accepted (bytes); bigger ones get 413 before they are read.
+WEBHOOK_MAX_BYTES = env_int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
+# Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
+WEBHOOK_RATE_PER_MIN = env_int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
+# Status page subscribe POSTs per client address per minute before 429 (0 turns the limit off).
+STATUSPAGE_SUBSCRIBE_RATE_PER_MIN = env_int("KALIX_STATUSPAGE_SUBSCRIBE_RATE_PER_MIN", 10)

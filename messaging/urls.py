@@ -1,6 +1,12 @@
-from django.urls import include, path
+from anymail import urls as anymail_urls
+from django.urls import URLPattern, include, path
 
 from messaging import views, webhooks
+
+# anymail's webhook views, each behind the same size and rate limits as ours.
+anymail_patterns = [
+    URLPattern(p.pattern, webhooks.esp_webhook(p.callback), p.default_args, p.name) for p in anymail_urls.urlpatterns
+]
 
 app_name = "messaging"
 
@@ -12,5 +18,5 @@ urlpatterns = [
     path("<int:pk>/retry/", views.message_retry, name="retry"),
     path("webhooks/sim/", webhooks.sim_report, name="webhook-sim"),
     path("webhooks/twilio/", webhooks.twilio_report, name="webhook-twilio"),
-    path("webhooks/anymail/", include("anymail.urls")),
+    path("webhooks/anymail/", include((anymail_patterns, "anymail"))),
 ]

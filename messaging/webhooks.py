@@ -8,6 +8,7 @@ import hmac
 import json
 import uuid
 from datetime import UTC, datetime
+from functools import wraps
 
 from django.conf import settings
 from django.dispatch import receiver
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
+from clinics.ratelimit import ratelimit
 from messaging.lanes import LIVE, poke
 from messaging.models import EventKind, WebhookInbox
 from messaging.providers import sign
@@ -27,6 +29,39 @@ DRAIN = "messaging.worker.drain"
 
 class Malformed(ValueError):
     pass
+
+
+def guarded(view):
+    """Refuse a body over WEBHOOK_MAX_BYTES with 413 before reading it, then rate-limit per source address.
+
+    Every webhook endpoint (ours and anymail's) is wrapped; csrf_exempt carries over through wraps().
+    """
+    limited = ratelimit(scope="webhook", rate_setting="WEBHOOK_RATE_PER_MIN")(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("bad Content-Length", status=400)
+        if length > settings.WEBHOOK_MAX_BYTES:
+            return HttpResponse("body too large", status=413)
+        return limited(request, *args, **kwargs)
+
+    return wrapper
+
+
+def esp_webhook(view):
+    """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return HttpResponse("malformed body", status=400, content_type="text/plain")
+
+    return guarded(wrapper)
 
 
 def _store(rows: list[WebhookInbox]) -> HttpResponse:
@@ -75,6 +110,7 @@ def _sim_row(report: dict, now: datetime) -> WebhookInbox:
     )
 
 
+@guarded
 @csrf_exempt
 @require_POST
 def sim_report(request):
@@ -107,6 +143,7 @@ TWILIO_KINDS = {
 TWILIO_KEEP = ("MessageSid", "MessageStatus", "ErrorCode", "AccountSid", "ApiVersion")
 
 
+@guarded
 @csrf_exempt
 @require_POST
 def twilio_report(request):

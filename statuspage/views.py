@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from clinics.ratelimit import ratelimit
 from statuspage import cache, selectors, services
 from statuspage.feed import IncidentFeed
 from statuspage.models import Component
@@ -63,6 +64,7 @@ class SubscribeForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(scope="subscribe", rate_setting="STATUSPAGE_SUBSCRIBE_RATE_PER_MIN")
 def subscribe(request):
     form = SubscribeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

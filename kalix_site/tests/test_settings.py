@@ -36,3 +36,66 @@ def test_lanes_are_separate_clusters_with_their_own_workers(settings):
     assert settings.Q_CLUSTER["cluster_name"] == "live"
     assert settings.Q_CLUSTER["workers"] == settings.LIVE_WORKERS
     assert settings.Q_CLUSTER["ALT_CLUSTERS"]["bulk"]["workers"] == settings.BULK_WORKERS
+
+
+SECURITY_NAMES = [
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+]
+
+
+def read_settings(**env):
+    code = (
+        "import json; from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n, None) for n in {SECURITY_NAMES!r}}}))"
+    )
+    result = run_manage("shell", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return __import__("json").loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_secure_cookies_hsts_and_proxy_header_come_from_the_environment(db):
+    production = read_settings(**PRODUCTION)
+    assert production["SESSION_COOKIE_SECURE"] and production["CSRF_COOKIE_SECURE"]
+    assert production["SECURE_HSTS_SECONDS"] == 31536000 and production["SECURE_SSL_REDIRECT"]
+    assert production["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+    relaxed = read_settings(
+        **{
+            **PRODUCTION,
+            "SECURE_PROXY_SSL_HEADER": "0",
+        },
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_SECONDS="600",
+        SECURE_HSTS_PRELOAD="0",
+    )
+    assert not relaxed["SESSION_COOKIE_SECURE"] and not relaxed["CSRF_COOKIE_SECURE"]
+    assert relaxed["SECURE_HSTS_SECONDS"] == 600 and not relaxed["SECURE_HSTS_PRELOAD"]
+    assert not relaxed["SECURE_SSL_REDIRECT"] and relaxed["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_behind_a_tls_proxy_requests_are_secure_with_hsts_and_secure_cookies(client, staff_a, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+
+    assert client.get("/accounts/login/").status_code == 301  # plain HTTP is sent to https
+    response = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
+    assert response.status_code == 200
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.cookies["csrftoken"]["secure"]
+    login = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": "correct-horse-battery-staple"},
+        HTTP_X_FORWARDED_PROTO="https",
+    )
+    assert login.status_code == 302 and login.cookies["sessionid"]["secure"]
+    assert login.cookies["sessionid"]["httponly"]

@@ -1,12 +1,19 @@
 from datetime import UTC
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 
 from statuspage import selectors, states
 from statuspage.text import render_markdown
 
 register = template.Library()
+
+
+@register.simple_tag
+def page_name():
+    """STATUSPAGE_NAME; a context variable missing on most pages made Django log the whole context."""
+    return settings.STATUSPAGE_NAME
 
 
 @register.filter

@@ -1,0 +1,159 @@
+"""The main flows log nothing of a patient's: no message body, no name, no email address, no phone number.
+
+Every logger is turned up to DEBUG and every record is captured (message, arguments and traceback).
+The live lane's work runs in-process (messaging.worker.drain), so its records are captured here too.
+"""
+
+import base64
+import json
+import logging
+from datetime import date
+
+import pytest
+
+from messaging.providers import sign
+from messaging.tests.conftest import PDF, SIM_SECRET
+
+FIRST, LAST = "Zebedee", "Quixotic-Farnsworth"
+EMAIL = "zebedee.quixotic@example.com"
+MOBILE, FAX = "+61412999123", "+61298765432"
+BODY = "Your biopsy results are ready, Zebedee"
+SUBJECT = "Biopsy results for Zebedee"
+SECRETS = [FIRST, LAST, EMAIL, MOBILE, MOBILE[3:], FAX, FAX[3:], BODY, SUBJECT, "biopsy"]
+
+
+# The test's own SMTP server (aiosmtpd) is the recipient's side, not part of Kalix.
+NOT_OURS = ("mail.log",)
+
+
+class Capture(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        if record.name.startswith(NOT_OURS):
+            return
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.lines.append(f"{record.name} {record.levelname} {text} {record.__dict__.get('extra', '')}")
+
+
+@pytest.fixture
+def every_log_line():
+    capture = Capture()
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    saved = [(logger, logger.level, logger.disabled) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+        if not logger.propagate:
+            logger.addHandler(capture)
+    logging.getLogger().addHandler(capture)
+    yield capture.lines
+    for logger, level, disabled in saved:
+        logger.setLevel(level)
+        logger.disabled = disabled
+        logger.removeHandler(capture)
+
+
+@pytest.mark.django_db
+def test_main_flows_log_no_patient_details(
+    every_log_line,
+    client,
+    staff_a,
+    clinic_a,
+    carrier,
+    smtp_server,
+    settings,
+    payer_a,
+    make_invoice,
+):
+    from billing.batches import batch_request, drain_batch_requests
+    from clinics.models import Patient
+    from messaging import inbox, worker
+    from messaging.models import Message, WebhookInbox
+    from messaging.services import message_send
+
+    client.force_login(staff_a)
+    response = client.post(
+        "/patients/new/",
+        {
+            "first_name": FIRST,
+            "last_name": LAST,
+            "email": EMAIL,
+            "mobile": MOBILE,
+            "fax": FAX,
+            "messaging_consent": "opted_in",
+        },
+    )
+    assert response.status_code == 302
+    patient = Patient.objects.get(last_name=LAST)
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post("/messages/new/", {"patient": patient.pk, "channel": "sms", "body": BODY})
+    assert response.status_code == 302
+    message_send(clinic=clinic_a, patient=patient, channel="email", subject=SUBJECT, body=BODY)
+    message_send(
+        clinic=clinic_a,
+        patient=patient,
+        channel="fax",
+        attachment=SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
+    )
+    worker.drain()
+    assert smtp_server.messages, "the email went out"
+    sms = Message.objects.filter(channel="sms", provider_message_id__gt="").first()
+
+    reports = [
+        {
+            "id": "r1",
+            "ref": str(sms.send_key),
+            "message_id": sms.provider_message_id,
+            "status": "delivered",
+            "at": "2026-11-28T10:00:00+00:00",
+            "error": f"{MOBILE} {BODY}",
+        },
+        {"id": "r2", "ref": "not-a-uuid", "message_id": BODY, "status": "sent", "at": "x"},
+    ]
+    for batch in ([reports[0]], reports):
+        body = json.dumps({"reports": batch}).encode()
+        client.post(
+            "/messages/webhooks/sim/",
+            body,
+            content_type="application/json",
+            HTTP_X_SIM_SIGNATURE=sign(body, SIM_SECRET),
+        )
+    client.post("/messages/webhooks/sim/", body, content_type="application/json", HTTP_X_SIM_SIGNATURE="forged")
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
+    email = Message.objects.get(channel="email")
+    bounce = {
+        "RecordType": "Bounce",
+        "MessageID": email.provider_message_id or "esp-1",
+        "Type": "HardBounce",
+        "ID": 9,
+        "Email": EMAIL,
+        "Description": BODY,
+        "BouncedAt": "2026-11-28T10:00:00Z",
+    }
+    auth = "Basic " + base64.b64encode(b"hook:secret").decode()
+    client.post(
+        "/messages/webhooks/anymail/postmark/tracking/",
+        bounce,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+    inbox.apply_batch()
+    assert not WebhookInbox.objects.filter(provider="sim").exists()
+
+    make_invoice(patient=patient, payer=payer_a)
+    batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=date.today())
+    drain_batch_requests()
+    client.post("/status/subscribe/", {"email": EMAIL})
+
+    assert len(every_log_line) > 3, "the flows log something (the capture works)"
+    leaks = [line for line in every_log_line if any(secret.lower() in line.lower() for secret in SECRETS)]
+    assert not leaks, "\n".join(line[:2000] for line in leaks)

@@ -1,0 +1,87 @@
+"""Hostile bodies at every webhook, over real HTTP: bad signature 403, malformed 400, oversized 413;
+nothing stored in any case. Webhooks are rate-limited per source address."""
+
+import base64
+import json
+
+import pytest
+import requests
+from twilio.request_validator import RequestValidator
+
+from messaging.models import WebhookInbox
+from messaging.providers import sign
+
+SIM_SECRET = "probe-sim-secret"
+TWILIO_TOKEN = "probe-twilio-token"
+ANYMAIL_AUTH = "hook:secret"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def hooks(live_server, settings):
+    settings.SIMCARRIER_SECRET = SIM_SECRET
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
+    settings.ANYMAIL = {"WEBHOOK_SECRET": ANYMAIL_AUTH}
+    settings.WEBHOOK_MAX_BYTES = 4096
+    base = live_server.url + "/messages/webhooks/"
+    return {"sim": base + "sim/", "twilio": base + "twilio/", "anymail": base + "anymail/postmark/tracking/"}
+
+
+def post_sim(url, body: bytes, secret=SIM_SECRET):
+    headers = {"Content-Type": "application/json", "X-Sim-Signature": sign(body, secret)}
+    return requests.post(url, data=body, headers=headers, timeout=10)
+
+
+def post_twilio(url, params: dict, token=TWILIO_TOKEN):
+    signature = RequestValidator(token).compute_signature(url, params)
+    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+
+
+def post_anymail(url, body: bytes, auth=ANYMAIL_AUTH):
+    headers = {"Content-Type": "application/json", "Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+    return requests.post(url, data=body, headers=headers, timeout=10)
+
+
+def bounce(padding: str = "") -> bytes:
+    event = {"RecordType": "Bounce", "MessageID": "m-1", "Type": "HardBounce", "ID": 1, "Description": padding}
+    return json.dumps(event).encode()
+
+
+def test_sim_carrier_refuses_bad_signature_malformed_and_oversized(hooks):
+    good = json.dumps({"reports": []}).encode()
+    assert post_sim(hooks["sim"], good, secret="wrong").status_code == 403
+    for malformed in (b"{not json", b'{"reports": {}}', b'{"reports": [{"status": "sent"}]}', b"\xff\xfe"):
+        assert post_sim(hooks["sim"], malformed).status_code == 400, malformed
+    huge = json.dumps({"reports": [], "pad": "x" * 5000}).encode()
+    assert post_sim(hooks["sim"], huge).status_code == 413
+    assert not WebhookInbox.objects.exists()
+
+
+def test_twilio_refuses_bad_signature_malformed_and_oversized(hooks):
+    url = hooks["twilio"]
+    report = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    assert post_twilio(url, report, token="wrong").status_code == 403
+    assert post_twilio(url, {"MessageStatus": "delivered"}).status_code == 400
+    assert post_twilio(url, {"MessageSid": "S" * 200, "MessageStatus": "sent"}).status_code == 400
+    assert post_twilio(url + "?ref=not-a-uuid", report).status_code in (400, 403)
+    assert post_twilio(url, {**report, "Body": "x" * 5000}).status_code == 413
+    assert not WebhookInbox.objects.exists()
+
+
+def test_anymail_refuses_bad_auth_malformed_and_oversized(hooks):
+    url = hooks["anymail"]
+    assert post_anymail(url, bounce(), auth="hook:wrong").status_code in (400, 401, 403)
+    assert post_anymail(url, b"{not json").status_code == 400
+    assert post_anymail(url, bounce("x" * 5000)).status_code == 413
+    assert not WebhookInbox.objects.exists()
+
+
+def test_webhooks_are_rate_limited_per_source_address(hooks, settings):
+    settings.WEBHOOK_RATE_PER_MIN = 3
+    body = json.dumps({"reports": []}).encode()
+    statuses = [post_sim(hooks["sim"], body).status_code for _ in range(4)]
+    assert statuses == [204, 204, 204, 429]
+    # the limit is per address across every webhook endpoint, ours and anymail's
+    assert post_anymail(hooks["anymail"], bounce()).status_code == 429
+    assert not WebhookInbox.objects.exists()
