@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from clinics.ratelimit import ratelimit
@@ -10,6 +11,7 @@ login_view = ratelimit(scope="login", rate_setting="LOGIN_RATE_PER_MIN")(auth_vi
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("admin/lanes/", RedirectView.as_view(url="/admin/messaging/lane/"), name="queue-dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/login/", login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -47,6 +47,7 @@ def main() -> int:
     web_workers = os.environ.get("WEB_CONCURRENCY", "3")
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "kalix_site.settings")
+    env.setdefault("KALIX_PUBLIC_URL", f"http://{host}:{port}")  # where the simulated carrier reports
     started = time.monotonic()
 
     children = {
@@ -69,6 +70,8 @@ def main() -> int:
             env,
         ),
     }
+    # The simulated SMS/fax carrier, posting delivery reports back to our webhooks (docs/messaging.md).
+    children["carrier"] = start("carrier", [PYTHON, "manage.py", "simcarrier"], env)
     for lane in ("live", "bulk"):
         children[f"lane {lane}"] = start(
             f"lane {lane}", [PYTHON, "manage.py", "qcluster"], {**env, "Q_CLUSTER_NAME": lane}

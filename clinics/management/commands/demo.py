@@ -101,5 +101,6 @@ class Command(BaseCommand):
     def app_loaders(self):
         """Each app's idempotent demo loader, called with the demo clinics."""
         from billing import demo as billing_demo
+        from statuspage import demo as statuspage_demo
 
-        return [billing_demo.load]
+        return [billing_demo.load, lambda clinics: statuspage_demo.load()]
