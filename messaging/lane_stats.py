@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from messaging.lanes import LIVE, lane_done_since, lane_health, lane_snapshot, lane_state, throughput_source
-from messaging.models import DeliveryEvent, EventSource, LaneSample
+from messaging.models import DeliveryEvent, EventKind, EventSource, LaneSample
 
 RECORD_SAMPLES = "messaging.lane_stats.record_samples"
 WINDOWS = (1, 5, 15)  # minutes
@@ -15,8 +15,10 @@ WINDOWS = (1, 5, 15)  # minutes
 
 @throughput_source(lane=LIVE, kind="messages handed to providers")
 def handed_off_since(since: datetime) -> int:
-    """Every hand-off attempt by a live-lane worker leaves one worker event (accepted, deferred, failed)."""
-    return DeliveryEvent.objects.filter(source=EventSource.WORKER, received_at__gte=since).count()
+    """Every claim of a message by a live-lane worker appends one 'handed_off' worker event."""
+    return DeliveryEvent.objects.filter(
+        source=EventSource.WORKER, kind=EventKind.HANDED_OFF, received_at__gte=since
+    ).count()
 
 
 def record_samples() -> int:

@@ -51,7 +51,8 @@ class Dispatch(models.TextChoices):
 
 
 class Message(models.Model):
-    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="messages")
+    # Indexed by message_clinic_list_idx (clinic, -id); a separate FK index would only cost writes.
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="messages", db_index=False)
     patient = models.ForeignKey(
         "clinics.Patient", on_delete=models.PROTECT, related_name="messages", null=True, blank=True
     )
@@ -138,7 +139,8 @@ class EventSource(models.TextChoices):
 class DeliveryEvent(models.Model):
     """One thing that happened to a message. Append-only: rows are inserted, never updated or deleted."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_message_idx (message, occurred_at); a separate FK index would only cost writes.
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=12, choices=EventKind.choices)
     occurred_at = models.DateTimeField(help_text="When it happened, by the provider's clock where it says.")
     received_at = models.DateTimeField(help_text="When we learned of it.")

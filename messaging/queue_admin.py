@@ -292,7 +292,7 @@ class ReindexJobAdmin(admin.ModelAdmin):
     list_display = ["__str__", "state", "progress", "rows", "rows_changed", "rate", "eta", "throttle", "waiting"]
     list_filter = ["state", "scope"]
     list_select_related = ["clinic", "created_by"]
-    actions = ["pause", "resume", "cancel"]
+    actions = ["reindex_again", "pause", "resume", "cancel"]
     change_list_template = "messaging/admin/reindexjob_change_list.html"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -376,6 +376,20 @@ class ReindexJobAdmin(admin.ModelAdmin):
         moved = [job for job in queryset if service(job=job, actor=request.user)]
         skipped = queryset.count() - len(moved)
         self.message_user(request, f"{verb} {len(moved)} job(s)" + (f"; {skipped} could not be" if skipped else "."))
+
+    @admin.action(permissions=["run"], description="Trigger re-index again with the same scope and throttle")
+    def reindex_again(self, request, queryset):
+        for old in queryset:
+            job = reindex.reindex_start(
+                scope=old.scope,
+                clinic=old.clinic,
+                created_from=old.created_from,
+                created_to=old.created_to,
+                throttle=old.throttle,
+                chunk_size=old.chunk_size,
+                actor=request.user,
+            )
+            self.message_user(request, f"Started {job}: {job.total_rows} messages on the bulk lane.")
 
     @admin.action(permissions=["run"], description="Pause selected jobs")
     def pause(self, request, queryset):

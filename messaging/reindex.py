@@ -13,12 +13,12 @@ fresh one; a session advisory lock per job makes a second task for the same job 
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from messaging.lanes import (
@@ -226,7 +226,9 @@ def run_chunk(job_id: int) -> ChunkDone | None:
             cursor.execute(sql, sql_params)
             changed = cursor.rowcount
         seconds = time.perf_counter() - started
-        since_last = (now - job.progress_at).total_seconds() if job.progress_at else None
+        done_at = timezone.now()
+        # rows/s over the whole cycle since the previous chunk committed: throttle sleeps and back-off count
+        since_last = (done_at - job.progress_at).total_seconds() if job.progress_at else None
         elapsed = since_last if since_last is not None and since_last < 60 else seconds
         rate = rows / elapsed if elapsed > 0 else 0.0
         finished = last >= job.last_id
@@ -235,13 +237,13 @@ def run_chunk(job_id: int) -> ChunkDone | None:
             rows_done=F("rows_done") + rows,
             rows_changed=F("rows_changed") + changed,
             rows_per_s=rate if job.rows_per_s == 0 else 0.7 * job.rows_per_s + 0.3 * rate,
-            progress_at=timezone.now(),
+            progress_at=done_at,
             waiting="",
         )
         if finished:
-            _move(job.pk, "finish", finished_at=timezone.now(), rows_per_s=0)
+            _move(job.pk, "finish", finished_at=done_at, rows_per_s=0)
         ReindexChunk.objects.create(
-            job=job, first_id=first, last_id=last, rows=rows, changed=changed, seconds=seconds, at=timezone.now()
+            job=job, first_id=first, last_id=last, rows=rows, changed=changed, seconds=seconds, at=done_at
         )
     return ChunkDone(rows=rows, seconds=seconds, throttle=job.throttle, finished=finished)
 
@@ -314,12 +316,20 @@ def _run_slice(job_id: int) -> str:
 
 
 def run_pending() -> int:
-    """The safety net (a schedule on the bulk lane): poke every job that should be running; returns how
-    many. A job whose runner is alive ignores the extra poke (its advisory lock is taken)."""
-    ids = list(ReindexJob.objects.filter(state__in=ACTIVE).values_list("id", flat=True))
-    for job_id in ids:
-        poke(RUN, lane=BULK, job_id=job_id)
-    return len(ids)
+    """The safety net (a schedule on the bulk lane): poke every job that should be running but that
+    nobody runs (its advisory lock is free and it has not moved for a time slice); returns how many.
+    Jobs that are alive are left alone, so their tasks do not pile up behind them."""
+    quiet_since = timezone.now() - timedelta(seconds=settings.REINDEX_SLICE_SECONDS + 5)
+    stalled = ReindexJob.objects.filter(state__in=ACTIVE).filter(
+        Q(progress_at__isnull=True) | Q(progress_at__lt=quiet_since)
+    )
+    poked = 0
+    for job_id in stalled.values_list("id", flat=True):
+        if _try_lock(job_id):
+            _unlock(job_id)
+            poke(RUN, lane=BULK, job_id=job_id)
+            poked += 1
+    return poked
 
 
 register_drainer(lane=BULK, func=RUN_PENDING)

@@ -29,7 +29,9 @@ class Rule:
 RULES: dict[str, Rule] = {
     EventKind.HELD: Rule(10, Status.PENDING, "Waiting for the patient's opt-in"),
     EventKind.QUEUED: Rule(20, Status.PENDING, "Queued"),
-    EventKind.DEFERRED: Rule(30, Status.PENDING, "Temporary problem, will retry"),
+    # Same rank: the later wins. A temporary problem supersedes the hand-off it ended, and the next
+    # attempt's hand-off supersedes the temporary problem.
+    EventKind.DEFERRED: Rule(40, Status.PENDING, "Temporary problem, will retry"),
     EventKind.HANDED_OFF: Rule(40, Status.SENDING, "Handing to carrier, not yet accepted"),
     EventKind.INTERRUPTED: Rule(45, Status.FAILED, "Hand-off interrupted; not resent automatically"),
     EventKind.ACCEPTED: Rule(50, Status.SENDING, "Handed to carrier, waiting for delivery report"),
@@ -96,14 +98,17 @@ def recompute_sql(
     *,
     search: bool = True,
     also_set: str = "",
+    also_params: Sequence = (),
+    returning: str = "",
     event_range: tuple[int, int] | None = None,
 ) -> tuple[str, list]:
     """One UPDATE that re-derives status, status_detail, status_at (and with `search`, the search
     document) for the messages whose ids `target` selects.
 
     `target` is a SELECT yielding `id` (and any columns `also_set` needs, as `d.<column>`), with
-    `target_params` for its placeholders. `also_set` adds assignments to the same UPDATE, so a caller
-    that changes other columns (the worker recording a hand-off) writes each row once.
+    `target_params` for its placeholders. `also_set` (with `also_params`) adds assignments to the same
+    UPDATE, so a caller that changes other columns (the worker claiming or recording a hand-off)
+    writes each row once; `returning` is an optional RETURNING list over `m` and `d`.
 
     The top event per message comes from one `SELECT DISTINCT ON (message_id)` over the events of
     `event_range` (first_id, last_id) when given (a range re-index: one ordered pass), otherwise from
@@ -163,8 +168,9 @@ def recompute_sql(
                {", " + also_set if also_set else ""}
           FROM d
          WHERE m.id = d.id {"" if also_set else "AND " + unchanged}
+        {"RETURNING " + returning if returning else ""}
     """
-    return sql, [*top_params, str(NO_EVENTS[0]), NO_EVENTS[1], *target_params, *join_params]
+    return sql, [*top_params, str(NO_EVENTS[0]), NO_EVENTS[1], *target_params, *join_params, *also_params]
 
 
 def recompute_status(message_ids: Sequence[int], *, search: bool = False) -> int:

@@ -51,45 +51,70 @@ class Claimed:
     clinic_email_from: str
 
 
-CLAIM_SQL = """
+# queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
+PICK_SQL = """
     WITH {batch}
-    UPDATE messaging_message m
-       SET dispatch = %(handing_off)s, claim_token = %(token)s, send_key = gen_random_uuid(),
-           attempts = m.attempts + 1, updated_at = statement_timestamp()
-      FROM batch, clinics_clinic c
-     WHERE m.id = batch.id AND c.id = m.clinic_id
- RETURNING m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key,
-           m.attempts, c.email_from, m.priority
+    SELECT m.id, m.attempts FROM batch JOIN messaging_message m ON m.id = batch.id
 """
+PICK_WHERE = "next_attempt_at <= statement_timestamp()"
+CLAIM_TARGET = """
+    SELECT v.id, c.email_from AS clinic_email_from
+      FROM unnest(%s::bigint[]) AS v(id)
+      JOIN messaging_message mm ON mm.id = v.id
+      JOIN clinics_clinic c ON c.id = mm.clinic_id
+"""
+CLAIM_SET = """
+    dispatch = %s, claim_token = %s, send_key = gen_random_uuid(), attempts = m.attempts + 1,
+    updated_at = statement_timestamp()
+"""
+CLAIM_RETURNING = """
+    m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
+    d.clinic_email_from, m.priority
+"""
+
+
+(MOVES_FROM_CLAIM,) = (str(state) for state in MOVES["claim"])  # the one state a message is claimed from: queued
 
 
 def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, list[Claimed]]:
     """Claim up to `limit` queued messages of `lane`, in (lane, priority, id) order, for hand-off.
 
-    Returns (claim_token, messages). The caller holds the session advisory lock on claim_token
-    until it has recorded the outcomes, then calls release_claim(token). Extend the WHERE/ORDER BY
-    here (and only here) to change which messages go first.
+    In one short transaction: pick the rows (FOR UPDATE SKIP LOCKED), append their 'handed_off'
+    events, and move them to 'handing off' with a fresh send key while re-deriving their status
+    (Sending, "not yet accepted"), one UPDATE. Returns (claim_token, messages); the caller holds the
+    session advisory lock on claim_token until it has recorded the outcomes, then release_claim(token).
+    Which messages go first is messaging.lanes.claim_batch_cte's business (pause, order, backlog).
     """
     limit = limit or settings.MESSAGING_BATCH_SIZE
     token = secrets.randbits(62)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [token])  # before the claim commits
-    assert MOVES["claim"] == {Dispatch.QUEUED}
     try:
-        # queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
-        batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where="next_attempt_at <= statement_timestamp()")
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                CLAIM_SQL.format(batch=batch),
-                {
-                    **batch_params,
-                    "queued": Dispatch.QUEUED,
-                    "handing_off": TARGET["claim"],
-                    "lane": lane,
-                    "limit": limit,
-                    "token": token,
-                },
+            batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where=PICK_WHERE)
+            assert batch_params["claim_queued"] == MOVES_FROM_CLAIM
+            cursor.execute(PICK_SQL.format(batch=batch), batch_params)
+            picked = cursor.fetchall()
+            if not picked:
+                return token, []
+            insert_events(
+                NewEvent(
+                    pk,
+                    EventKind.HANDED_OFF,
+                    own_event_id(pk, EventKind.HANDED_OFF, attempts + 1),
+                    source=EventSource.WORKER,
+                )
+                for pk, attempts in picked
             )
+            sql, params = recompute_sql(
+                CLAIM_TARGET,
+                [[pk for pk, _ in picked]],
+                search=False,
+                also_set=CLAIM_SET,
+                also_params=[TARGET["claim"], token],
+                returning=CLAIM_RETURNING,
+            )
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
     except BaseException:
         release_claim(token)

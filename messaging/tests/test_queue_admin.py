@@ -169,3 +169,15 @@ def test_backing_off_is_shown_in_admin(client, ops, clinic_a):
 
     assert "Backing off: the live lane" in client.get(DASHBOARD).content.decode()
     assert "Backing off: the live lane" in client.get(JOBS).content.decode()
+
+
+def test_operations_trigger_a_reindex_again_as_an_admin_action(client, ops, clinic_a):
+    from messaging.reindex import reindex_start
+
+    old = reindex_start(scope="clinic", clinic=clinic_a, throttle=300)
+    client.force_login(ops)
+
+    client.post(JOBS, {"action": "reindex_again", "_selected_action": [old.pk]})
+
+    new = ReindexJob.objects.exclude(pk=old.pk).get()
+    assert (new.scope, new.clinic, new.throttle, new.created_by) == ("clinic", clinic_a, 300, ops)

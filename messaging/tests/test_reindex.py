@@ -1,11 +1,14 @@
 """Re-index jobs, run in this process chunk by chunk: results, checkpoints, throttle, pause, back-off."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from messaging import reindex
 from messaging.lane_controls import lane_pause
-from messaging.models import LaneAction, ReindexChunk, ReindexScope, ReindexState
+from messaging.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
 from messaging.tests.queueops_fixtures import derived_columns, seeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +69,19 @@ def test_throttle_is_read_before_every_chunk(clinic_a):
 
     assert reindex.run_chunk(job.pk).throttle == 25
     assert LaneAction.objects.filter(action="reindex_throttle", lane="bulk").exists()
+
+
+def test_rows_per_second_counts_the_whole_cycle_between_chunks(clinic_a):
+    seeded(clinic_a, 30)
+    job = start(chunk_size=10)
+    reindex.run_chunk(job.pk)
+    ReindexJob.objects.filter(pk=job.pk).update(progress_at=timezone.now() - timedelta(seconds=5), rows_per_s=0)
+
+    reindex.run_chunk(job.pk)
+
+    job.refresh_from_db()
+    assert 10 / 6 < job.rows_per_s < 10 / 5
+    assert job.eta_s == pytest.approx(10 / job.rows_per_s)
 
 
 def test_throttle_slows_the_runner_down(clinic_a, monkeypatch):
@@ -192,3 +208,15 @@ def test_safety_net_pokes_every_active_job(clinic_a, monkeypatch):
 
     assert reindex.run_pending() == 1
     assert poked == [(reindex.RUN, {"lane": "bulk", "job_id": running.pk})]
+
+
+def test_safety_net_leaves_a_job_that_is_alive_alone(clinic_a, monkeypatch):
+    seeded(clinic_a, 20)
+    poked = []
+    monkeypatch.setattr(reindex, "poke", lambda func, **kw: poked.append((func, kw)))
+    job = start(chunk_size=10)
+    reindex.run_chunk(job.pk)  # it just made progress
+    poked.clear()
+
+    assert reindex.run_pending() == 0
+    assert poked == []

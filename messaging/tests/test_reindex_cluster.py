@@ -21,7 +21,8 @@ def job_lock_held(job_id: int) -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def test_killed_reindex_resumes_from_its_checkpoint(lane_cluster, clinic_a):
+def test_killed_reindex_resumes_from_its_checkpoint(lane_cluster, clinic_a, settings):
+    settings.REINDEX_SLICE_SECONDS = 2
     first, last, expected = seeded(clinic_a, 20_000)
     job = reindex.reindex_start(chunk_size=500, throttle=2_500)
     bulk = lane_cluster("bulk", KALIX_REINDEX_SLICE_SECONDS=2)
@@ -37,7 +38,8 @@ def test_killed_reindex_resumes_from_its_checkpoint(lane_cluster, clinic_a):
     wait_for(lambda: not job_lock_held(job.pk), timeout=30, message="the killed worker's session to end")
 
     lane_cluster("bulk")
-    assert reindex.run_pending() == 1  # what the safety-net schedule does
+    # what the safety-net schedule does: once the job has not moved for a time slice, poke it
+    wait_for(lambda: reindex.run_pending() == 1, timeout=30, interval=1, message="the safety net to poke the job")
 
     wait_for(lambda: ReindexJob.objects.get(pk=job.pk).state == ReindexState.DONE, timeout=60, message="done")
     assert derived_columns(first, last) == expected

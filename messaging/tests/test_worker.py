@@ -43,6 +43,17 @@ def test_claims_follow_priority_then_id_and_a_claimed_message_is_not_claimed_aga
     assert Message.objects.get(pk=urgent.pk).send_key is not None
 
 
+def test_a_claimed_message_shows_sending_not_yet_accepted(clinic_a, patient_a, carrier):
+    (message,) = send_sms(clinic_a, patient_a)
+    token, _ = worker.claim_batch()
+    try:
+        message.refresh_from_db()
+        assert (message.status, message.dispatch) == (Status.SENDING, Dispatch.HANDING_OFF)
+        assert message.status_detail == "Handing to carrier, not yet accepted"
+    finally:
+        worker.release_claim(token)
+
+
 def test_a_second_drain_never_resends(clinic_a, patient_a, carrier):
     send_sms(clinic_a, patient_a, 3)
     worker.drain()
