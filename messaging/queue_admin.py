@@ -1,8 +1,8 @@
 """Queue operations in Django admin: the lane dashboard, lane controls, re-index jobs, queued messages
 and the audit log. Registered from MessagingConfig.ready().
 
-Seeing needs the view permissions (Operations and Support); acting needs messaging.control_lane or
-messaging.run_reindexjob (Operations, superusers): without them the buttons and actions are not shown
+Seeing needs the view permissions, acting needs messaging.control_lane or
+messaging.run_reindexjob; only Operations (and superusers) have them. Without them the buttons and actions are not shown
 and the URLs answer 403. Every action calls a service in messaging.lane_controls or messaging.reindex.
 """
 

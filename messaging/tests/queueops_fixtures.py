@@ -35,4 +35,4 @@ def ensure_queueops_roles():
 
     from django.apps import apps
 
-    importlib.import_module("messaging.migrations.0008_queueops_setup").forwards(apps, None)
+    importlib.import_module("messaging.migrations.0007_queueops_setup").forwards(apps, None)

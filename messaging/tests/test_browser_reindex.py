@@ -1,5 +1,5 @@
 """In a real browser: an Operations user triggers a re-index from admin and watches its progress bar
-reach 100% (a real bulk-lane cluster runs it); a Support user does not get the controls."""
+reach 100% (a real bulk-lane cluster runs it); a Support user sees no queue operations at all."""
 
 import pytest
 from playwright.sync_api import expect
@@ -43,12 +43,12 @@ def test_support_cannot_see_the_reindex_controls(page, login, make_user):
     make_user("sam", groups=[SUPPORT], is_staff=True)
 
     login("sam")
-    page.goto("/admin/messaging/reindexjob/")
-    expect(page.locator("#content")).to_contain_text("re-index job")
-    expect(page.get_by_role("link", name="Trigger re-index")).to_have_count(0)
-    expect(page.locator("select[name=action]")).to_have_count(0)
+    page.goto("/admin/")
+    expect(page.locator("#content")).to_be_visible()
+    expect(page.get_by_role("link", name="Re-index jobs")).to_have_count(0)
+    expect(page.get_by_role("link", name="Lanes")).to_have_count(0)
 
-    page.goto("/admin/messaging/lane/")
-    expect(page.locator("#lane-live")).to_be_visible()
-    expect(page.get_by_role("button", name="Pause live")).to_have_count(0)
-    expect(page.get_by_role("button", name="Move to backlog")).to_have_count(0)
+    response = page.goto("/admin/messaging/reindexjob/add/")
+    assert response.status == 403
+    response = page.goto("/admin/messaging/lane/")
+    assert response.status == 403

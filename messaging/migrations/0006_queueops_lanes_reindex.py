@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("clinics", "0003_ratelimit"),
-        ("messaging", "0006_drop_redundant_fk_indexes"),
+        ("messaging", "0005_message_permissions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

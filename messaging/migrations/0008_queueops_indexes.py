@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("messaging", "0008_queueops_setup")]
+    dependencies = [("messaging", "0007_queueops_setup")]
 
     operations = [
         migrations.RunSQL(

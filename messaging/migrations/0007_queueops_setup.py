@@ -38,7 +38,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0007_queueops_lanes_reindex"),
+        ("messaging", "0006_queueops_lanes_reindex"),
         ("clinics", "0002_staff_groups"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
