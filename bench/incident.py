@@ -401,6 +401,7 @@ def chart(results: list[dict]) -> None:
         t = [s[0] for s in r["samples"]]
         if r["mode"] == "ours":
             axes[0].plot(t, [s[1] for s in r["samples"]], color=c, label="ours: live lane (messages + reports)")
+            axes[0].plot(t, [s[2] for s in r["samples"]], color=c, ls=":", label="ours: pokes in the broker")
         else:
             axes[0].plot(t, [s[2] for s in r["samples"]], color=c, label="naive: tasks in the one FIFO queue")
         axes[1].plot(t, [s[3] for s in r["samples"]], color=c, label=f"{label}: re-index rows left")
