@@ -20,11 +20,15 @@ from django.urls import reverse
 
 from messaging.models import Channel, EventKind
 
+# The request reached the provider but no answer came back in time: it may have the message. Nothing
+# is recorded; the message stays 'handing off' for recover_interrupted (lookup, or 'interrupted').
+UNKNOWN = "unknown"
+
 
 @dataclass(frozen=True)
 class Outcome:
     message_id: int
-    kind: str  # accepted | sent | deferred | rejected
+    kind: str  # accepted | sent | deferred | rejected | unknown
     provider_message_id: str = ""
     detail: str = ""
 
@@ -149,6 +153,8 @@ class SimulatedCarrier(Provider):
         }
         try:
             results = {r["ref"]: r for r in self._post("/messages", payload)["results"]}
+        except requests.ReadTimeout:  # sent, never answered: the carrier may have it; never resend blindly
+            return [Outcome(m.id, UNKNOWN) for m in messages]
         except (requests.RequestException, ValueError, KeyError) as exc:
             return [
                 Outcome(m.id, EventKind.DEFERRED, detail=f"carrier unavailable ({type(exc).__name__})")
@@ -198,6 +204,9 @@ class TwilioMessaging(Provider):
                     auth=(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN),
                     timeout=settings.PROVIDER_TIMEOUT_SECONDS,
                 )
+            except requests.ReadTimeout:  # Twilio may have it: settled by recovery, never resent blindly
+                outcomes.append(Outcome(m.id, UNKNOWN))
+                continue
             except requests.RequestException as exc:
                 outcomes.append(Outcome(m.id, EventKind.DEFERRED, detail=f"Twilio unreachable ({type(exc).__name__})"))
                 continue

@@ -29,7 +29,7 @@ from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
-from messaging.providers import Outcome, provider_for
+from messaging.providers import UNKNOWN, Outcome, provider_for
 from messaging.status import recompute_sql
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,14 @@ def record_outcomes(
     *, token: int, claimed: list[Claimed], outcomes: list[Outcome], provider: str, retry_now: bool = False
 ) -> None:
     """Record what the provider said for a batch, set-based: one INSERT of the events, then one UPDATE
-    that moves each message on and re-derives its status (each row written once)."""
+    that moves each message on and re-derives its status (each row written once). An UNKNOWN outcome
+    (the provider may have the message) is left 'handing off' for recover_interrupted."""
     by_id = {c.id: c for c in claimed}
     now = timezone.now()
     ids, moves, providers, provider_ids, next_at, events = [], [], [], [], [], []
     for o in outcomes:
+        if o.kind == UNKNOWN:
+            continue  # stays 'handing off' (Sending, not yet accepted) until recover_interrupted settles it
         c = by_id[o.message_id]
         kind, detail = o.kind, o.detail
         if kind == EventKind.DEFERRED and c.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
@@ -173,6 +176,8 @@ def record_outcomes(
         events.append(
             NewEvent(c.id, kind, own_event_id(c.id, kind, c.attempts), source=EventSource.WORKER, detail=detail)
         )
+    if not ids:
+        return
     sql, params = recompute_sql(
         RECORD_TARGET, [ids, moves, providers, provider_ids, next_at, Dispatch.HANDING_OFF, token], also_set=RECORD_SET
     )
@@ -213,7 +218,8 @@ def send_batch(*, lane: str = LIVE, limit: int | None = None) -> int:
 
 
 def recover_interrupted() -> int:
-    """Settle messages left 'handing off' by a worker that died; returns how many were settled.
+    """Settle messages left 'handing off' by a worker that died, or whose provider did not answer in
+    time (an UNKNOWN outcome); returns how many were settled.
 
     Only batches whose advisory lock we can take are touched (their worker's connection is gone), and
     only after a grace period, so a request still in flight at the provider has landed. A provider that
@@ -254,10 +260,17 @@ def _recover_batch(token: int) -> int:
                 outcomes.append(Outcome(m.id, EventKind.INTERRUPTED, detail="worker stopped during hand-off"))
             elif str(m.send_key) in found:
                 outcomes.append(
-                    Outcome(m.id, EventKind.ACCEPTED, found[str(m.send_key)], "confirmed after worker stopped")
+                    Outcome(
+                        m.id,
+                        EventKind.ACCEPTED,
+                        found[str(m.send_key)],
+                        "confirmed by lookup after an unfinished hand-off",
+                    )
                 )
             else:
-                outcomes.append(Outcome(m.id, EventKind.DEFERRED, detail="worker stopped before the carrier got it"))
+                outcomes.append(
+                    Outcome(m.id, EventKind.DEFERRED, detail="the carrier never got it (unfinished hand-off)")
+                )
         claimed = [
             Claimed(m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, "", m.send_key, m.attempts, "")
             for m in messages

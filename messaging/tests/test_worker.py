@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from kalix_site.testing import wait_for
 from messaging import worker
 from messaging.models import Dispatch, Message, Status
 from messaging.services import message_send
@@ -138,11 +139,21 @@ def claim_in_a_worker_that_dies(limit=10):
 
     def run():
         result["token"], result["claimed"] = worker.claim_batch(limit=limit)
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            result["pid"] = cursor.fetchone()[0]
         connections["default"].close()  # the session (and its advisory lock) ends without an unlock
 
     thread = threading.Thread(target=run)
     thread.start()
     thread.join()
+
+    def backend_gone():  # the server ends the session a moment after the client hangs up
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [result["pid"]])
+            return cursor.fetchone()[0] == 0
+
+    wait_for(backend_gone, timeout=10, interval=0.02, message="the dead worker's session to end")
     return result["claimed"]
 
 

