@@ -7,6 +7,7 @@ if this script is using it. Prints the URLs and demo logins once /healthz says e
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,12 @@ PYTHON = sys.executable
 def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
     print(f"[run] starting {name}: {' '.join(argv)}", flush=True)
     return subprocess.Popen(argv, cwd=ROOT, env=env)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
 
 
 def wait_healthy(base: str, children: dict, timeout: float = 120) -> dict:
@@ -49,6 +56,11 @@ def main() -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "kalix_site.settings")
     env.setdefault("KALIX_PUBLIC_URL", f"http://{host}:{port}")  # where the simulated carrier reports
     started = time.monotonic()
+    if port_in_use(host, int(port)):
+        # Another `make run` (or something else) serves there; starting ours would fail to bind and,
+        # on the way out, stop the database the other one is using.
+        print(f"[run] {host}:{port} is already in use: is Kalix already running? Stop it, or set PORT.", flush=True)
+        return 1
 
     children = {
         "web": start(

@@ -38,6 +38,7 @@ def test_killed_reindex_resumes_from_its_checkpoint(lane_cluster, clinic_a, sett
     wait_for(lambda: not job_lock_held(job.pk), timeout=30, message="the killed worker's session to end")
 
     lane_cluster("bulk")
+
     # what the safety-net schedule does: once the job has not moved for a time slice, poke it. A poke
     # the killed slice had already queued may get there first; either way the job must resume by itself.
     def resumed():
