@@ -6,7 +6,7 @@
 4. Live stream: BENCH_LIVE_RATE messages/s (default 50) through message_send, a real live-lane cluster
    and the simulated carrier; time to 'Sending' (the worker's hand-off event) measured idle and while
    the re-index runs.
-5. Naive contrast, on BENCH_NAIVE_ROWS (default 100,000): the re-index's chunks queued FIFO as tasks
+5. Naive contrast, on BENCH_NAIVE_ROWS (default 500,000): the re-index's chunks queued FIFO as tasks
    in the live lane itself (as in the incident), with the same live stream beside them.
 
 Before each timed recompute the derived columns are scrambled and the table vacuumed (not timed), so
@@ -21,7 +21,7 @@ import time
 from bench.common import bench_line, print_table, setup_django
 
 ROWS = int(os.environ.get("BENCH_REINDEX_ROWS", 1_000_000))
-NAIVE_ROWS = int(os.environ.get("BENCH_NAIVE_ROWS", 100_000))
+NAIVE_ROWS = int(os.environ.get("BENCH_NAIVE_ROWS", 500_000))
 NAIVE_CHUNK = int(os.environ.get("BENCH_NAIVE_CHUNK", 1_000))
 LIVE_RATE = float(os.environ.get("BENCH_LIVE_RATE", 50))
 IDLE_SECONDS = float(os.environ.get("BENCH_LIVE_IDLE_SECONDS", 20))

@@ -302,6 +302,8 @@ TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com")
 PROVIDER_TIMEOUT_SECONDS = env_float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
 
 # --- lanes and re-index ---------------------------------------------------------------------------
+# A poke still waiting unstarted in the broker after this many seconds is sent again (its task may be lost).
+LANE_POKE_RESEND_SECONDS = env_int("KALIX_LANE_POKE_RESEND_SECONDS", 60)
 # Messages per re-index chunk (one set-based UPDATE each, checkpointed in the job row).
 REINDEX_CHUNK_SIZE = env_int("KALIX_REINDEX_CHUNK_SIZE", 5000)
 # Default throttle of a new re-index job in rows/s (0: as fast as the bulk lane goes).

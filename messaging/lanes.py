@@ -13,19 +13,23 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
-from messaging.models import LaneHeartbeat
+from messaging.models import LaneHeartbeat, WaitingPoke
 
 LIVE = "live"
 BULK = "bulk"
 
 
 def poke(func: str, *, lane: str, **kwargs) -> None:
-    """Ask `lane` to run `func` once the current transaction commits; coalesced per transaction.
+    """Ask `lane` to run `func(**kwargs)` once the current transaction commits.
 
-    Coalescing looks at the callbacks Django still holds for this transaction, so a rolled-back
-    transaction (whose callbacks Django drops) never suppresses a later poke.
+    Coalesced twice over. Within a transaction: by the callbacks Django still holds, so a rolled-back
+    transaction (whose callbacks Django drops) never suppresses a later poke. Across transactions: by a
+    WaitingPoke row, so while the same poke waits unstarted in the broker no other is sent; the task
+    deletes the row as it starts (run_poke). A row older than LANE_POKE_RESEND_SECONDS is sent again,
+    in case its task was lost; the safety-net schedules cover the rest.
     """
     connection = transaction.get_connection()
     key = (func, lane, tuple(sorted(kwargs.items())))
@@ -33,12 +37,42 @@ def poke(func: str, *, lane: str, **kwargs) -> None:
         getattr(callback, "kalix_poke", None) == key for _, callback, _ in connection.run_on_commit
     ):
         return
+    poke_key = f"{lane}:{func}" + "".join(f":{k}={v}" for k, v in key[2])
 
     def send():
-        async_task(func, cluster=lane, **kwargs)
+        if not _mark_waiting(poke_key, lane):
+            return  # the same poke waits in the broker already
+        try:
+            async_task(RUN_POKE, func, poke_key, cluster=lane, task_name=func[-100:], **kwargs)
+        except Exception:
+            WaitingPoke.objects.filter(key=poke_key).delete()  # not sent: the next commit tries again
+            raise
 
     send.kalix_poke = key
     transaction.on_commit(send)
+
+
+RUN_POKE = "messaging.lanes.run_poke"
+
+
+def _mark_waiting(poke_key: str, lane: str) -> bool:
+    """Record that this poke is about to wait in the broker; False if it waits there already."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO messaging_waitingpoke (key, lane, sent_at) VALUES (%s, %s, now())
+               ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at
+                WHERE messaging_waitingpoke.sent_at < now() - make_interval(secs => %s)
+               RETURNING 1""",
+            [poke_key, lane, settings.LANE_POKE_RESEND_SECONDS],
+        )
+        return cursor.fetchone() is not None
+
+
+def run_poke(func: str, poke_key: str, **kwargs):
+    """What a poke's task runs: forget the waiting poke first (a commit from now on pokes again), then
+    run `func`."""
+    WaitingPoke.objects.filter(key=poke_key).delete()
+    return import_string(func)(**kwargs)
 
 
 def record_heartbeat(*, lane: str, stat) -> None:

@@ -195,4 +195,5 @@ from messaging.queue_models import (  # noqa: E402,F401
     ReindexJob,
     ReindexScope,
     ReindexState,
+    WaitingPoke,
 )

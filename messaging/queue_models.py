@@ -37,6 +37,25 @@ class Lane(models.Model):
         return f"{self.name} lane"
 
 
+class WaitingPoke(models.Model):
+    """A poke sent to a lane's broker that no worker has started yet (messaging.lanes.poke).
+
+    While it waits, the same poke from any other transaction is not sent again: a thousand commits in
+    a second leave one drain task in the broker, not a thousand ahead of a billing build. The task
+    deletes its row as it starts, so work committed after that start pokes again.
+    """
+
+    key = models.CharField(max_length=255, primary_key=True)
+    lane = models.CharField(max_length=32)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["lane", "sent_at"]
+
+    def __str__(self):
+        return f"{self.key} waiting since {self.sent_at:%H:%M:%S}"
+
+
 class LaneAction(models.Model):
     """One operator action on a lane or its items: who, when, what, how many rows. Never edited."""
 

@@ -1,10 +1,16 @@
-"""Pokes are coalesced per transaction, and forgotten with a transaction that rolls back."""
+"""Pokes are coalesced per transaction and across transactions while one waits in the broker, and
+forgotten with a transaction that rolls back."""
+
+from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from messaging.lanes import poke
+from messaging.models import WaitingPoke
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,4 +37,60 @@ def test_a_rolled_back_poke_does_not_swallow_the_next_one():
     with transaction.atomic():
         poke("messaging.reindex.run_pending", lane="bulk")
 
+    assert OrmQ.objects.filter(key="bulk").count() == 1
+
+
+def test_a_poke_waiting_in_the_broker_absorbs_the_same_poke_from_later_transactions():
+    for _ in range(5):
+        with transaction.atomic():
+            poke("messaging.reindex.run_pending", lane="bulk")
+    poke("messaging.reindex.run", lane="bulk", job_id=1)  # a different poke is sent
+    poke("messaging.reindex.run", lane="bulk", job_id=2)
+
+    assert OrmQ.objects.filter(key="bulk").count() == 3
+    assert WaitingPoke.objects.count() == 3
+
+
+def test_once_the_task_starts_the_next_commit_pokes_again():
+    from messaging import lanes
+
+    poke("messaging.reindex.run_pending", lane="bulk")
+    (waiting,) = WaitingPoke.objects.all()
+    with mock.patch("messaging.reindex.run_pending", return_value=7) as run_pending:
+        assert lanes.run_poke("messaging.reindex.run_pending", waiting.key) == 7  # what the worker runs
+    run_pending.assert_called_once_with()
+    assert not WaitingPoke.objects.exists()
+
+    poke("messaging.reindex.run_pending", lane="bulk")
+    assert OrmQ.objects.filter(key="bulk").count() == 2
+
+
+def test_the_task_runs_the_poked_function_with_its_arguments(settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}  # async_task runs the task at once
+    with mock.patch("messaging.reindex.run", return_value="done") as run:
+        poke("messaging.reindex.run", lane="bulk", job_id=42)
+    run.assert_called_once_with(job_id=42)
+    assert not WaitingPoke.objects.exists()
+
+
+def test_a_poke_waiting_longer_than_the_resend_time_is_sent_again(settings):
+    settings.LANE_POKE_RESEND_SECONDS = 30
+    poke("messaging.reindex.run_pending", lane="bulk")
+    WaitingPoke.objects.update(sent_at=timezone.now() - timedelta(seconds=31))  # its task may be lost
+
+    poke("messaging.reindex.run_pending", lane="bulk")
+    poke("messaging.reindex.run_pending", lane="bulk")
+
+    assert OrmQ.objects.filter(key="bulk").count() == 2
+
+
+def test_a_poke_the_broker_refused_leaves_nothing_waiting():
+    with (
+        mock.patch("messaging.lanes.async_task", side_effect=ConnectionError("broker down")),
+        pytest.raises(ConnectionError),
+    ):
+        poke("messaging.reindex.run_pending", lane="bulk")
+    assert not WaitingPoke.objects.exists()
+
+    poke("messaging.reindex.run_pending", lane="bulk")
     assert OrmQ.objects.filter(key="bulk").count() == 1
