@@ -130,15 +130,14 @@ class MessageViewSet(ClinicScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
             raise ValidationError({"Idempotency-Key": "At most 100 characters."})
-        replay = bool(key) and Message.objects.filter(clinic=self.clinic, idempotency_key=key).exists()
         try:
-            message = services.message_send(
+            message, created = services.message_send_or_replay(
                 clinic=self.clinic, patient=patient, created_by=request.user, idempotency_key=key, **fields
             )
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
         body = MessageDetailSerializer(message).data
-        return Response(body, status=status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 def register(router) -> None:

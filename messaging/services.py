@@ -28,7 +28,16 @@ def _check_patient(patient: Patient | None, channel: str) -> None:
         raise ValidationError({"channel": f"{patient.full_name} declined electronic messages."})
 
 
-def message_send(
+def message_send(**fields) -> Message:
+    """Validate and queue a message; the live lane is poked when the transaction commits.
+
+    With an idempotency key already used in this clinic, the message made then is returned unchanged.
+    Takes the keyword arguments of message_send_or_replay.
+    """
+    return message_send_or_replay(**fields)[0]
+
+
+def message_send_or_replay(
     *,
     clinic: Clinic,
     channel: str,
@@ -41,15 +50,13 @@ def message_send(
     idempotency_key: str = "",
     priority: int = 100,
     retry_of: Message | None = None,
-) -> Message:
-    """Validate and queue a message; the live lane is poked when the transaction commits.
-
-    With an idempotency key already used in this clinic, the message made then is returned unchanged.
-    """
+) -> tuple[Message, bool]:
+    """message_send, also saying whether this call made the message (False: a replay of the idempotency
+    key, including when a concurrent call with the same key committed first)."""
     if idempotency_key:
         existing = Message.objects.filter(clinic=clinic, idempotency_key=idempotency_key).first()
         if existing:
-            return existing
+            return existing, False
     if patient is not None and patient.clinic_id != clinic.pk:
         raise ValidationError({"patient": "No such patient in this clinic."})
     if channel not in Channel.values:
@@ -91,10 +98,10 @@ def message_send(
                 poke(DRAIN, lane=LIVE)
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
-            return Message.objects.get(clinic=clinic, idempotency_key=idempotency_key)
+            return Message.objects.get(clinic=clinic, idempotency_key=idempotency_key), False
         raise
     message.refresh_from_db()
-    return message
+    return message, True
 
 
 @transaction.atomic
