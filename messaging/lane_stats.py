@@ -1,14 +1,17 @@
 """Per-lane numbers for the queue dashboard: depth, age, throughput over 1/5/15 minutes, ETA, workers,
-and the per-minute samples the sparklines are drawn from (recorded by a schedule, `record_samples`)."""
+tasks in the broker, and the per-minute samples the sparklines are drawn from (recorded by a schedule,
+`record_samples`)."""
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from messaging.lanes import LIVE, lane_done_since, lane_health, lane_snapshot, lane_state, throughput_source
-from messaging.models import DeliveryEvent, EventKind, EventSource, LaneSample
+from messaging.models import DeliveryEvent, EventKind, EventSource, LaneSample, WaitingPoke
 
+log = logging.getLogger(__name__)
 RECORD_SAMPLES = "messaging.lane_stats.record_samples"
 WINDOWS = (1, 5, 15)  # minutes
 
@@ -56,6 +59,21 @@ def sparkline(values: list[float | None], *, width: int = 160, height: int = 28)
     )
 
 
+def broker_tasks(lane: str) -> int | None:
+    """Tasks waiting in `lane`'s django-q2 broker queue (ORM or Redis); None when the broker cannot say.
+
+    Our durable queue is the domain rows, so this should stay small (pokes coalesce, see
+    messaging.lanes.poke); a large number means something enqueues tasks per item, as in the incident.
+    """
+    from django_q.brokers import get_broker
+
+    try:
+        return get_broker(list_key=lane).queue_size()
+    except Exception:  # a broker that is down must not take the dashboard with it
+        log.warning("could not read the %s lane's broker queue size", lane, exc_info=True)
+        return None
+
+
 def dashboard() -> list[dict]:
     """Everything the queue dashboard shows, per lane."""
     now = timezone.now()
@@ -79,6 +97,8 @@ def dashboard() -> list[dict]:
                 "per_min": per_min,
                 "eta_s": snap["depth"] / rate_per_s if rate_per_s > 0 and snap["depth"] else None,
                 "health": health.get(lane, {"alive": False, "clusters": 0, "workers": 0}),
+                "broker_tasks": broker_tasks(lane),
+                "waiting_pokes": WaitingPoke.objects.filter(lane=lane).count(),
                 "throughput_svg": sparkline([s.done for s in samples]),
                 "age_svg": sparkline([s.oldest_age_s for s in samples]),
                 "samples": len(samples),

@@ -57,3 +57,32 @@ def test_sparkline_is_inline_svg_scaled_to_its_maximum():
     points = [tuple(map(float, p.split(","))) for p in svg.split('points="')[1].split('"')[0].split()]
     assert [x for x, _ in points] == [0, 10, 20, 30]
     assert points[2][1] == min(y for _, y in points) and points[0][1] == points[3][1]
+
+
+def test_dashboard_counts_the_tasks_in_each_lanes_broker_and_the_waiting_pokes(django_capture_on_commit_callbacks):
+    from django.db import transaction
+    from django_q.tasks import async_task
+
+    from messaging.lanes import poke
+
+    for _ in range(3):
+        async_task("time.sleep", 0, cluster="bulk")  # per-item tasks, as the incident's re-index enqueued
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            poke("messaging.reindex.run_pending", lane="bulk")  # the second finds the first waiting
+
+    lanes = {lane["name"]: lane for lane in lane_stats.dashboard()}
+
+    assert (lanes["bulk"]["broker_tasks"], lanes["bulk"]["waiting_pokes"]) == (4, 1)
+    assert (lanes["live"]["broker_tasks"], lanes["live"]["waiting_pokes"]) == (0, 0)
+
+
+def test_a_broker_that_cannot_answer_shows_unknown(monkeypatch):
+    import django_q.brokers
+
+    def broken(list_key=None):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(django_q.brokers, "get_broker", broken)
+    lanes = {lane["name"]: lane for lane in lane_stats.dashboard()}
+    assert lanes["live"]["broker_tasks"] is None

@@ -42,7 +42,7 @@ def test_operations_see_the_dashboard_with_controls(client, ops):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="lane-live"' in html and 'id="lane-bulk"' in html
-    assert "<svg" in html and "Workers alive" in html
+    assert "<svg" in html and "Workers alive" in html and "Tasks in the broker" in html
     assert "Pause live" in html and "Trigger re-index" in html
 
 
