@@ -1,7 +1,7 @@
 """Kalix settings, read from the environment (12-factor).
 
 Every setting an operator may change is listed, with its default, in the README's configuration
-table. Development conveniences (a throwaway SECRET_KEY, localhost hosts, console email) apply only
+table. Development conveniences (a throwaway SECRET_KEY, localhost hosts, email to files) apply only
 when DEBUG is on; production values must be given explicitly.
 """
 
@@ -172,8 +172,10 @@ MEDIA_URL = "media/"
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
+# Where development email goes (one file per connection), so it never lands in a terminal or log.
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
@@ -295,6 +297,8 @@ SIMCARRIER_FAILURE_RATE = env_float("KALIX_SIMCARRIER_FAILURE_RATE", 0.0)
 SIMCARRIER_DUPLICATE_RATE = env_float("KALIX_SIMCARRIER_DUPLICATE_RATE", 0.0)
 SIMCARRIER_REORDER_RATE = env_float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
 SIMCARRIER_REPORT_BATCH = env_int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
+# Recipients the simulated carrier always reports undelivered (comma-separated E.164; a fictional number).
+SIMCARRIER_UNDELIVERABLE = env_list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")

@@ -37,6 +37,9 @@ class CarrierConfig:
     report_batch: int = 200
     send_reports: bool = True
     seed: int | None = None
+    # Recipients always reported undelivered (as a real carrier's unreachable handset): the demo's
+    # failed message goes to one. The default is a number Australia reserves for fiction.
+    undeliverable: tuple[str, ...] = ("+61491570159",)
 
     @classmethod
     def from_settings(cls, **overrides):
@@ -50,6 +53,7 @@ class CarrierConfig:
             "duplicate_rate": settings.SIMCARRIER_DUPLICATE_RATE,
             "reorder_rate": settings.SIMCARRIER_REORDER_RATE,
             "report_batch": settings.SIMCARRIER_REPORT_BATCH,
+            "undeliverable": tuple(settings.SIMCARRIER_UNDELIVERABLE),
         }
         return cls(**{**values, **overrides})
 
@@ -141,7 +145,7 @@ class SimCarrier:
 
     def _schedule(self, msg: Received, callback: str, now: float) -> None:
         delay = self.config.report_delay_ms / 1000
-        fails = self.random.random() < self.config.failure_rate
+        fails = msg.to in self.config.undeliverable or self.random.random() < self.config.failure_rate
         final = "undelivered" if fails else "delivered"
         sent_at, final_at = now + delay / 2, now + delay
         if self.random.random() < self.config.reorder_rate:

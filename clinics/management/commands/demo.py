@@ -101,6 +101,7 @@ class Command(BaseCommand):
     def app_loaders(self):
         """Each app's idempotent demo loader, called with the demo clinics."""
         from billing import demo as billing_demo
+        from messaging import demo as messaging_demo
         from statuspage import demo as statuspage_demo
 
-        return [billing_demo.load, lambda clinics: statuspage_demo.load()]
+        return [billing_demo.load, messaging_demo.load, lambda clinics: statuspage_demo.load()]

@@ -1,0 +1,40 @@
+"""The demo messages go through the real pipeline and end in the statuses staff are meant to see."""
+
+import pytest
+from django.core.management import call_command
+
+from kalix_site.testing import wait_for
+from messaging import worker
+from messaging.models import Message, Status
+from messaging.simcarrier import CarrierConfig, SimCarrier
+from messaging.tests.conftest import SIM_SECRET
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_messages_reach_delivered_held_cancelled_and_undelivered(live_server, sim_settings):
+    with SimCarrier(CarrierConfig(secret=SIM_SECRET, report_delay_ms=50)) as carrier:
+        sim_settings.SIMCARRIER_URL = carrier.url
+        sim_settings.MESSAGING_PUBLIC_URL = live_server.url
+        call_command("demo", verbosity=0)
+        made = Message.objects.count()
+        call_command("demo", verbosity=0)
+        assert Message.objects.count() == made  # loading again sends nothing new
+
+        def settled():
+            worker.drain()
+            return not Message.objects.filter(status=Status.SENDING).exists() and carrier.pending_reports() == 0
+
+        wait_for(settled, timeout=30, interval=0.2, message="demo messages settled")
+
+    by_key = {m.idempotency_key.split("-", 1)[1]: m for m in Message.objects.filter(clinic__slug="harbour-dietetics")}
+    mia = next(m for m in by_key.values() if m.patient and m.patient.first_name == "Mia")
+    assert (mia.status, mia.status_detail) == (Status.PENDING, "Waiting for the patient's opt-in")
+    assert by_key["cancelled"].status == Status.CANCELLED
+    assert by_key["undeliverable"].status == Status.FAILED
+    assert by_key["undeliverable"].status_detail.startswith("Carrier could not deliver")
+    olivia_sms = next(
+        m for m in by_key.values() if m.patient and m.patient.first_name == "Olivia" and m.channel == "sms"
+    )
+    assert (olivia_sms.status, olivia_sms.status_detail) == (Status.SUCCESS, "Delivered")
+    assert Message.objects.filter(channel="email", status=Status.SUCCESS).exists()
+    assert not Message.objects.filter(status=Status.SENDING).exists()
