@@ -73,7 +73,7 @@ def enqueue_confirmation(subscriber: Subscriber) -> int:
     return _enqueue([Notice(subscriber=subscriber, purpose="confirm", next_attempt_at=timezone.now())])
 
 
-@queue_source(lane=LIVE, kind="status_notices")
+@queue_source(lane=LIVE, kind="status-page notices")
 def pending_notices():
     agg = Notice.objects.filter(state=Notice.PENDING).aggregate(oldest=Min("created_at"))
     return Notice.objects.filter(state=Notice.PENDING).count(), agg["oldest"]
