@@ -1,8 +1,12 @@
+import logging
+
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from messaging.lanes import lane_health
+
+log = logging.getLogger(__name__)
 
 
 @never_cache
@@ -18,4 +22,11 @@ def healthz(request):
         checks["database"] = {"ok": False, "error": exc.__class__.__name__}
         checks["lanes"] = {}
     ok = checks["database"]["ok"] and bool(checks["lanes"]) and all(lane["alive"] for lane in checks["lanes"].values())
-    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+    response = JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+    if not ok:
+        # Load balancers and `make run` poll this while a lane starts: an ERROR line per poll would bury
+        # real errors. One INFO line says what is down; the access log has the 503.
+        response._has_been_logged = True  # Django's request logger skips a response marked so
+        down = [name for name, lane in checks["lanes"].items() if not lane["alive"]]
+        log.info("healthz 503: database %s, lanes down: %s", "up" if checks["database"]["ok"] else "down", down)
+    return response

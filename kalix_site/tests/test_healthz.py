@@ -11,6 +11,15 @@ def test_no_workers_means_503(client, db):
     assert body["lanes"]["live"]["alive"] is False and body["lanes"]["bulk"]["alive"] is False
 
 
+def test_a_503_is_one_info_line_not_an_error_per_poll(client, db, caplog):
+    with caplog.at_level("INFO"):
+        assert client.get("/healthz").status_code == 503
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+    assert [r.getMessage() for r in caplog.records if r.name == "kalix_site.health"] == [
+        "healthz 503: database up, lanes down: ['live', 'bulk']"
+    ]
+
+
 def test_stale_heartbeat_counts_as_down(client, db):
     from datetime import timedelta
 
