@@ -14,12 +14,19 @@ def make_user(django_user_model):
         from django.contrib.auth.models import Group
 
         from clinics.models import StaffMembership
+        from kalix_site.testing import restore_migration_data
 
         user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
         for clinic in clinics:
             StaffMembership.objects.create(user=user, clinic=clinic, role=role)
         if groups:
-            user.groups.set(Group.objects.filter(name__in=groups))
+            if Group.objects.filter(name__in=groups).count() < len(set(groups)):
+                restore_migration_data()  # a transactional test before this one flushed them
+            found = Group.objects.filter(name__in=groups)
+            # A user silently left without its group would make every "this role cannot" test pass
+            # for the wrong reason.
+            assert {g.name for g in found} == set(groups), f"no such groups: {groups}"
+            user.groups.set(found)
         return user
 
     return make

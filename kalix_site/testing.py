@@ -80,3 +80,29 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.1, message: 
             return value
         time.sleep(interval)
     raise TimeoutError(f"{message} not met within {timeout}s")
+
+
+def restore_migration_data() -> int:
+    """Run the forward function of every data migration of our apps again; returns how many ran.
+
+    A transactional test ends by flushing every table, and with them the rows data migrations wrote
+    (staff groups and their permissions, schedules, lane rows). Each of those functions is idempotent
+    (get_or_create / update_or_create / grant), so running them again restores exactly that data.
+    """
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import RunPython
+
+    ours = {"clinics", "messaging", "billing", "statuspage"}
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    plan = []  # every migration once, each after its dependencies
+    for leaf in loader.graph.leaf_nodes():
+        plan += [node for node in loader.graph.forwards_plan(leaf) if node not in plan]
+    ran = 0
+    for app_label, name in plan:
+        if app_label in ours:
+            for operation in loader.disk_migrations[app_label, name].operations:
+                if isinstance(operation, RunPython):
+                    operation.code(apps, None)
+                    ran += 1
+    return ran
