@@ -9,6 +9,7 @@ LaneHeartbeat row, at most once every few seconds per cluster.
 import time
 
 from django_q.brokers.orm import ORM
+from django_q.conf import Conf
 from django_q.signing import BadSignature, SignedPackage
 
 HEARTBEAT_EVERY = 2.0  # seconds
@@ -16,6 +17,12 @@ HEARTBEAT_EVERY = 2.0  # seconds
 
 class LaneHeartbeatMixin:
     _last_heartbeat = 0.0
+
+    def __init__(self, list_key: str | None = None):
+        super().__init__(list_key=list_key)
+        # The lane is the cluster's name: the ORM broker's list_key, but the Redis broker rewrites its
+        # list_key to "django_q:<name>:q", which is not a lane.
+        self.lane = list_key or Conf.CLUSTER_NAME
 
     def set_stat(self, key: str, value: str, timeout: int):
         result = super().set_stat(key, value, timeout)
@@ -28,7 +35,7 @@ class LaneHeartbeatMixin:
                 return result
             from messaging.lanes import record_heartbeat
 
-            record_heartbeat(lane=self.list_key, stat=stat)
+            record_heartbeat(lane=self.lane, stat=stat)
         return result
 
 
