@@ -7,6 +7,7 @@ when DEBUG is on; production values must be given explicitly.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -243,7 +244,15 @@ Q_CLUSTER = {
     },
 }
 if env("REDIS_URL"):
-    Q_CLUSTER["redis"] = env("REDIS_URL")
+    # A Redis host that drops packets must not hang a web request (the queue dashboard reads the broker's
+    # queue size) for the operating system's TCP timeout: connect within a few seconds or fail.
+    _redis = urlsplit(env("REDIS_URL"))
+    if "socket_connect_timeout" not in _redis.query:
+        _query = "&".join(
+            filter(None, [_redis.query, f"socket_connect_timeout={env_int('KALIX_REDIS_CONNECT_TIMEOUT', 3)}"])
+        )
+        _redis = _redis._replace(query=_query)
+    Q_CLUSTER["redis"] = urlunsplit(_redis)
 
 # Seconds after which a lane whose workers sent no heartbeat counts as down (/healthz answers 503).
 LANE_HEARTBEAT_TTL = env_int("KALIX_LANE_HEARTBEAT_TTL", 15)

@@ -99,3 +99,23 @@ def test_behind_a_tls_proxy_requests_are_secure_with_hsts_and_secure_cookies(cli
     )
     assert login.status_code == 302 and login.cookies["sessionid"]["secure"]
     assert login.cookies["sessionid"]["httponly"]
+
+
+def test_the_redis_broker_connects_with_a_timeout():
+    code = "from django.conf import settings; print(settings.Q_CLUSTER['redis'])"
+    environ = process_env(REDIS_URL="redis://10.255.255.1:6379/2?health_check_interval=10")
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "redis://10.255.255.1:6379/2?health_check_interval=10&socket_connect_timeout=3"
+
+    import redis
+
+    client = redis.from_url(result.stdout.strip())  # redis-py takes it as a connection option
+    assert client.connection_pool.connection_kwargs["socket_connect_timeout"] == 3
