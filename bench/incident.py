@@ -381,7 +381,10 @@ def run(mode: str, *, clinic, user, payers, first: int, last: int, web_url: str,
     # leave nothing queued for the next configuration
     from django_q.models import OrmQ
 
+    from messaging.models import WaitingPoke
+
     OrmQ.objects.all().delete()
+    WaitingPoke.objects.all().delete()  # their tasks are gone: a row left would hold back the next run's pokes
     Message.objects.filter(id__gte=first_live_id, dispatch__in=["queued", "handing_off"]).update(
         dispatch="done", next_attempt_at=timezone.now() + timedelta(days=365)
     )

@@ -162,8 +162,10 @@ def run_naive(clinic, patient, env) -> float:
 
     from kalix_site.testing import Cluster
     from messaging.lanes import LIVE
+    from messaging.models import WaitingPoke
 
     OrmQ.objects.all().delete()  # a poke left over from ours would drain the naive mode's messages
+    WaitingPoke.objects.all().delete()  # and the rows saying those pokes wait
     first, last = create_pending(clinic, patient, N)
     collector = Collector(LIVE)
     for pk in range(first, last + 1):
