@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django_q.models import Schedule
 
-from clinics.roles import GROUPS, OPERATIONS
+from clinics.roles import CLINIC_STAFF, GROUPS, OPERATIONS, SUPPORT
 from kalix_site.testing import restore_migration_data
 from messaging.models import Lane
 
@@ -20,7 +20,15 @@ def test_flushed_groups_permissions_schedules_and_lanes_come_back_the_same():
 
     restore_migration_data()  # an earlier transactional test may have flushed them already
     migrated = state()
-    assert set(migrated[0]) == set(GROUPS) and "control_lane" in migrated[0][OPERATIONS]
+    # what the data migrations write, spelled out, so restore is not only compared with itself
+    groups, schedules, lanes = migrated
+    assert set(groups) == set(GROUPS)
+    assert {"view_patient", "add_patient", "change_patient"} <= set(groups[CLINIC_STAFF])
+    assert {"control_lane", "run_reindexjob", "change_billingbatch"} <= set(groups[OPERATIONS])
+    assert {"add_incidentupdate", "change_incident"} <= set(groups[SUPPORT])
+    assert not {"control_lane", "run_reindexjob"} & set(groups[SUPPORT])
+    assert {func for _, func, _ in schedules} >= {"messaging.worker.safety_drain", "messaging.reindex.run_pending"}
+    assert lanes == ["bulk", "live"]
     Group.objects.all().delete()
     Schedule.objects.all().delete()
     Lane.objects.all().delete()

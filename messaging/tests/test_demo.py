@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django_q.models import OrmQ
 
 from kalix_site.testing import wait_for
 from messaging import worker
@@ -17,6 +18,7 @@ def test_demo_messages_reach_delivered_held_cancelled_and_undelivered(live_serve
         sim_settings.MESSAGING_PUBLIC_URL = live_server.url
         call_command("demo", verbosity=0)
         made = Message.objects.count()
+        assert OrmQ.objects.filter(key="live").exists()  # the demo's sends poked the live lane
         call_command("demo", verbosity=0)
         assert Message.objects.count() == made  # loading again sends nothing new
 

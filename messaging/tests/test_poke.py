@@ -94,3 +94,22 @@ def test_a_poke_the_broker_refused_leaves_nothing_waiting():
 
     poke("messaging.reindex.run_pending", lane="bulk")
     assert OrmQ.objects.filter(key="bulk").count() == 1
+
+
+def test_work_committed_while_the_poked_task_runs_pokes_a_fresh_task():
+    """The lost wakeup the row must not cause: the task forgets its row before it starts working, so a
+    commit that lands while it works (after it last looked) is drained by a new task."""
+    from messaging import lanes
+
+    poke("messaging.reindex.run_pending", lane="bulk")
+    (waiting,) = WaitingPoke.objects.all()
+
+    def drain_while_a_send_commits():
+        poke("messaging.reindex.run_pending", lane="bulk")  # a commit during the drain
+        return 0
+
+    with mock.patch("messaging.reindex.run_pending", side_effect=drain_while_a_send_commits):
+        lanes.run_poke("messaging.reindex.run_pending", waiting.key)
+
+    assert OrmQ.objects.filter(key="bulk").count() == 2  # the first task's, and a fresh one
+    assert WaitingPoke.objects.count() == 1
