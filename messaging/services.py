@@ -53,10 +53,18 @@ def message_send_or_replay(
 ) -> tuple[Message, bool]:
     """message_send, also saying whether this call made the message (False: a replay of the idempotency
     key, including when a concurrent call with the same key committed first)."""
+    asked = {"channel": channel, "patient_id": patient.pk if patient else None, "subject": subject, "body": body}
+
+    def replay(existing: Message) -> tuple[Message, bool]:
+        """The message made earlier with this key, if this call asks for the same message."""
+        if any(getattr(existing, field) != value for field, value in asked.items()):
+            raise ValidationError({"idempotency_key": "This key was already used for a different message."})
+        return existing, False
+
     if idempotency_key:
         existing = Message.objects.filter(clinic=clinic, idempotency_key=idempotency_key).first()
         if existing:
-            return existing, False
+            return replay(existing)
     if patient is not None and patient.clinic_id != clinic.pk:
         raise ValidationError({"patient": "No such patient in this clinic."})
     if channel not in Channel.values:
@@ -98,7 +106,7 @@ def message_send_or_replay(
                 poke(DRAIN, lane=LIVE)
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
-            return Message.objects.get(clinic=clinic, idempotency_key=idempotency_key), False
+            return replay(Message.objects.get(clinic=clinic, idempotency_key=idempotency_key))
         raise
     message.refresh_from_db()
     return message, True

@@ -103,3 +103,14 @@ def test_two_concurrent_posts_with_one_key_make_one_message_one_201_and_one_200(
     assert sorted(a.status_code for a in answers) == [200, 201], [a.content for a in answers]
     assert answers[0].json()["id"] == answers[1].json()["id"]
     assert Message.objects.count() == 1
+
+
+def test_a_key_reused_for_a_different_message_is_refused_and_changes_nothing(client_a, patient_a):
+    payload = {"patient": patient_a.pk, "channel": "sms", "body": "Your appointment is tomorrow"}
+    first = client_a.post(URL, payload, content_type="application/json", HTTP_IDEMPOTENCY_KEY="abc-2")
+    other = {**payload, "body": "Your appointment is cancelled"}
+    again = client_a.post(URL, other, content_type="application/json", HTTP_IDEMPOTENCY_KEY="abc-2")
+
+    assert (first.status_code, again.status_code) == (201, 400)
+    assert again.json() == {"idempotency_key": ["This key was already used for a different message."]}
+    assert list(Message.objects.values_list("body", flat=True)) == ["Your appointment is tomorrow"]
