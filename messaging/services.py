@@ -31,8 +31,8 @@ def _check_patient(patient: Patient | None, channel: str) -> None:
 def message_send(**fields) -> Message:
     """Validate and queue a message; the live lane is poked when the transaction commits.
 
-    With an idempotency key already used in this clinic, the message made then is returned unchanged.
-    Takes the keyword arguments of message_send_or_replay.
+    With an idempotency key already used in this clinic for the same message, the message made then is
+    returned unchanged; for a different message, ValidationError. Takes message_send_or_replay's arguments.
     """
     return message_send_or_replay(**fields)[0]
 
@@ -57,7 +57,13 @@ def message_send_or_replay(
 
     def replay(existing: Message) -> tuple[Message, bool]:
         """The message made earlier with this key, if this call asks for the same message."""
-        if any(getattr(existing, field) != value for field, value in asked.items()):
+        same = all(getattr(existing, field) == value for field, value in asked.items())
+        if same and recipient:
+            try:
+                same = existing.recipient == content.normalise_recipient(channel, recipient)
+            except ValidationError:
+                same = False
+        if not same:
             raise ValidationError({"idempotency_key": "This key was already used for a different message."})
         return existing, False
 

@@ -109,7 +109,11 @@ def test_an_idempotency_key_returns_the_first_message_per_clinic(clinic_a, clini
     with pytest.raises(ValidationError) as error:  # the same key for another message is a client bug
         message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="two", idempotency_key="k1")
     assert "idempotency_key" in error.value.message_dict
-    assert Message.objects.count() == 2
+    to = message_send(clinic=clinic_a, channel="sms", recipient="0412 000 009", body="hi", idempotency_key="k2")
+    assert message_send(clinic=clinic_a, channel="sms", recipient="+61412000009", body="hi", idempotency_key="k2") == to
+    with pytest.raises(ValidationError):  # same text, another recipient
+        message_send(clinic=clinic_a, channel="sms", recipient="+61412000008", body="hi", idempotency_key="k2")
+    assert Message.objects.count() == 3
 
 
 def test_staff_can_cancel_a_pending_message_but_not_one_with_the_provider(clinic_a, patient_a, staff_a):
