@@ -26,7 +26,7 @@ from billing.money import to_money
 from billing.services import next_number
 from billing.validation import clinic_today
 from clinics.models import Clinic
-from messaging.lanes import LIVE, poke, queue_source
+from lanes.pokes import LIVE, poke, queue_source
 
 log = logging.getLogger(__name__)
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "anymail",
     "django_q",
+    "lanes",
     "clinics",
     "messaging",
     "billing",
@@ -218,7 +219,7 @@ SPECTACULAR_SETTINGS = {
 LANES = ("live", "bulk")
 LIVE_WORKERS = env_int("KALIX_LIVE_WORKERS", 2)
 BULK_WORKERS = env_int("KALIX_BULK_WORKERS", 1)
-Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "kalix_site.qbroker.LaneORM")
+Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "lanes.brokers.LaneORM")
 Q_CLUSTER = {
     "name": "kalix",  # shared by every lane: it is also the salt that signs task payloads
     "cluster_name": "live",

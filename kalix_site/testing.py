@@ -47,7 +47,7 @@ class Cluster:
         )
 
     def wait_alive(self, timeout: float = 30) -> None:
-        from messaging.lanes import lane_health
+        from lanes.pokes import lane_health
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -93,7 +93,7 @@ def restore_migration_data() -> int:
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.operations import RunPython
 
-    ours = {"clinics", "messaging", "billing", "statuspage"}
+    ours = {"lanes", "clinics", "messaging", "billing", "statuspage"}
     loader = MigrationLoader(None, ignore_no_migrations=True)
     plan = []  # every migration once, each after its dependencies
     for leaf in loader.graph.leaf_nodes():

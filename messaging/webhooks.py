@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from clinics.ratelimit import ratelimit
-from messaging.lanes import LIVE, poke
+from lanes.pokes import LIVE, poke
 from messaging.models import EventKind, WebhookInbox
 from messaging.providers import sign
 

@@ -24,10 +24,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from lanes.pokes import LIVE, claim_batch_cte, poke, queue_source
 from messaging import inbox
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
-from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import UNKNOWN, Outcome, provider_for
 from messaging.status import recompute_sql
@@ -51,7 +51,7 @@ class Claimed:
     clinic_email_from: str
 
 
-# queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
+# queue operations: the lane's pause, order and backlog share decide the batch (lanes.pokes)
 PICK_SQL = """
     WITH {batch}
     SELECT m.id, m.attempts FROM batch JOIN messaging_message m ON m.id = batch.id
@@ -83,7 +83,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
     events, and move them to 'handing off' with a fresh send key while re-deriving their status
     (Sending, "not yet accepted"), one UPDATE. Returns (claim_token, messages); the caller holds the
     session advisory lock on claim_token until it has recorded the outcomes, then release_claim(token).
-    Which messages go first is messaging.lanes.claim_batch_cte's business (pause, order, backlog).
+    Which messages go first is lanes.pokes.claim_batch_cte's business (pause, order, backlog).
     """
     limit = limit or settings.MESSAGING_BATCH_SIZE
     token = secrets.randbits(62)
@@ -323,7 +323,7 @@ def pending_messages():
 
 @queue_source(lane=LIVE, kind="messages (backlog)", backlog=True)
 def backlog_messages():
-    """Messages an operator moved to the live lane's backlog (messaging.lane_controls)."""
+    """Messages an operator moved to the live lane's backlog (lanes.controls)."""
     from django.db.models import Count, Min
 
     row = Message.objects.filter(

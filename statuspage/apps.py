@@ -6,4 +6,4 @@ class StatuspageConfig(AppConfig):
     verbose_name = "Status page"
 
     def ready(self):
-        from statuspage import notify  # noqa: F401 - registers the notice queue with messaging.lanes
+        from statuspage import notify  # noqa: F401 - registers the notice queue with lanes.pokes

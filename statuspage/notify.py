@@ -25,7 +25,7 @@ from django.db.models import Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from messaging.lanes import LIVE, poke, queue_source
+from lanes.pokes import LIVE, poke, queue_source
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
 
 log = logging.getLogger(__name__)

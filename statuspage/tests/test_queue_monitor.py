@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging.lanes import LIVE, queue_source
+from lanes.pokes import LIVE, queue_source
 from statuspage import queue_monitor, services, states
 from statuspage.models import Incident
 

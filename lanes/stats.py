@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.lanes import LIVE, lane_done_since, lane_health, lane_snapshot, lane_state, throughput_source
-from messaging.models import DeliveryEvent, EventKind, EventSource, LaneSample, WaitingPoke
+from lanes.models import LaneSample, WaitingPoke
+from lanes.pokes import LIVE, lane_done_since, lane_health, lane_snapshot, lane_state, throughput_source
+from messaging.models import DeliveryEvent, EventKind, EventSource
 
 log = logging.getLogger(__name__)
-RECORD_SAMPLES = "messaging.lane_stats.record_samples"
+RECORD_SAMPLES = "lanes.stats.record_samples"
 WINDOWS = (1, 5, 15)  # minutes
 
 
@@ -63,7 +64,7 @@ def broker_tasks(lane: str) -> int | None:
     """Tasks waiting in `lane`'s django-q2 broker queue (ORM or Redis); None when the broker cannot say.
 
     Our durable queue is the domain rows, so this should stay small (pokes coalesce, see
-    messaging.lanes.poke); a large number means something enqueues tasks per item, as in the incident.
+    lanes.pokes.poke); a large number means something enqueues tasks per item, as in the incident.
     """
     from django_q.brokers import get_broker
 

@@ -21,7 +21,8 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
-from messaging.lanes import (
+from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
+from lanes.pokes import (
     BULK,
     LIVE,
     lane_snapshot,
@@ -31,13 +32,13 @@ from messaging.lanes import (
     register_drainer,
     throughput_source,
 )
-from messaging.models import LaneAction, Message, ReindexChunk, ReindexJob, ReindexScope, ReindexState
+from messaging.models import Message
 from messaging.status import recompute_sql
 
 log = logging.getLogger(__name__)
 
-RUN = "messaging.reindex.run"
-RUN_PENDING = "messaging.reindex.run_pending"
+RUN = "lanes.reindex.run"
+RUN_PENDING = "lanes.reindex.run_pending"
 LOCK_CLASS = 0x4B58  # first key of the advisory lock that says "someone runs job N"
 
 # The allowed moves between job states: move -> (from states, to state).

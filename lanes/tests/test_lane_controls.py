@@ -7,9 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from messaging import lane_controls
-from messaging.lanes import lane_snapshot
-from messaging.models import LaneAction, LaneOrder, Message
+from lanes import controls as lane_controls
+from lanes.models import LaneAction, LaneOrder
+from lanes.pokes import lane_snapshot
+from messaging.models import Message
 from messaging.services import message_send
 from messaging.worker import claim_batch, release_claim
 

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from clinics.models import Clinic
-from messaging import reindex
-from messaging.models import ReindexJob, ReindexScope
+from lanes import reindex
+from lanes.models import ReindexJob, ReindexScope
 
 
 def _day(value: str) -> datetime:

@@ -1,9 +1,9 @@
 """Queue operations in Django admin: the lane dashboard, lane controls, re-index jobs, queued messages
-and the audit log. Registered from MessagingConfig.ready().
+and the audit log. Autodiscovered by the admin.
 
-Seeing needs the view permissions, acting needs messaging.control_lane or
-messaging.run_reindexjob; only Operations (and superusers) have them. Without them the buttons and actions are not shown
-and the URLs answer 403. Every action calls a service in messaging.lane_controls or messaging.reindex.
+Seeing needs the view permissions, acting needs lanes.control_lane or
+lanes.run_reindexjob; only Operations (and superusers) have them. Without them the buttons and actions are not shown
+and the URLs answer 403. Every action calls a service in lanes.controls or lanes.reindex.
 """
 
 from datetime import timedelta
@@ -20,12 +20,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from messaging import lane_controls, reindex
-from messaging.lane_stats import dashboard
-from messaging.models import Lane, LaneAction, LaneOrder, QueuedMessage, ReindexJob, ReindexState
+from lanes import controls as lane_controls
+from lanes import reindex
+from lanes.models import Lane, LaneAction, LaneOrder, ReindexJob, ReindexState
+from lanes.stats import dashboard
+from messaging.models import QueuedMessage
 
-CONTROL = "messaging.control_lane"
-RUN_REINDEX = "messaging.run_reindexjob"
+CONTROL = "lanes.control_lane"
+RUN_REINDEX = "lanes.run_reindexjob"
 
 
 def progress_bar(job: ReindexJob) -> str:
@@ -61,7 +63,7 @@ class LaneControlForm(forms.Form):
 
 @admin.register(Lane)
 class LaneAdmin(admin.ModelAdmin):
-    """/admin/messaging/lane/ is the queue dashboard."""
+    """/admin/lanes/lane/ is the queue dashboard."""
 
     def has_add_permission(self, request):
         return False
@@ -78,7 +80,7 @@ class LaneAdmin(admin.ModelAdmin):
             path(
                 "<str:lane>/<str:command>/",
                 self.admin_site.admin_view(require_POST(self.control_view)),
-                name="messaging_lane_control",
+                name="lanes_lane_control",
             ),
         ]
         return control + super().get_urls()
@@ -104,14 +106,14 @@ class LaneAdmin(admin.ModelAdmin):
             "orders": LaneOrder.choices,
             "duration": duration,
         }
-        template = "messaging/admin/lanes_partial.html" if request.GET.get("partial") else "messaging/admin/lanes.html"
+        template = "lanes/admin/lanes_partial.html" if request.GET.get("partial") else "lanes/admin/lanes.html"
         return TemplateResponse(request, template, context)
 
     def control_view(self, request, lane, command):
         if not request.user.has_perm(CONTROL):
             raise PermissionDenied
         form = LaneControlForm(request.POST)
-        back = HttpResponseRedirect(reverse("admin:messaging_lane_changelist"))
+        back = HttpResponseRedirect(reverse("admin:lanes_lane_changelist"))
         if not form.is_valid():
             self.message_user(request, f"Not done: {form.errors.as_text()}", messages.ERROR)
             return back
@@ -152,7 +154,7 @@ class LaneAdmin(admin.ModelAdmin):
             self.message_user(request, f"Not undone: {'; '.join(exc.messages)}", messages.ERROR)
         else:
             self.message_user(request, f"Reversed action #{action.pk}: {done.detail} ({done.rows} rows).")
-        return HttpResponseRedirect(reverse("admin:messaging_lane_changelist"))
+        return HttpResponseRedirect(reverse("admin:lanes_lane_changelist"))
 
 
 @admin.register(LaneAction)
@@ -293,7 +295,7 @@ class ReindexJobAdmin(admin.ModelAdmin):
     list_filter = ["state", "scope"]
     list_select_related = ["clinic", "created_by"]
     actions = ["reindex_again", "pause", "resume", "cancel"]
-    change_list_template = "messaging/admin/reindexjob_change_list.html"
+    change_list_template = "lanes/admin/reindexjob_change_list.html"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ReindexThrottleForm if obj is not None else ReindexStartForm
@@ -336,7 +338,7 @@ class ReindexJobAdmin(admin.ModelAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, f"Started {obj}: {obj.total_rows} messages on the bulk lane.")
-        return HttpResponseRedirect(reverse("admin:messaging_reindexjob_changelist"))
+        return HttpResponseRedirect(reverse("admin:lanes_reindexjob_changelist"))
 
     def changelist_view(self, request, extra_context=None):
         active = ReindexJob.objects.filter(state__in=[ReindexState.QUEUED, ReindexState.RUNNING]).exists()

@@ -5,8 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from clinics.roles import OPERATIONS, SUPPORT
-from messaging.models import ReindexJob, ReindexState
-from messaging.tests.queueops_fixtures import derived_columns, ensure_queueops_roles, seeded
+from lanes.models import ReindexJob, ReindexState
+from lanes.tests.queueops_fixtures import derived_columns, ensure_queueops_roles, seeded
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
 
@@ -19,7 +19,7 @@ def test_operations_start_a_reindex_and_watch_it_finish(page, login, make_user, 
     lane_cluster("bulk")
 
     login("olga")
-    page.goto("/admin/messaging/reindexjob/")
+    page.goto("/admin/lanes/reindexjob/")
     page.get_by_role("link", name="Trigger re-index").click()
     page.select_option("#id_scope", "all")
     page.fill("#id_throttle", "2000")
@@ -33,7 +33,7 @@ def test_operations_start_a_reindex_and_watch_it_finish(page, login, make_user, 
     assert (job.state, job.rows_done) == (ReindexState.DONE, 6_000)
     assert derived_columns(first, last) == expected
 
-    page.goto("/admin/messaging/lane/")
+    page.goto("/admin/lanes/lane/")
     expect(page.locator("#lane-bulk")).to_be_visible()
     expect(page.get_by_role("button", name="Pause bulk")).to_be_visible()
 
@@ -48,7 +48,7 @@ def test_support_cannot_see_the_reindex_controls(page, login, make_user):
     expect(page.get_by_role("link", name="Re-index jobs")).to_have_count(0)
     expect(page.get_by_role("link", name="Lanes")).to_have_count(0)
 
-    response = page.goto("/admin/messaging/reindexjob/add/")
+    response = page.goto("/admin/lanes/reindexjob/add/")
     assert response.status == 403
-    response = page.goto("/admin/messaging/lane/")
+    response = page.goto("/admin/lanes/lane/")
     assert response.status == 403

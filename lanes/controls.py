@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
-from messaging.lanes import poke_drainers
-from messaging.models import Dispatch, Lane, LaneAction, LaneOrder, Message
+from lanes.models import Lane, LaneAction, LaneOrder
+from lanes.pokes import poke_drainers
+from messaging.models import Dispatch, Message
 
 MAX_PROMOTE = 10_000  # a promotion keeps every old priority in its audit row
 

@@ -36,3 +36,4 @@ def ensure_queueops_roles():
     from django.apps import apps
 
     importlib.import_module("messaging.migrations.0007_queueops_setup").forwards(apps, None)
+    importlib.import_module("lanes.migrations.0002_lane_rows_and_grants").forwards(apps, None)

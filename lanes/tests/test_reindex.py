@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from messaging import reindex
-from messaging.lane_controls import lane_pause
-from messaging.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
-from messaging.tests.queueops_fixtures import derived_columns, seeded
+from lanes import reindex
+from lanes.controls import lane_pause
+from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
+from lanes.tests.queueops_fixtures import derived_columns, seeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging import lane_controls
-from messaging.lane_stats import dashboard
-from messaging.models import LaneAction, LaneOrder
+from lanes import controls as lane_controls
+from lanes.models import LaneAction, LaneOrder
+from lanes.stats import dashboard
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -6,9 +6,9 @@ from unittest import mock
 import pytest
 from django_q.signing import SignedPackage
 
-from kalix_site.qbroker import LaneORM, LaneRedis
-from messaging.lanes import lane_health
-from messaging.models import LaneHeartbeat
+from lanes.brokers import LaneORM, LaneRedis
+from lanes.models import LaneHeartbeat
+from lanes.pokes import lane_health
 
 pytestmark = pytest.mark.django_db
 

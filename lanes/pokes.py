@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
-from messaging.models import LaneHeartbeat, WaitingPoke
+from lanes.models import LaneHeartbeat, WaitingPoke
 
 LIVE = "live"
 BULK = "bulk"
@@ -52,16 +52,16 @@ def poke(func: str, *, lane: str, **kwargs) -> None:
     transaction.on_commit(send)
 
 
-RUN_POKE = "messaging.lanes.run_poke"
+RUN_POKE = "lanes.pokes.run_poke"
 
 
 def _mark_waiting(poke_key: str, lane: str) -> bool:
     """Record that this poke is about to wait in the broker; False if it waits there already."""
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(
-            """INSERT INTO messaging_waitingpoke (key, lane, sent_at) VALUES (%s, %s, now())
+            """INSERT INTO lanes_waitingpoke (key, lane, sent_at) VALUES (%s, %s, now())
                ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at
-                WHERE messaging_waitingpoke.sent_at < now() - make_interval(secs => %s)
+                WHERE lanes_waitingpoke.sent_at < now() - make_interval(secs => %s)
                RETURNING 1""",
             [poke_key, lane, settings.LANE_POKE_RESEND_SECONDS],
         )
@@ -163,20 +163,20 @@ def lane_snapshot() -> dict[str, dict]:
 
 # --- What operators set per lane, and the claim order it gives ------------------------------------
 # Lane state (paused, order, backlog share) lives in messaging.Lane rows, changed only through
-# messaging.lane_controls. A queued item whose priority is at or above LANE_BACKLOG_PRIORITY is in the
+# lanes.controls. A queued item whose priority is at or above LANE_BACKLOG_PRIORITY is in the
 # lane's backlog: claimed only when the primary queue is empty, or at the lane's backlog share.
 
 
 def lane_state(lane: str):
     """The Lane row for `lane` (an unsaved default one if nobody has set anything yet)."""
-    from messaging.models import Lane
+    from lanes.models import Lane
 
     return Lane.objects.filter(name=lane).first() or Lane(name=lane)
 
 
 def claim_order_sql(lane: str) -> str:
     """The ORDER BY a claim of queued items in `lane` must use (priority first, then age)."""
-    from messaging.models import LaneOrder
+    from lanes.models import LaneOrder
 
     return "priority, id DESC" if lane_state(lane).order == LaneOrder.NEWEST else "priority, id"
 
@@ -197,7 +197,7 @@ def claim_batch_cte(*, lane: str, limit: int, where: str = "TRUE") -> tuple[str,
         reserved = max(1, round(limit * min(state.backlog_share, 1.0)))
     base = f"""SELECT id FROM messaging_message
                 WHERE dispatch = %(claim_queued)s AND lane = %(claim_lane)s AND ({where})
-                  AND NOT EXISTS (SELECT 1 FROM messaging_lane WHERE name = %(claim_lane)s AND paused)"""
+                  AND NOT EXISTS (SELECT 1 FROM lanes_lane WHERE name = %(claim_lane)s AND paused)"""
     sql = f"""
         claim_backlog_share AS MATERIALIZED (
             {base} AND priority >= %(claim_backlog)s

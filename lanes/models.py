@@ -1,13 +1,28 @@
-"""Queue operations: lane state, the audit log of operator actions, re-index jobs and lane samples.
-
-Imported at the end of messaging/models.py, so these are models of the `messaging` app; kept in a file
-of their own because they belong to queue operations, not to messages.
+"""Queue operations: lane state, heartbeats, waiting pokes, the audit log of operator actions, re-index
+jobs and lane samples. Models of the `lanes` app (until 0001 they were tables of `messaging`).
 """
 
 from django.conf import settings
 from django.db import models
 
-from messaging.models import Message
+
+class LaneHeartbeat(models.Model):
+    """The last sign of life of one django-q2 cluster, and the lane it serves."""
+
+    cluster_id = models.CharField(max_length=64, primary_key=True)
+    lane = models.CharField(max_length=32, db_index=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField()
+    workers = models.PositiveIntegerField()
+    status = models.CharField(max_length=32)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["lane", "-seen_at"]
+
+    def __str__(self):
+        return f"{self.lane} cluster {self.cluster_id} ({self.workers} workers)"
 
 
 class LaneOrder(models.TextChoices):
@@ -16,7 +31,7 @@ class LaneOrder(models.TextChoices):
 
 
 class Lane(models.Model):
-    """What operators set for one lane; workers read it in the claim statement (messaging.lanes)."""
+    """What operators set for one lane; workers read it in the claim statement (lanes.pokes)."""
 
     name = models.CharField(max_length=32, primary_key=True)
     paused = models.BooleanField(default=False, help_text="Workers stop claiming; in-flight work finishes.")
@@ -38,7 +53,7 @@ class Lane(models.Model):
 
 
 class WaitingPoke(models.Model):
-    """A poke sent to a lane's broker that no worker has started yet (messaging.lanes.poke).
+    """A poke sent to a lane's broker that no worker has started yet (lanes.pokes.poke).
 
     While it waits, the same poke from any other transaction is not sent again: a thousand commits in
     a second leave one drain task in the broker, not a thousand ahead of a billing build. The task
@@ -91,7 +106,7 @@ class ReindexState(models.TextChoices):
 
 
 class ReindexJob(models.Model):
-    """Recompute every message's derived state in primary-key chunks on the bulk lane (messaging.reindex).
+    """Recompute every message's derived state in primary-key chunks on the bulk lane (lanes.reindex).
 
     The cursor is the last message id done; it is written in the same transaction as each chunk.
     """
@@ -180,12 +195,3 @@ class LaneSample(models.Model):
 
     def __str__(self):
         return f"{self.lane} at {self.at:%H:%M}"
-
-
-class QueuedMessage(Message):
-    """Messages waiting in a lane, as operators see them in admin: claim order, backlog, promote."""
-
-    class Meta:
-        proxy = True
-        ordering = ["lane", "priority", "id"]
-        verbose_name = "queued message"

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging import lane_stats
-from messaging.models import LaneSample, ReindexChunk
-from messaging.reindex import reindex_start
+from lanes import stats as lane_stats
+from lanes.models import LaneSample, ReindexChunk
+from lanes.reindex import reindex_start
 
 pytestmark = pytest.mark.django_db
 
@@ -63,13 +63,13 @@ def test_dashboard_counts_the_tasks_in_each_lanes_broker_and_the_waiting_pokes(d
     from django.db import transaction
     from django_q.tasks import async_task
 
-    from messaging.lanes import poke
+    from lanes.pokes import poke
 
     for _ in range(3):
         async_task("time.sleep", 0, cluster="bulk")  # per-item tasks, as the incident's re-index enqueued
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-            poke("messaging.reindex.run_pending", lane="bulk")  # the second finds the first waiting
+            poke("lanes.reindex.run_pending", lane="bulk")  # the second finds the first waiting
 
     lanes = {lane["name"]: lane for lane in lane_stats.dashboard()}
 

@@ -5,14 +5,15 @@ import pytest
 from django.urls import reverse
 
 from clinics.roles import CLINIC_STAFF, OPERATIONS, SUPPORT
-from messaging.lanes import lane_state
-from messaging.models import LaneAction, Message, ReindexJob
+from lanes.models import LaneAction, ReindexJob
+from lanes.pokes import lane_state
+from messaging.models import Message
 from messaging.services import message_send
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARD = reverse("admin:messaging_lane_changelist")
-JOBS = reverse("admin:messaging_reindexjob_changelist")
+DASHBOARD = reverse("admin:lanes_lane_changelist")
+JOBS = reverse("admin:lanes_reindexjob_changelist")
 QUEUED = reverse("admin:messaging_queuedmessage_changelist")
 
 
@@ -32,7 +33,7 @@ def clinic_staff_in_admin(make_user, clinic_a):
 
 
 def control(lane, command):
-    return reverse("admin:messaging_lane_control", args=[lane, command])
+    return reverse("admin:lanes_lane_control", args=[lane, command])
 
 
 def test_operations_see_the_dashboard_with_controls(client, ops):
@@ -82,8 +83,8 @@ def test_support_gets_no_dashboard_and_cannot_post(client, support):
 def test_support_cannot_start_or_steer_a_reindex(client, support):
     client.force_login(support)
 
-    assert client.get(reverse("admin:messaging_reindexjob_add")).status_code == 403
-    assert client.post(reverse("admin:messaging_reindexjob_add"), {"scope": "all", "throttle": 0}).status_code == 403
+    assert client.get(reverse("admin:lanes_reindexjob_add")).status_code == 403
+    assert client.post(reverse("admin:lanes_reindexjob_add"), {"scope": "all", "throttle": 0}).status_code == 403
     assert client.get(JOBS).status_code == 403
     assert client.post(JOBS, {"action": "pause", "_selected_action": [1]}).status_code == 403
     assert not ReindexJob.objects.exists()
@@ -112,7 +113,7 @@ def test_clinic_staff_get_nothing(client, clinic_staff_in_admin):
 
     assert client.get(DASHBOARD).status_code == 403
     assert client.post(control("live", "pause")).status_code == 403
-    assert client.get(reverse("admin:messaging_reindexjob_add")).status_code == 403
+    assert client.get(reverse("admin:lanes_reindexjob_add")).status_code == 403
     assert client.get(JOBS).status_code == 403
 
 
@@ -134,12 +135,12 @@ def test_operations_promote_selected_messages(client, ops, clinic_a):
 def test_operations_trigger_a_reindex_and_set_its_throttle(client, ops, clinic_a):
     client.force_login(ops)
 
-    response = client.post(reverse("admin:messaging_reindexjob_add"), {"scope": "all", "throttle": 500})
+    response = client.post(reverse("admin:lanes_reindexjob_add"), {"scope": "all", "throttle": 500})
     assert response.status_code == 302
     job = ReindexJob.objects.get()
     assert (job.throttle, job.created_by) == (500, ops)
 
-    client.post(reverse("admin:messaging_reindexjob_change", args=[job.pk]), {"throttle": 50})
+    client.post(reverse("admin:lanes_reindexjob_change", args=[job.pk]), {"throttle": 50})
     job.refresh_from_db()
     assert job.throttle == 50
     assert client.get(JOBS).content.decode().count("data-percent=") == 1
@@ -152,7 +153,7 @@ def test_operations_trigger_a_reindex_and_set_its_throttle(client, ops, clinic_a
 def test_a_bad_reindex_scope_shows_field_errors(client, ops):
     client.force_login(ops)
 
-    page = client.post(reverse("admin:messaging_reindexjob_add"), {"scope": "clinic", "throttle": 0})
+    page = client.post(reverse("admin:lanes_reindexjob_add"), {"scope": "clinic", "throttle": 0})
 
     assert page.status_code == 200
     assert "Choose the clinic to re-index." in page.content.decode()
@@ -160,7 +161,7 @@ def test_a_bad_reindex_scope_shows_field_errors(client, ops):
 
 
 def test_backing_off_is_shown_in_admin(client, ops, clinic_a):
-    from messaging.reindex import reindex_start
+    from lanes.reindex import reindex_start
 
     job = reindex_start()
     ReindexJob.objects.filter(pk=job.pk).update(waiting="Backing off: the live lane's oldest item is 42s old")
@@ -171,7 +172,7 @@ def test_backing_off_is_shown_in_admin(client, ops, clinic_a):
 
 
 def test_operations_trigger_a_reindex_again_as_an_admin_action(client, ops, clinic_a):
-    from messaging.reindex import reindex_start
+    from lanes.reindex import reindex_start
 
     old = reindex_start(scope="clinic", clinic=clinic_a, throttle=300)
     client.force_login(ops)

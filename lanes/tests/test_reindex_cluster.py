@@ -5,9 +5,9 @@ import pytest
 from django.db import connection
 
 from kalix_site.testing import wait_for
-from messaging import reindex
-from messaging.models import ReindexChunk, ReindexJob, ReindexState
-from messaging.tests.queueops_fixtures import derived_columns, seeded
+from lanes import reindex
+from lanes.models import ReindexChunk, ReindexJob, ReindexState
+from lanes.tests.queueops_fixtures import derived_columns, seeded
 
 pytestmark = [pytest.mark.cluster]
 
