@@ -294,6 +294,8 @@ MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)
 MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
 MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
 MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+# Minutes between the live lane's safety-net drains (behind the pokes; upserted at every migrate).
+MESSAGING_SAFETY_DRAIN_MINUTES = env_int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES", 1)
 MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
@@ -328,7 +330,8 @@ REINDEX_SLICE_SECONDS = env_float("KALIX_REINDEX_SLICE_SECONDS", 20.0)
 REINDEX_LIVE_MAX_AGE_SECONDS = env_float("KALIX_REINDEX_LIVE_MAX_AGE_SECONDS", 5.0)
 # How long the re-index sleeps before looking at the live lane again when it backs off.
 REINDEX_BACKOFF_SECONDS = env_float("KALIX_REINDEX_BACKOFF_SECONDS", 1.0)
-# Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes).
+# Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes; upserted
+# at every migrate).
 REINDEX_SAFETY_MINUTES = env_int("KALIX_REINDEX_SAFETY_MINUTES", 1)
 # Priorities at or above this mark a queued item as in the lane's backlog (moved there by an operator).
 LANE_BACKLOG_PRIORITY = env_int("KALIX_LANE_BACKLOG_PRIORITY", 10000)
@@ -344,7 +347,7 @@ LANE_DASHBOARD_REFRESH_SECONDS = env_int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS",
 BILLING_DRAIN_MAX_BATCHES = env_int("KALIX_BILLING_DRAIN_MAX_BATCHES", 20)
 # A batch 'building' for longer than this (its worker died) is queued again.
 BILLING_BUILD_STALE_S = env_int("KALIX_BILLING_BUILD_STALE_S", 300)
-# Minutes between the safety-net schedule's pokes of the live lane (created by billing migration 0002).
+# Minutes between the safety-net schedule's pokes of the live lane (upserted at every migrate).
 BILLING_SCHEDULE_MINUTES = env_int("KALIX_BILLING_SCHEDULE_MINUTES", 1)
 # Seconds between refreshes of a batch page while it waits or builds.
 BILLING_WAITING_REFRESH_S = env_int("KALIX_BILLING_WAITING_REFRESH_S", 2)
@@ -370,6 +373,11 @@ STATUSPAGE_NOTICE_LEASE_SECONDS = env_int("STATUSPAGE_NOTICE_LEASE_SECONDS", 120
 STATUSPAGE_NOTICE_MAX_ATTEMPTS = env_int("STATUSPAGE_NOTICE_MAX_ATTEMPTS", 8)
 STATUSPAGE_RETRY_BASE_SECONDS = env_float("STATUSPAGE_RETRY_BASE_SECONDS", 30.0)
 STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
+# Minutes between the live lane's schedules of the status page (upserted at every migrate): the notices'
+# safety net behind their pokes, opening and closing maintenance windows, and the queue monitor.
+STATUSPAGE_NOTICE_SCHEDULE_MINUTES = env_int("STATUSPAGE_NOTICE_SCHEDULE_MINUTES", 1)
+STATUSPAGE_MAINTENANCE_TICK_MINUTES = env_int("STATUSPAGE_MAINTENANCE_TICK_MINUTES", 1)
+STATUSPAGE_QUEUE_MONITOR_MINUTES = env_int("STATUSPAGE_QUEUE_MONITOR_MINUTES", 1)
 # Queue monitor: propose an incident when a lane's oldest item is older than RAISE, resolve below CLEAR.
 STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
 STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)

@@ -1,5 +1,5 @@
-"""Queue operations in Django admin: the lane dashboard, lane controls, re-index jobs, queued messages
-and the audit log. Autodiscovered by the admin.
+"""Queue operations in Django admin: the lane dashboard, lane controls, re-index jobs and the audit log.
+(Each domain app steers its own queued rows in its own admin, e.g. messaging's queued messages.)
 
 Seeing needs the view permissions, acting needs lanes.control_lane or
 lanes.run_reindexjob; only Operations (and superusers) have them. Without them the buttons and actions are not shown
@@ -16,17 +16,15 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from lanes import controls as lane_controls
 from lanes import reindex
 from lanes.models import Lane, LaneAction, LaneOrder, ReindexJob, ReindexState
-from lanes.stats import dashboard
-from messaging.models import QueuedMessage
+from lanes.stats import dashboard, duration
 
-CONTROL = "lanes.control_lane"
+CONTROL = lane_controls.CONTROL_PERMISSION
 RUN_REINDEX = "lanes.run_reindexjob"
 
 
@@ -39,17 +37,6 @@ def progress_bar(job: ReindexJob) -> str:
         f"{job.percent:.1f}",
         f"{job.percent:.0f}",
     )
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 # --- Lanes: the dashboard is the Lane changelist, its controls are POST-only URLs beside it ----------
@@ -171,85 +158,6 @@ class LaneActionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-# --- Queued messages: promote, backlog, restore on a selection --------------------------------------
-
-
-@admin.register(QueuedMessage)
-class QueuedMessageAdmin(admin.ModelAdmin):
-    """Queued messages in claim order. No recipient, subject or body: operators steer, they do not read."""
-
-    list_display = ["id", "clinic", "channel", "lane", "priority", "in_backlog", "created_at", "waiting"]
-    list_filter = ["lane", "channel"]
-    list_select_related = ["clinic"]
-    actions = ["promote", "to_backlog", "restore"]
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(dispatch="queued").order_by("lane", "priority", "id")
-
-    @admin.display(boolean=True, description="backlog")
-    def in_backlog(self, obj):
-        return obj.priority >= settings.LANE_BACKLOG_PRIORITY
-
-    @admin.display(description="waiting")
-    def waiting(self, obj):
-        return duration((timezone.now() - obj.created_at).total_seconds())
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_control_permission(self, request):
-        return request.user.has_perm(CONTROL)
-
-    def _by_lane(self, queryset) -> dict[str, list[int]]:
-        lanes: dict[str, list[int]] = {}
-        for pk, lane in queryset.values_list("id", "lane"):
-            lanes.setdefault(lane, []).append(pk)
-        return lanes
-
-    def _report(self, request, done: list[LaneAction]):
-        for action in done:
-            self.message_user(request, f"{action.lane}: {action.detail} ({action.rows} rows), action #{action.pk}.")
-
-    @admin.action(permissions=["control"], description="Promote selected to the front")
-    def promote(self, request, queryset):
-        try:
-            done = [
-                lane_controls.lane_promote(lane=lane, ids=ids, actor=request.user)
-                for lane, ids in self._by_lane(queryset).items()
-            ]
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
-            return
-        self._report(request, done)
-
-    @admin.action(permissions=["control"], description="Move selected to the backlog")
-    def to_backlog(self, request, queryset):
-        self._report(
-            request,
-            [
-                lane_controls.lane_move_to_backlog(lane=lane, ids=ids, actor=request.user)
-                for lane, ids in self._by_lane(queryset).items()
-            ],
-        )
-
-    @admin.action(permissions=["control"], description="Put selected back from the backlog")
-    def restore(self, request, queryset):
-        self._report(
-            request,
-            [
-                lane_controls.lane_restore_backlog(lane=lane, ids=ids, actor=request.user)
-                for lane, ids in self._by_lane(queryset).items()
-            ],
-        )
 
 
 # --- Re-index jobs: the add form is "Trigger re-index"; throttle editable while it runs ---------------

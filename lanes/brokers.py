@@ -33,7 +33,7 @@ class LaneHeartbeatMixin:
                 stat = SignedPackage.loads(value)
             except BadSignature:
                 return result
-            from lanes.pokes import record_heartbeat
+            from lanes.heartbeats import record_heartbeat
 
             record_heartbeat(lane=self.lane, stat=stat)
         return result

@@ -1,9 +1,14 @@
 """Operator controls on lanes: pause, resume, order, backlog and promote. Each is one service call,
 one transaction, one LaneAction row (who, when, what, how many rows) that says how to reverse it.
 
-Re-prioritising is a data change on the queued rows themselves: a backlog item has its priority raised
-by LANE_BACKLOG_PRIORITY (so it keeps its relative order and comes back exactly), a promoted item gets
-LANE_FRONT_PRIORITY and its old priority is kept in the action's `undo`.
+A control that frees work pokes, on commit, the drainers of the kinds it freed (lanes.registry): resume
+every kind the pause stopped, restore, a larger backlog share and promote the kinds whose queued rows
+they moved.
+
+Re-prioritising is a data change on the queued rows themselves (each kind gives them: a `priority`,
+lower first, and a `created_at`): a backlog item has its priority raised by LANE_BACKLOG_PRIORITY (so it
+keeps its relative order and comes back exactly), a promoted item gets LANE_FRONT_PRIORITY and its old
+priority is kept in the action's `undo`.
 """
 
 from datetime import timedelta
@@ -14,10 +19,11 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
+from lanes import registry
 from lanes.models import Lane, LaneAction, LaneOrder
-from lanes.pokes import poke_drainers
-from messaging.models import Dispatch, Message
+from lanes.registry import BACKLOG, PAUSE, PROMOTE, poke_drainers
 
+CONTROL_PERMISSION = "lanes.control_lane"  # what the dashboard, the queued-rows admins and their URLs require
 MAX_PROMOTE = 10_000  # a promotion keeps every old priority in its audit row
 
 
@@ -34,8 +40,12 @@ def _record(lane: str, action: str, actor, *, rows: int = 0, detail: str = "", u
     )
 
 
-def _queued(lane: str):
-    return Message.objects.filter(lane=lane, dispatch=Dispatch.QUEUED)
+def _queued(lane: str, control: str):
+    """The queued rows of the kind of `lane` that honours `control` (backlog or promote)."""
+    (kind, *others) = registry.kinds_honouring(lane, control)
+    if others:  # one kind per lane today; a second would need the operator to say which
+        raise ValidationError({"lane": f"Several kinds of the {lane} lane honour {control}."})
+    return kind.queued(lane)
 
 
 @transaction.atomic
@@ -52,7 +62,7 @@ def lane_resume(*, lane: str, actor=None) -> LaneAction:
     state = _lane(lane)
     state.paused = False
     state.save(update_fields=["paused", "updated_at"])
-    poke_drainers(lane)
+    poke_drainers(lane, PAUSE)  # every kind the pause stopped
     return _record(lane, "resume", actor, detail="resumed", undo={"action": "pause"})
 
 
@@ -77,6 +87,8 @@ def lane_set_backlog_share(*, lane: str, share: float, actor=None) -> LaneAction
     before = state.backlog_share
     state.backlog_share = share
     state.save(update_fields=["backlog_share", "updated_at"])
+    if share > before:
+        poke_drainers(lane, BACKLOG)  # a larger share frees backlog items for the next claims
     undo = {"action": "backlog_share", "share": before}
     return _record(lane, "backlog_share", actor, detail=f"backlog share {share:.0%}", undo=undo)
 
@@ -90,7 +102,7 @@ def lane_move_to_backlog(
         raise ValidationError({"older_than": "Say which items: older than a time, or selected ones."})
     _lane(lane)
     backlog = settings.LANE_BACKLOG_PRIORITY
-    rows = _queued(lane).filter(priority__lt=backlog)
+    rows = _queued(lane, BACKLOG).filter(priority__lt=backlog)
     what = []
     if older_than is not None:
         rows = rows.filter(created_at__lt=timezone.now() - older_than)
@@ -109,11 +121,11 @@ def lane_restore_backlog(*, lane: str, ids: list[int] | None = None, actor=None)
     """Put backlog items (all, or the given ids) back in the primary queue, in their old order."""
     _lane(lane)
     backlog = settings.LANE_BACKLOG_PRIORITY
-    rows = _queued(lane).filter(priority__gte=backlog)
+    rows = _queued(lane, BACKLOG).filter(priority__gte=backlog)
     if ids is not None:
         rows = rows.filter(id__in=ids)
     restored = rows.update(priority=F("priority") - backlog)
-    poke_drainers(lane)
+    poke_drainers(lane, BACKLOG)
     return _record(lane, "restore", actor, rows=restored, detail="backlog back to the primary queue")
 
 
@@ -124,9 +136,10 @@ def lane_promote(*, ids: list[int], lane: str, actor=None) -> LaneAction:
         raise ValidationError({"ids": f"Promote at most {MAX_PROMOTE} items at once."})
     _lane(lane)
     front = settings.LANE_FRONT_PRIORITY
-    before = dict(_queued(lane).filter(id__in=ids).exclude(priority=front).values_list("id", "priority"))
-    promoted = _queued(lane).filter(id__in=list(before)).update(priority=front)
-    poke_drainers(lane)
+    queued = _queued(lane, PROMOTE)
+    before = dict(queued.filter(id__in=ids).exclude(priority=front).values_list("id", "priority"))
+    promoted = queued.filter(id__in=list(before)).update(priority=front)
+    poke_drainers(lane, PROMOTE)
     undo = {"action": "priorities", "priorities": {str(k): v for k, v in before.items()}}
     return _record(lane, "promote", actor, rows=promoted, detail=f"{promoted} to the front", undo=undo)
 
@@ -163,7 +176,7 @@ def _restore_priorities(action: LaneAction, actor) -> LaneAction:
     restored = 0
     if whens:
         restored = (
-            _queued(action.lane)
+            _queued(action.lane, PROMOTE)
             .filter(id__in=list(old), priority=settings.LANE_FRONT_PRIORITY)
             .update(priority=Case(*whens, output_field=IntegerField()))
         )

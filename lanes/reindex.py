@@ -1,8 +1,13 @@
-"""Re-index jobs: recompute every message's derived state (status, search document) from its events.
+"""Re-index jobs: recompute derived state (for messages: status and search document, from their events).
 
-A job walks its messages in primary-key ranges on the `bulk` lane. Each chunk is one set-based UPDATE
-(messaging.status.recompute_sql) committed together with the job's new cursor, so a worker killed
-mid-way loses at most that chunk, and whoever runs the job next starts after the cursor.
+The machinery is here: the job and its chunks, checkpoints, throttle, pause, ETA, and yielding to the
+live lane. What is recomputed is the registered re-index target's (lanes.registry.ReindexTarget:
+messaging registers its messages): which table, the bounds of a scope (all, one clinic, a creation-date
+range), and how one primary-key range is recomputed.
+
+A job walks its rows in primary-key ranges on the `bulk` lane. Each chunk is one set-based statement
+of the target's, committed together with the job's new cursor, so a worker killed mid-way loses at most
+that chunk, and whoever runs the job next starts after the cursor.
 
 Before every chunk the runner re-reads the job (state, throttle) and looks at the live lane: it stops
 when paused or cancelled, sleeps to honour the throttle, and waits while the live lane's oldest item is
@@ -18,22 +23,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
 from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
-from lanes.pokes import (
-    BULK,
-    LIVE,
-    lane_snapshot,
-    lane_state,
-    poke,
-    queue_source,
-    register_drainer,
-    throughput_source,
-)
-from messaging.models import Message
-from messaging.status import recompute_sql
+from lanes.pokes import BULK, LIVE, poke
+from lanes.registry import lane_snapshot, reindex_target
+from lanes.state import lane_state
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +63,6 @@ def _move(job_id: int, name: str, **fields) -> bool:
 # --- Services: what admin and `manage.py reindex` call ----------------------------------------------
 
 
-def _scope_filter(*, scope: str, clinic=None, created_from=None, created_to=None) -> dict:
-    if scope == ReindexScope.CLINIC:
-        return {"clinic": clinic}
-    if scope == ReindexScope.CREATED:
-        return {"created_at__gte": created_from, "created_at__lt": created_to}
-    return {}
-
-
 def _validate_scope(*, scope, clinic, created_from, created_to, throttle, chunk_size) -> None:
     errors = {}
     if scope not in ReindexScope.values:
@@ -104,7 +92,7 @@ def reindex_start(
     chunk_size: int | None = None,
     actor=None,
 ) -> ReindexJob:
-    """Create a re-index job over the messages in scope now and poke the bulk lane to run it."""
+    """Create a re-index job over the rows in scope now and poke the bulk lane to run it."""
     _validate_scope(
         scope=scope,
         clinic=clinic,
@@ -113,24 +101,19 @@ def reindex_start(
         throttle=throttle,
         chunk_size=chunk_size,
     )
-    in_scope = Message.objects.filter(
-        **_scope_filter(scope=scope, clinic=clinic, created_from=created_from, created_to=created_to)
+    job = ReindexJob(
+        scope=scope,
+        clinic=clinic if scope == ReindexScope.CLINIC else None,
+        created_from=created_from if scope == ReindexScope.CREATED else None,
+        created_to=created_to if scope == ReindexScope.CREATED else None,
+        chunk_size=chunk_size or settings.REINDEX_CHUNK_SIZE,
+        throttle=settings.REINDEX_DEFAULT_THROTTLE if throttle is None else throttle,
+        created_by=actor,
     )
-    bounds = in_scope.aggregate(first=Min("id"), last=Max("id"), n=Count("id"))
+    first, last, rows = reindex_target().bounds(job)
+    job.first_id, job.last_id, job.cursor, job.total_rows = first or 0, last or 0, (first or 1) - 1, rows
     with transaction.atomic():
-        job = ReindexJob.objects.create(
-            scope=scope,
-            clinic=clinic if scope == ReindexScope.CLINIC else None,
-            created_from=created_from if scope == ReindexScope.CREATED else None,
-            created_to=created_to if scope == ReindexScope.CREATED else None,
-            first_id=bounds["first"] or 0,
-            last_id=bounds["last"] or 0,
-            cursor=(bounds["first"] or 1) - 1,
-            total_rows=bounds["n"],
-            chunk_size=chunk_size or settings.REINDEX_CHUNK_SIZE,
-            throttle=settings.REINDEX_DEFAULT_THROTTLE if throttle is None else throttle,
-            created_by=actor,
-        )
+        job.save()
         _record(actor, "reindex_start", rows=job.total_rows, detail=f"{job}, throttle {job.throttle or 'none'}")
         poke(RUN, lane=BULK, job_id=job.pk)
     return job
@@ -189,17 +172,6 @@ class ChunkDone:
     finished: bool
 
 
-def _scope_sql(job: ReindexJob, first_id: int, last_id: int) -> tuple[str, list]:
-    where, params = ["msg.id BETWEEN %s AND %s"], [first_id, last_id]
-    if job.scope == ReindexScope.CLINIC:
-        where.append("msg.clinic_id = %s")
-        params.append(job.clinic_id)
-    elif job.scope == ReindexScope.CREATED:
-        where.append("msg.created_at >= %s AND msg.created_at < %s")
-        params += [job.created_from, job.created_to]
-    return " AND ".join(where), params
-
-
 def run_chunk(job_id: int) -> ChunkDone | None:
     """Recompute the next chunk and move the cursor past it, in one transaction; None when the job is
     not running (paused, cancelled, finished) or has nothing left."""
@@ -213,19 +185,8 @@ def run_chunk(job_id: int) -> ChunkDone | None:
             return None
         first = max(job.cursor + 1, job.first_id)
         last = min(first + job.chunk_size - 1, job.last_id)
-        where, params = _scope_sql(job, first, last)
         started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM messaging_message msg WHERE {where}", params)  # noqa: S608
-            rows = cursor.fetchone()[0]
-            sql, sql_params = recompute_sql(
-                f"SELECT msg.id FROM messaging_message msg WHERE {where}",  # noqa: S608
-                params,
-                search=True,
-                event_range=(first, last),
-            )
-            cursor.execute(sql, sql_params)
-            changed = cursor.rowcount
+        rows, changed = reindex_target().recompute(job, first, last)
         seconds = time.perf_counter() - started
         done_at = timezone.now()
         # rows/s over the whole cycle since the previous chunk committed: throttle sleeps and back-off count
@@ -333,10 +294,6 @@ def run_pending() -> int:
     return poked
 
 
-register_drainer(lane=BULK, func=RUN_PENDING)
-
-
-@queue_source(lane=BULK, kind="re-index rows")
 def pending_reindex_rows():
     row = ReindexJob.objects.filter(state__in=ACTIVE).aggregate(
         total=Sum("total_rows"), done=Sum("rows_done"), oldest=Min("created_at")
@@ -344,6 +301,5 @@ def pending_reindex_rows():
     return max((row["total"] or 0) - (row["done"] or 0), 0), row["oldest"]
 
 
-@throughput_source(lane=BULK, kind="re-index rows")
 def reindexed_rows_since(since: datetime) -> int:
     return ReindexChunk.objects.filter(at__gte=since).aggregate(n=Sum("rows"))["n"] or 0

@@ -3,26 +3,19 @@ tasks in the broker, and the per-minute samples the sparklines are drawn from (r
 `record_samples`)."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
+from lanes.heartbeats import lane_health
 from lanes.models import LaneSample, WaitingPoke
-from lanes.pokes import LIVE, lane_done_since, lane_health, lane_snapshot, lane_state, throughput_source
-from messaging.models import DeliveryEvent, EventKind, EventSource
+from lanes.registry import lane_done_since, lane_snapshot
+from lanes.state import lane_state
 
 log = logging.getLogger(__name__)
 RECORD_SAMPLES = "lanes.stats.record_samples"
 WINDOWS = (1, 5, 15)  # minutes
-
-
-@throughput_source(lane=LIVE, kind="messages handed to providers")
-def handed_off_since(since: datetime) -> int:
-    """Every claim of a message by a live-lane worker appends one 'handed_off' worker event."""
-    return DeliveryEvent.objects.filter(
-        source=EventSource.WORKER, kind=EventKind.HANDED_OFF, received_at__gte=since
-    ).count()
 
 
 def record_samples() -> int:
@@ -106,3 +99,14 @@ def dashboard() -> list[dict]:
             }
         )
     return lanes
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"

@@ -6,6 +6,7 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self):
-        from messaging import webhooks, worker  # noqa: F401  (worker registers the live queue sources)
+        from messaging import kinds, webhooks
 
         webhooks.connect_signals()
+        kinds.register()  # the live lane's messages and delivery reports, their schedule, the re-index target

@@ -24,8 +24,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from lanes.pokes import LIVE, claim_batch_cte, poke, queue_source
+from lanes.pokes import LIVE, poke
 from messaging import inbox
+from messaging.claims import claim_batch_cte
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Dispatch, EventKind, EventSource, Message
@@ -51,7 +52,7 @@ class Claimed:
     clinic_email_from: str
 
 
-# queue operations: the lane's pause, order and backlog share decide the batch (lanes.pokes)
+# queue operations: the lane's pause, order and backlog share decide the batch (messaging.claims)
 PICK_SQL = """
     WITH {batch}
     SELECT m.id, m.attempts FROM batch JOIN messaging_message m ON m.id = batch.id
@@ -83,7 +84,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
     events, and move them to 'handing off' with a fresh send key while re-deriving their status
     (Sending, "not yet accepted"), one UPDATE. Returns (claim_token, messages); the caller holds the
     session advisory lock on claim_token until it has recorded the outcomes, then release_claim(token).
-    Which messages go first is lanes.pokes.claim_batch_cte's business (pause, order, backlog).
+    Which messages go first is messaging.claims.claim_batch_cte's business (pause, order, backlog).
     """
     limit = limit or settings.MESSAGING_BATCH_SIZE
     token = secrets.randbits(62)
@@ -307,7 +308,6 @@ def safety_drain() -> dict:
     return drain()
 
 
-@queue_source(lane=LIVE, kind="messages")
 def pending_messages():
     """Depth of messages waiting for the live lane, and since when the longest-waiting one is due
     (not counting the backlog, nor messages waiting for a retry time)."""
@@ -321,7 +321,6 @@ def pending_messages():
     return row["n"], row["oldest"]
 
 
-@queue_source(lane=LIVE, kind="messages (backlog)", backlog=True)
 def backlog_messages():
     """Messages an operator moved to the live lane's backlog (lanes.controls)."""
     from django.db.models import Count, Min
@@ -332,7 +331,6 @@ def backlog_messages():
     return row["n"], row["oldest"]
 
 
-@queue_source(lane=LIVE, kind="delivery reports")
 def pending_reports():
     from django.db.models import Count, Min
 

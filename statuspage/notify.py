@@ -25,7 +25,7 @@ from django.db.models import Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from lanes.pokes import LIVE, poke, queue_source
+from lanes.pokes import LIVE, poke
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,6 @@ def enqueue_confirmation(subscriber: Subscriber) -> int:
     return _enqueue([Notice(subscriber=subscriber, purpose="confirm", next_attempt_at=timezone.now())])
 
 
-@queue_source(lane=LIVE, kind="status-page notices")
 def pending_notices():
     agg = Notice.objects.filter(state=Notice.PENDING).aggregate(oldest=Min("created_at"))
     return Notice.objects.filter(state=Notice.PENDING).count(), agg["oldest"]

@@ -7,8 +7,8 @@ import pytest
 from django_q.signing import SignedPackage
 
 from lanes.brokers import LaneORM, LaneRedis
+from lanes.heartbeats import lane_health
 from lanes.models import LaneHeartbeat
-from lanes.pokes import lane_health
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from lanes import controls as lane_controls
 from lanes.models import LaneAction, LaneOrder
-from lanes.pokes import lane_snapshot
+from lanes.registry import lane_snapshot
 from messaging.models import Message
 from messaging.services import message_send
 from messaging.worker import claim_batch, release_claim

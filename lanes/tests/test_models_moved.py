@@ -8,6 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from clinics.roles import OPERATIONS
+from kalix_site.testing import restore_migration_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,6 +26,7 @@ def tables() -> set[str]:
 
 
 def test_upgrading_keeps_rows_permissions_and_grants():
+    restore_migration_data()  # the groups, if an earlier transactional test flushed them
     loader = migrate([("lanes", None)])  # back to the layout where messaging owned the queue tables
     try:
         assert {"messaging_lane", "messaging_reindexjob"} <= tables()

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from clinics.roles import CLINIC_STAFF, OPERATIONS, SUPPORT
 from lanes.models import LaneAction, ReindexJob
-from lanes.pokes import lane_state
+from lanes.state import lane_state
 from messaging.models import Message
 from messaging.services import message_send
 

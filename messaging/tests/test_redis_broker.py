@@ -12,7 +12,8 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 
 from kalix_site.testing import wait_for
-from lanes.pokes import LIVE, lane_health
+from lanes.heartbeats import lane_health
+from lanes.pokes import LIVE
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.tests.conftest import SIM_SECRET

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from clinics.models import Clinic
 from lanes import reindex
 from lanes.models import ReindexJob, ReindexScope
 
@@ -41,7 +40,8 @@ class Command(BaseCommand):
             return self.steer(o)
         clinic = None
         if o["clinic"]:
-            clinic = Clinic.objects.filter(slug=o["clinic"]).first()
+            # The scope's clinic is whatever ReindexJob.clinic points at (the tenancy), looked up by slug.
+            clinic = ReindexJob._meta.get_field("clinic").related_model.objects.filter(slug=o["clinic"]).first()
             if clinic is None:
                 raise CommandError(f"No clinic with slug {o['clinic']!r}")
         try:
