@@ -27,6 +27,7 @@ from billing.services import next_number
 from billing.validation import clinic_today
 from clinics.models import Clinic
 from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ def drain_batch_requests() -> int:
     """Build requested batches until none are left (or the per-poke limit); returns how many were built."""
     built = 0
     for _ in range(settings.BILLING_DRAIN_MAX_BATCHES):
+        if lane_paused(LIVE):
+            break  # a paused live lane builds nothing; resuming pokes this drain again
         claimed = _claim_next()
         if claimed is None:
             break

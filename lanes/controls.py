@@ -1,7 +1,9 @@
 """Operator controls on lanes: pause, resume, order, backlog and promote. Each is one service call,
 one transaction, one LaneAction row (who, when, what, how many rows) that says how to reverse it.
 
-A control that frees work pokes, on commit, the drainers of the kinds it freed (lanes.registry): resume
+A control acts only on a lane with a kind that honours it (lanes.registry); elsewhere it is refused with
+a field error, and the dashboard does not offer it. A control that frees work pokes, on commit, the
+drainers of the kinds it freed: resume
 every kind the pause stopped, restore, a larger backlog share and promote the kinds whose queued rows
 they moved.
 
@@ -21,15 +23,19 @@ from django.utils import timezone
 
 from lanes import registry
 from lanes.models import Lane, LaneAction, LaneOrder
-from lanes.registry import BACKLOG, PAUSE, PROMOTE, poke_drainers
+from lanes.registry import BACKLOG, ORDER, PAUSE, PROMOTE, poke_drainers
 
 CONTROL_PERMISSION = "lanes.control_lane"  # what the dashboard, the queued-rows admins and their URLs require
 MAX_PROMOTE = 10_000  # a promotion keeps every old priority in its audit row
 
 
-def _lane(name: str) -> Lane:
+def _lane(name: str, control: str) -> Lane:
+    """The locked Lane row of `name`, if some kind it carries honours `control` (else a field error)."""
     if name not in settings.LANES:
         raise ValidationError({"lane": f"Unknown lane {name!r}; lanes are {', '.join(settings.LANES)}."})
+    if control not in registry.lane_controls(name):
+        carried = "; ".join(f"{k.kind} honours {', '.join(sorted(k.honours))}" for k in registry.kinds(name))
+        raise ValidationError({"lane": f"Nothing in the {name} lane honours {control} ({carried or 'no work'})."})
     lane, _ = Lane.objects.select_for_update().get_or_create(name=name)
     return lane
 
@@ -51,7 +57,7 @@ def _queued(lane: str, control: str):
 @transaction.atomic
 def lane_pause(*, lane: str, actor=None) -> LaneAction:
     """Workers stop claiming from `lane` with their next claim; work already claimed finishes."""
-    state = _lane(lane)
+    state = _lane(lane, PAUSE)
     state.paused = True
     state.save(update_fields=["paused", "updated_at"])
     return _record(lane, "pause", actor, detail="paused", undo={"action": "resume"})
@@ -59,7 +65,7 @@ def lane_pause(*, lane: str, actor=None) -> LaneAction:
 
 @transaction.atomic
 def lane_resume(*, lane: str, actor=None) -> LaneAction:
-    state = _lane(lane)
+    state = _lane(lane, PAUSE)
     state.paused = False
     state.save(update_fields=["paused", "updated_at"])
     poke_drainers(lane, PAUSE)  # every kind the pause stopped
@@ -70,7 +76,7 @@ def lane_resume(*, lane: str, actor=None) -> LaneAction:
 def lane_set_order(*, lane: str, order: str, actor=None) -> LaneAction:
     if order not in LaneOrder.values:
         raise ValidationError({"order": f"Choose one of {', '.join(LaneOrder.values)}."})
-    state = _lane(lane)
+    state = _lane(lane, ORDER)
     before = state.order
     state.order = order
     state.save(update_fields=["order", "updated_at"])
@@ -83,7 +89,7 @@ def lane_set_order(*, lane: str, order: str, actor=None) -> LaneAction:
 def lane_set_backlog_share(*, lane: str, share: float, actor=None) -> LaneAction:
     if not 0 <= share <= 1:
         raise ValidationError({"backlog_share": "A share is between 0 and 1."})
-    state = _lane(lane)
+    state = _lane(lane, BACKLOG)
     before = state.backlog_share
     state.backlog_share = share
     state.save(update_fields=["backlog_share", "updated_at"])
@@ -100,7 +106,7 @@ def lane_move_to_backlog(
     """Move queued items of `lane` created more than `older_than` ago (or the given ids) to its backlog."""
     if older_than is None and ids is None:
         raise ValidationError({"older_than": "Say which items: older than a time, or selected ones."})
-    _lane(lane)
+    _lane(lane, BACKLOG)
     backlog = settings.LANE_BACKLOG_PRIORITY
     rows = _queued(lane, BACKLOG).filter(priority__lt=backlog)
     what = []
@@ -119,7 +125,7 @@ def lane_move_to_backlog(
 @transaction.atomic
 def lane_restore_backlog(*, lane: str, ids: list[int] | None = None, actor=None) -> LaneAction:
     """Put backlog items (all, or the given ids) back in the primary queue, in their old order."""
-    _lane(lane)
+    _lane(lane, BACKLOG)
     backlog = settings.LANE_BACKLOG_PRIORITY
     rows = _queued(lane, BACKLOG).filter(priority__gte=backlog)
     if ids is not None:
@@ -134,7 +140,7 @@ def lane_promote(*, ids: list[int], lane: str, actor=None) -> LaneAction:
     """Put these queued items of `lane` at the front (out of the backlog too); reversible."""
     if len(ids) > MAX_PROMOTE:
         raise ValidationError({"ids": f"Promote at most {MAX_PROMOTE} items at once."})
-    _lane(lane)
+    _lane(lane, PROMOTE)
     front = settings.LANE_FRONT_PRIORITY
     queued = _queued(lane, PROMOTE)
     before = dict(queued.filter(id__in=ids).exclude(priority=front).values_list("id", "priority"))

@@ -29,7 +29,7 @@ from django.utils import timezone
 from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
 from lanes.pokes import BULK, LIVE, poke
 from lanes.registry import lane_snapshot, reindex_target
-from lanes.state import lane_state
+from lanes.state import lane_paused
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ def _run_slice(job_id: int) -> str:
     while True:
         if time.monotonic() >= deadline:
             return "sliced"
-        if lane_state(BULK).paused:
+        if lane_paused(BULK):
             _set_waiting(job_id, "Waiting: the bulk lane is paused")
             return "lane paused"  # resuming the lane pokes run_pending
         reason = live_backoff_reason()
@@ -280,7 +280,10 @@ def _run_slice(job_id: int) -> str:
 def run_pending() -> int:
     """The safety net (a schedule on the bulk lane): poke every job that should be running but that
     nobody runs (its advisory lock is free and it has not moved for a time slice); returns how many.
-    Jobs that are alive are left alone, so their tasks do not pile up behind them."""
+    Jobs that are alive are left alone, so their tasks do not pile up behind them; while the bulk lane
+    is paused nothing is poked (resuming the lane pokes this again)."""
+    if lane_paused(BULK):
+        return 0
     quiet_since = timezone.now() - timedelta(seconds=settings.REINDEX_SLICE_SECONDS + 5)
     stalled = ReindexJob.objects.filter(state__in=ACTIVE).filter(
         Q(progress_at__isnull=True) | Q(progress_at__lt=quiet_since)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from lanes import registry
 from lanes.heartbeats import lane_health
 from lanes.models import LaneSample, WaitingPoke
 from lanes.registry import lane_done_since, lane_snapshot
@@ -81,10 +82,30 @@ def dashboard() -> list[dict]:
         per_min = {m: rates[m].get(lane, 0) / m for m in WINDOWS}
         rate_per_s = per_min[5] / 60
         samples = list(LaneSample.objects.filter(lane=lane, at__gte=hour).order_by("at"))
+        kinds = registry.kinds(lane)
+        timed = registry.schedules(lane)
         lanes.append(
             {
                 "name": lane,
                 "state": lane_state(lane),
+                "controls": registry.lane_controls(lane),
+                "work": [
+                    {
+                        "kind": k.kind,
+                        "depth": snap["kinds"].get(k.kind, 0),
+                        "backlog": snap["kinds"].get(registry.backlog_kind(k.kind)),
+                        "stops_on_pause": k.stops_on_pause,
+                        "honours": sorted(k.honours),
+                    }
+                    for k in kinds
+                ],
+                "stops_on_pause": [k.kind for k in kinds if k.stops_on_pause],
+                "runs_while_paused": [k.kind for k in kinds if not k.stops_on_pause]
+                + [s.name for s in timed if not registry.schedule_stops_on_pause(s)],
+                "schedules": [
+                    {"name": s.name, "minutes": s.interval(), "stops_on_pause": registry.schedule_stops_on_pause(s)}
+                    for s in timed
+                ],
                 "depth": snap["depth"],
                 "kinds": snap["kinds"],
                 "oldest_age_s": snap["oldest_age_s"],

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
 from messaging import inbox
 from messaging.claims import claim_batch_cte
 from messaging.dispatch import MOVES, TARGET
@@ -289,6 +290,8 @@ def drain(lane: str = LIVE) -> dict:
     done = {"reports": 0, "recovered": 0, "messages": 0}
     done["recovered"] += recover_interrupted()
     while time.monotonic() < deadline:
+        if lane_paused(lane):
+            return done  # a pause stops reports too, not only claims; resuming pokes this drain again
         reports = inbox.apply_batch()
         messages = send_batch(lane=lane)
         done["reports"] += reports

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,8 @@ def deliver_due(*, batch: int | None = None) -> int:
     batch = batch or settings.STATUSPAGE_NOTICE_BATCH
     delivered = 0
     while True:
+        if lane_paused(LIVE):
+            return delivered  # a paused live lane sends no notice; resuming pokes this again
         now = timezone.now()
         rows = _claim(now, batch)
         if not rows:

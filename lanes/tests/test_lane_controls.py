@@ -128,3 +128,13 @@ def test_bad_input_gives_field_errors_and_records_nothing(queued):
     with pytest.raises(ValidationError):
         lane_controls.lane_pause(lane="nowhere")
     assert not LaneAction.objects.exists()
+
+
+def test_manage_py_lanes_status_says_what_a_pause_stops_and_steers_only_what_acts(capsys):
+    call_command("lanes", "status")
+
+    live, bulk = capsys.readouterr().out.splitlines()
+    assert "oldest first, backlog share 0%" in live
+    assert live.endswith("a pause stops messages, delivery reports, billing batches, status-page notices")
+    assert "first" not in bulk and "backlog share" not in bulk
+    assert bulk.endswith("a pause stops re-index rows")

@@ -62,12 +62,39 @@ def test_operations_pause_and_resume_a_lane_and_it_is_recorded(client, ops):
 
 def test_operations_undo_from_the_dashboard(client, ops):
     client.force_login(ops)
-    client.post(control("bulk", "order"), {"order": "newest"})
+    client.post(control("live", "order"), {"order": "newest"})  # the live lane: order acts on nothing in bulk
     action = LaneAction.objects.get()
 
     client.post(reverse("admin:lane_undo", args=[action.pk]))
 
-    assert lane_state("bulk").order == "oldest"
+    assert lane_state("live").order == "oldest"
+
+
+def test_the_dashboard_offers_a_control_only_where_it_acts(client, ops):
+    client.force_login(ops)
+    html = client.get(DASHBOARD).content.decode()
+    live, bulk = html.split('id="lane-live"')[1].split('id="lane-bulk"')
+
+    assert all(label in live for label in ("Pause live", "Newest first", "Move to backlog", "Set backlog share"))
+    assert "Pause bulk" in bulk
+    assert not any(label in bulk for label in ("Newest first", "Move to backlog", "Restore backlog", "backlog share"))
+    assert "messages, delivery reports, billing batches, status-page notices" in live
+    assert "keeps running: statuspage: maintenance windows, statuspage: queue monitor" in live
+
+    response = client.post(control("bulk", "order"), {"order": "newest"}, follow=True)
+    assert "Nothing in the bulk lane honours order" in response.content.decode()
+    assert not LaneAction.objects.exists() and lane_state("bulk").order == "oldest"
+
+
+def test_a_paused_lane_says_what_stopped(client, ops):
+    from lanes.controls import lane_pause
+
+    lane_pause(lane="live")
+    client.force_login(ops)
+    live = client.get(DASHBOARD).content.decode().split('id="lane-live"')[1].split('id="lane-bulk"')[0]
+
+    assert "PAUSED" in live
+    assert "Stopped: messages, delivery reports, billing batches, status-page notices." in live
 
 
 def test_support_gets_no_dashboard_and_cannot_post(client, support):

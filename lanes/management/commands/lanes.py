@@ -79,10 +79,16 @@ class Command(BaseCommand):
             state = lane["state"]
             age = f"{lane['oldest_age_s']:.0f}s" if lane["oldest_age_s"] is not None else "-"
             rates = "/".join(f"{lane['per_min'][m]:.0f}" for m in (1, 5, 15))
+            steering = []
+            if "order" in lane["controls"]:
+                steering.append(f"{state.order} first")
+            if "backlog" in lane["controls"]:
+                steering.append(f"backlog share {state.backlog_share:.0%}")
             self.stdout.write(
-                f"{lane['name']:5} {'PAUSED' if state.paused else 'running'} {state.order} first, "
-                f"backlog share {state.backlog_share:.0%}; depth {lane['depth']} {lane['kinds']}, oldest {age}, "
-                f"done/min (1/5/15) {rates}, workers {lane['health']['workers']}"
+                f"{lane['name']:5} {'PAUSED' if state.paused else 'running'}"
+                f"{' ' + ', '.join(steering) if steering else ''}; depth {lane['depth']} {lane['kinds']}, "
+                f"oldest {age}, done/min (1/5/15) {rates}, workers {lane['health']['workers']}; "
+                f"a pause stops {', '.join(lane['stops_on_pause']) or 'nothing'}"
             )
 
     def log(self):
