@@ -245,7 +245,10 @@ class ReindexJobAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
 
     def response_add(self, request, obj, post_url_continue=None):
-        self.message_user(request, f"Started {obj}: {obj.total_rows} messages on the bulk lane.")
+        if obj.state == ReindexState.DONE:
+            self.message_user(request, f"Nothing in scope: {obj} is done.", messages.WARNING)
+        else:
+            self.message_user(request, f"Started {obj}: {obj.total_rows} messages on the bulk lane.")
         return HttpResponseRedirect(reverse("admin:lanes_reindexjob_changelist"))
 
     def changelist_view(self, request, extra_context=None):

@@ -92,7 +92,9 @@ def reindex_start(
     chunk_size: int | None = None,
     actor=None,
 ) -> ReindexJob:
-    """Create a re-index job over the rows in scope now and poke the bulk lane to run it."""
+    """Create a re-index job over the rows in scope now and poke the bulk lane to run it. A scope with
+    no rows makes a job that is done at once: nothing would ever move it (it would wait, backing off
+    behind the live lane, at 0/0) and there is nothing to poke."""
     _validate_scope(
         scope=scope,
         clinic=clinic,
@@ -112,10 +114,14 @@ def reindex_start(
     )
     first, last, rows = reindex_target().bounds(job)
     job.first_id, job.last_id, job.cursor, job.total_rows = first or 0, last or 0, (first or 1) - 1, rows
+    if rows == 0:
+        job.state, job.started_at = ReindexState.DONE, timezone.now()
+        job.finished_at = job.progress_at = job.started_at
     with transaction.atomic():
         job.save()
         _record(actor, "reindex_start", rows=job.total_rows, detail=f"{job}, throttle {job.throttle or 'none'}")
-        poke(RUN, lane=BULK, job_id=job.pk)
+        if job.state == ReindexState.QUEUED:
+            poke(RUN, lane=BULK, job_id=job.pk)
     return job
 
 

@@ -12,7 +12,15 @@ from lanes.reindex import reindex_start
 pytestmark = pytest.mark.django_db
 
 
+def in_scope(clinic):
+    """A message for the job to re-index: a job over nothing is done at once, with no depth."""
+    from messaging.seed import seed_messages
+
+    seed_messages(clinic_id=clinic.pk, count=1)
+
+
 def test_samples_record_depth_age_and_done_per_lane(clinic_a):
+    in_scope(clinic_a)
     job = reindex_start()
     ReindexChunk.objects.create(job=job, first_id=1, last_id=600, rows=600, changed=5, seconds=0.1, at=timezone.now())
     job.total_rows = 1_000
@@ -35,6 +43,7 @@ def test_old_samples_are_dropped(settings):
 
 
 def test_dashboard_throughput_windows_and_eta(clinic_a):
+    in_scope(clinic_a)
     job = reindex_start()
     job.total_rows = 10_000
     job.save()

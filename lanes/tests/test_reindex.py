@@ -220,3 +220,27 @@ def test_safety_net_leaves_a_job_that_is_alive_alone(clinic_a, monkeypatch):
 
     assert reindex.run_pending() == 0
     assert poked == []
+
+
+def test_a_scope_with_nothing_in_it_finishes_at_once(clinic_a, clinic_b):
+    """Nothing to wait for, so nothing to back off from or poke: done at creation, 0/0 at 100%."""
+    from lanes.models import WaitingPoke
+
+    seeded(clinic_a, 5)
+    job = reindex.reindex_start(scope=ReindexScope.CLINIC, clinic=clinic_b)
+
+    job.refresh_from_db()
+    assert (job.state, job.total_rows, job.rows_done, job.percent) == (ReindexState.DONE, 0, 0, 100.0)
+    assert job.finished_at is not None and job.eta_s is None
+    assert not WaitingPoke.objects.filter(key__startswith="bulk:lanes.reindex.run").exists()
+    assert LaneAction.objects.get(action="reindex_start").rows == 0
+    assert reindex.pending_reindex_rows()[0] == 0
+
+
+def test_manage_py_reindex_says_an_empty_scope_is_done(clinic_a, capsys):
+    from django.core.management import call_command
+
+    call_command("reindex", "--scope", "clinic", "--clinic", clinic_a.slug)
+
+    assert "nothing in scope, done" in capsys.readouterr().out
+    assert ReindexJob.objects.get().state == ReindexState.DONE

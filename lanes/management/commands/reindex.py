@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from lanes import reindex
-from lanes.models import ReindexJob, ReindexScope
+from lanes.models import ReindexJob, ReindexScope, ReindexState
 
 
 def _day(value: str) -> datetime:
@@ -55,6 +55,9 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        if job.state == ReindexState.DONE:
+            self.stdout.write(f"Re-index #{job.pk}: nothing in scope, done.")
+            return
         self.stdout.write(f"Queued re-index #{job.pk}: {job.total_rows} messages, ids {job.first_id}..{job.last_id}")
 
     def steer(self, o):
