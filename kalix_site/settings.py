@@ -219,7 +219,8 @@ SPECTACULAR_SETTINGS = {
 LANES = ("live", "bulk")
 LIVE_WORKERS = env_int("KALIX_LIVE_WORKERS", 2)
 BULK_WORKERS = env_int("KALIX_BULK_WORKERS", 1)
-Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "lanes.brokers.LaneORM")
+# The lane-aware brokers moved from kalix_site.qbroker to lanes.brokers; an old value still works.
+Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "lanes.brokers.LaneORM").replace("kalix_site.qbroker.", "lanes.brokers.")
 Q_CLUSTER = {
     "name": "kalix",  # shared by every lane: it is also the salt that signs task payloads
     "cluster_name": "live",

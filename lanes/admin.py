@@ -12,7 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -42,6 +42,22 @@ def progress_bar(job: ReindexJob) -> str:
 # --- Lanes: the dashboard is the Lane changelist, its controls are POST-only URLs beside it ----------
 
 
+class ReasonForm(forms.Form):
+    """Why: asked before a pause or a cancel. The services refuse a blank one with the words to show."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Kept in the audit log with your name.",
+    )
+
+
+def reason_errors(form: ReasonForm, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 class LaneControlForm(forms.Form):
     older_than_minutes = forms.IntegerField(min_value=0, required=False)
     share = forms.FloatField(min_value=0, max_value=1, required=False)
@@ -64,6 +80,8 @@ class LaneAdmin(admin.ModelAdmin):
     def get_urls(self):
         control = [
             path("undo/<int:action_id>/", self.admin_site.admin_view(require_POST(self.undo_view)), name="lane_undo"),
+            # before the generic control: a pause is confirmed on a page of its own, with a reason
+            path("<str:lane>/pause/", self.admin_site.admin_view(self.pause_view), name="lanes_lane_pause"),
             path(
                 "<str:lane>/<str:command>/",
                 self.admin_site.admin_view(require_POST(self.control_view)),
@@ -106,9 +124,7 @@ class LaneAdmin(admin.ModelAdmin):
             return back
         data, actor = form.cleaned_data, request.user
         try:
-            if command == "pause":
-                action = lane_controls.lane_pause(lane=lane, actor=actor)
-            elif command == "resume":
+            if command == "resume":
                 action = lane_controls.lane_resume(lane=lane, actor=actor)
             elif command == "order":
                 action = lane_controls.lane_set_order(lane=lane, order=data["order"], actor=actor)
@@ -131,6 +147,34 @@ class LaneAdmin(admin.ModelAdmin):
         self.message_user(request, f"{lane}: {action.detail} ({action.rows} rows). Recorded as action #{action.pk}.")
         return back
 
+    def pause_view(self, request, lane):
+        """GET: what a pause of `lane` stops, and a reason to give. POST: pause, if a reason was given."""
+        if not request.user.has_perm(CONTROL):
+            raise PermissionDenied
+        if lane not in settings.LANES:
+            raise Http404(f"No lane {lane!r}")
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                action = lane_controls.lane_pause(lane=lane, reason=form.cleaned_data["reason"], actor=request.user)
+            except ValidationError as exc:
+                reason_errors(form, exc)
+            else:
+                self.message_user(request, f"{lane}: paused ({action.reason}). Recorded as action #{action.pk}.")
+                return HttpResponseRedirect(reverse("admin:lanes_lane_changelist"))
+        snapshot = {item["name"]: item for item in dashboard()}.get(lane, {})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Pause the {lane} lane?",
+            "opts": self.model._meta,
+            "lane": lane,
+            "stops": lane_controls.stopped_by_pause(lane),
+            "keeps": snapshot.get("runs_while_paused", []),
+            "depth": snapshot.get("depth", 0),
+            "form": form,
+        }
+        return TemplateResponse(request, "lanes/admin/confirm_pause.html", context)
+
     def undo_view(self, request, action_id):
         if not request.user.has_perm(CONTROL):
             raise PermissionDenied
@@ -146,7 +190,7 @@ class LaneAdmin(admin.ModelAdmin):
 
 @admin.register(LaneAction)
 class LaneActionAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "lane", "action", "rows", "detail", "undone_by"]
+    list_display = ["at", "actor", "lane", "action", "rows", "detail", "reason", "undone_by"]
     list_filter = ["lane", "action"]
     list_select_related = ["actor", "undone_by"]
 
@@ -285,10 +329,34 @@ class ReindexJobAdmin(admin.ModelAdmin):
     def eta(self, job):
         return duration(job.eta_s)
 
-    def _move(self, request, queryset, service, verb):
-        moved = [job for job in queryset if service(job=job, actor=request.user)]
+    def _move(self, request, queryset, service, verb, **reason):
+        moved = [job for job in queryset if service(job=job, actor=request.user, **reason)]
         skipped = queryset.count() - len(moved)
         self.message_user(request, f"{verb} {len(moved)} job(s)" + (f"; {skipped} could not be" if skipped else "."))
+
+    def _confirmed_move(self, request, queryset, service, *, ask: str, verb: str, consequence: str):
+        """Ask first (a page with the jobs and a reason), as delete_selected does; move once confirmed."""
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                self._move(request, queryset, service, verb, reason=form.cleaned_data["reason"])
+            except ValidationError as exc:
+                reason_errors(form, exc)
+            else:
+                return None  # back to the job list
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{ask} {queryset.count()} re-index job(s)?",
+            "ask": ask,
+            "opts": self.model._meta,
+            "jobs": list(queryset),
+            "action": request.POST.get("action"),
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "verb": verb,
+            "consequence": consequence,
+            "form": form,
+        }
+        return TemplateResponse(request, "lanes/admin/confirm_reindex.html", context)
 
     @admin.action(permissions=["run"], description="Trigger re-index again with the same scope and throttle")
     def reindex_again(self, request, queryset):
@@ -306,7 +374,10 @@ class ReindexJobAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["run"], description="Pause selected jobs")
     def pause(self, request, queryset):
-        self._move(request, queryset, reindex.reindex_pause, "Paused")
+        consequence = "They stop after the chunk in progress; their remaining rows stay stale until resumed."
+        return self._confirmed_move(
+            request, queryset, reindex.reindex_pause, ask="Pause", verb="Paused", consequence=consequence
+        )
 
     @admin.action(permissions=["run"], description="Resume selected jobs")
     def resume(self, request, queryset):
@@ -314,4 +385,7 @@ class ReindexJobAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["run"], description="Cancel selected jobs")
     def cancel(self, request, queryset):
-        self._move(request, queryset, reindex.reindex_cancel, "Cancelled")
+        consequence = "They stop for good; the rows not yet done stay stale until a new re-index."
+        return self._confirmed_move(
+            request, queryset, reindex.reindex_cancel, ask="Cancel", verb="Cancelled", consequence=consequence
+        )

@@ -40,10 +40,25 @@ def _lane(name: str, control: str) -> Lane:
     return lane
 
 
-def _record(lane: str, action: str, actor, *, rows: int = 0, detail: str = "", undo: dict | None = None):
+def _record(
+    lane: str, action: str, actor, *, rows: int = 0, detail: str = "", reason: str = "", undo: dict | None = None
+):
     return LaneAction.objects.create(
-        lane=lane, action=action, actor=actor, rows=rows, detail=detail[:255], undo=undo or {}
+        lane=lane, action=action, actor=actor, rows=rows, detail=detail[:255], reason=reason, undo=undo or {}
     )
+
+
+def stopped_by_pause(lane: str) -> list[str]:
+    """What pausing `lane` stops, in the words the dashboard uses."""
+    return [k.kind for k in registry.kinds(lane) if k.stops_on_pause]
+
+
+def required_reason(reason: str | None, *, why: str) -> str:
+    """The operator's reason, trimmed to what the audit keeps; a field error if there is none."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": f"Say why: {why}"})
+    return reason[:255]
 
 
 def _queued(lane: str, control: str):
@@ -55,21 +70,24 @@ def _queued(lane: str, control: str):
 
 
 @transaction.atomic
-def lane_pause(*, lane: str, actor=None) -> LaneAction:
-    """Workers stop claiming from `lane` with their next claim; work already claimed finishes."""
+def lane_pause(*, lane: str, reason: str | None, actor=None) -> LaneAction:
+    """Workers stop claiming from `lane` with their next claim; work already claimed finishes. It stops
+    work for every clinic, so it takes a reason, kept in the audit."""
     state = _lane(lane, PAUSE)
+    stops = ", ".join(stopped_by_pause(lane))
+    reason = required_reason(reason, why=f"pausing the {lane} lane stops {stops} for every clinic.")
     state.paused = True
     state.save(update_fields=["paused", "updated_at"])
-    return _record(lane, "pause", actor, detail="paused", undo={"action": "resume"})
+    return _record(lane, "pause", actor, detail="paused", reason=reason, undo={"action": "resume"})
 
 
 @transaction.atomic
-def lane_resume(*, lane: str, actor=None) -> LaneAction:
+def lane_resume(*, lane: str, reason: str = "", actor=None) -> LaneAction:
     state = _lane(lane, PAUSE)
     state.paused = False
     state.save(update_fields=["paused", "updated_at"])
     poke_drainers(lane, PAUSE)  # every kind the pause stopped
-    return _record(lane, "resume", actor, detail="resumed", undo={"action": "pause"})
+    return _record(lane, "resume", actor, detail="resumed", reason=reason.strip()[:255], undo={"action": "pause"})
 
 
 @transaction.atomic
@@ -150,8 +168,9 @@ def lane_promote(*, ids: list[int], lane: str, actor=None) -> LaneAction:
     return _record(lane, "promote", actor, rows=promoted, detail=f"{promoted} to the front", undo=undo)
 
 
-def lane_action_undo(*, action: LaneAction, actor=None) -> LaneAction:
-    """Reverse a recorded action; the reversal is recorded too."""
+def lane_action_undo(*, action: LaneAction, actor=None, reason: str = "") -> LaneAction:
+    """Reverse a recorded action; the reversal is recorded too. Undoing a resume pauses: that takes a
+    reason, as any pause does."""
     with transaction.atomic():
         action = LaneAction.objects.select_for_update().get(pk=action.pk)
         if action.undone_by_id or not action.undo:
@@ -160,7 +179,7 @@ def lane_action_undo(*, action: LaneAction, actor=None) -> LaneAction:
         if how == "resume":
             done = lane_resume(lane=action.lane, actor=actor)
         elif how == "pause":
-            done = lane_pause(lane=action.lane, actor=actor)
+            done = lane_pause(lane=action.lane, reason=reason, actor=actor)
         elif how == "order":
             done = lane_set_order(lane=action.lane, order=action.undo["order"], actor=actor)
         elif how == "backlog_share":

@@ -80,6 +80,7 @@ class LaneAction(models.Model):
     at = models.DateTimeField(auto_now_add=True)
     rows = models.IntegerField(default=0, help_text="Rows the action changed.")
     detail = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why, in the operator's words.")
     undo = models.JSONField(default=dict, blank=True, help_text="What reverses this action.")
     undone_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 

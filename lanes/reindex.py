@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
+from lanes.controls import required_reason
 from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
 from lanes.pokes import BULK, LIVE, poke
 from lanes.registry import lane_snapshot, reindex_target
@@ -125,32 +126,35 @@ def reindex_start(
     return job
 
 
-def _record(actor, action: str, *, rows: int = 0, detail: str = "") -> None:
-    LaneAction.objects.create(lane=BULK, action=action, actor=actor, rows=rows, detail=detail[:255])
+def _record(actor, action: str, *, rows: int = 0, detail: str = "", reason: str = "") -> None:
+    LaneAction.objects.create(lane=BULK, action=action, actor=actor, rows=rows, detail=detail[:255], reason=reason)
 
 
-def _operator_move(job: ReindexJob, name: str, actor, **fields) -> bool:
+def _operator_move(job: ReindexJob, name: str, actor, *, reason: str = "", **fields) -> bool:
     with transaction.atomic():
         moved = _move(job.pk, name, **fields)
         if moved:
-            _record(actor, f"reindex_{name}", detail=f"re-index #{job.pk}")
+            _record(actor, f"reindex_{name}", detail=f"re-index #{job.pk}", reason=reason)
             if MOVES[name][1] == ReindexState.QUEUED:
                 poke(RUN, lane=BULK, job_id=job.pk)
     job.refresh_from_db()
     return moved
 
 
-def reindex_pause(*, job: ReindexJob, actor=None) -> bool:
-    """Stop after the chunk in progress; False if the job was not queued or running."""
-    return _operator_move(job, "pause", actor, waiting="")
+def reindex_pause(*, job: ReindexJob, reason: str | None, actor=None) -> bool:
+    """Stop after the chunk in progress; False if the job was not queued or running. Takes a reason."""
+    reason = required_reason(reason, why=f"pausing re-index #{job.pk} leaves its rows stale until it resumes.")
+    return _operator_move(job, "pause", actor, reason=reason, waiting="")
 
 
 def reindex_resume(*, job: ReindexJob, actor=None) -> bool:
     return _operator_move(job, "resume", actor)
 
 
-def reindex_cancel(*, job: ReindexJob, actor=None) -> bool:
-    return _operator_move(job, "cancel", actor, waiting="", finished_at=timezone.now())
+def reindex_cancel(*, job: ReindexJob, reason: str | None, actor=None) -> bool:
+    """Give up a job for good (its rows done so far stay done); takes a reason."""
+    reason = required_reason(reason, why=f"cancelling re-index #{job.pk} leaves the rest of its rows stale.")
+    return _operator_move(job, "cancel", actor, reason=reason, waiting="", finished_at=timezone.now())
 
 
 def reindex_retry(*, job: ReindexJob, actor=None) -> bool:

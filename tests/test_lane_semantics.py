@@ -45,7 +45,7 @@ def test_the_live_lane_carries_every_domain_kind_each_with_its_drainer():
 
 
 def test_resume_pokes_every_drainer_of_the_live_lane(no_pokes_waiting, django_capture_on_commit_callbacks):
-    controls.lane_pause(lane=LIVE)
+    controls.lane_pause(lane=LIVE, reason="test")
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         controls.lane_resume(lane=LIVE)
 
@@ -81,7 +81,7 @@ def test_resuming_a_paused_live_lane_sends_what_waited_at_once(lane_cluster, car
     from messaging.tests.conftest import SIM_SECRET
 
     Schedule.objects.all().delete()
-    controls.lane_pause(lane=LIVE)
+    controls.lane_pause(lane=LIVE, reason="test")
     lane_cluster(LIVE, KALIX_SIMCARRIER_URL=carrier.url, KALIX_SIMCARRIER_SECRET=SIM_SECRET)
     message = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="Your results are in")
     wait_for(lambda: not WaitingPoke.objects.exists(), timeout=15, message="the send's poke to start")
@@ -141,7 +141,7 @@ def test_a_paused_live_lane_works_off_none_of_the_kinds_it_stops(live_work, carr
     from messaging.models import Dispatch, Message, WebhookInbox
     from statuspage.models import Notice
 
-    controls.lane_pause(lane=LIVE)
+    controls.lane_pause(lane=LIVE, reason="test")
     work_the_live_lane()
 
     assert Message.objects.get(pk=live_work["queued"].pk).dispatch == Dispatch.QUEUED  # sends no message
@@ -180,7 +180,7 @@ def test_a_paused_bulk_lane_runs_no_reindex(clinic_a):
 
     seeded(clinic_a, 20)
     job = reindex.reindex_start(chunk_size=10)
-    controls.lane_pause(lane=BULK)
+    controls.lane_pause(lane=BULK, reason="test")
 
     assert reindex.run_pending() == 0
     assert reindex.run(job.pk) == "lane paused"

@@ -94,7 +94,7 @@ def test_promoted_go_first(queued):
 
 
 def test_paused_lane_claims_nothing_until_resumed(queued, staff_a):
-    lane_controls.lane_pause(lane="live", actor=staff_a)
+    lane_controls.lane_pause(lane="live", reason="test", actor=staff_a)
     token, claimed = claim_batch(lane="live", limit=10)
     release_claim(token)
     assert claimed == []
@@ -126,7 +126,7 @@ def test_bad_input_gives_field_errors_and_records_nothing(queued):
     with pytest.raises(ValidationError):
         lane_controls.lane_set_backlog_share(lane="live", share=2)
     with pytest.raises(ValidationError):
-        lane_controls.lane_pause(lane="nowhere")
+        lane_controls.lane_pause(lane="nowhere", reason="test")
     assert not LaneAction.objects.exists()
 
 

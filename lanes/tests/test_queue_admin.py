@@ -50,7 +50,7 @@ def test_operations_see_the_dashboard_with_controls(client, ops):
 def test_operations_pause_and_resume_a_lane_and_it_is_recorded(client, ops):
     client.force_login(ops)
 
-    assert client.post(control("live", "pause")).status_code == 302
+    assert client.post(control("live", "pause"), {"reason": "carrier outage"}).status_code == 302  # a pause needs why
     assert lane_state("live").paused
     assert client.post(control("live", "resume")).status_code == 302
     assert not lane_state("live").paused
@@ -89,7 +89,7 @@ def test_the_dashboard_offers_a_control_only_where_it_acts(client, ops):
 def test_a_paused_lane_says_what_stopped(client, ops):
     from lanes.controls import lane_pause
 
-    lane_pause(lane="live")
+    lane_pause(lane="live", reason="test")
     client.force_login(ops)
     live = client.get(DASHBOARD).content.decode().split('id="lane-live"')[1].split('id="lane-bulk"')[0]
 
@@ -173,7 +173,7 @@ def test_operations_trigger_a_reindex_and_set_its_throttle(client, ops, clinic_a
     assert job.throttle == 50
     assert client.get(JOBS).content.decode().count("data-percent=") == 1
 
-    client.post(JOBS, {"action": "pause", "_selected_action": [job.pk]})
+    client.post(JOBS, {"action": "pause", "_selected_action": [job.pk], "confirm": "yes", "reason": "load test"})
     job.refresh_from_db()
     assert job.state == "paused"
 

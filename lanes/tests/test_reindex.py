@@ -101,7 +101,7 @@ def test_pausing_stops_at_the_next_chunk_and_resume_continues(clinic_a):
     job = start(chunk_size=10)
     reindex.run_chunk(job.pk)
 
-    assert reindex.reindex_pause(job=job)
+    assert reindex.reindex_pause(job=job, reason="test")
     assert reindex.run_chunk(job.pk) is None
     assert reindex.run(job.pk) == "done or stopped"
     job.refresh_from_db()
@@ -117,7 +117,7 @@ def test_pausing_stops_at_the_next_chunk_and_resume_continues(clinic_a):
 def test_pausing_the_bulk_lane_stops_the_job_and_says_so(clinic_a):
     seeded(clinic_a, 20)
     job = start(chunk_size=10)
-    lane_pause(lane="bulk")
+    lane_pause(lane="bulk", reason="test")
 
     assert reindex.run(job.pk) == "lane paused"
 
@@ -176,8 +176,8 @@ def test_moves_follow_the_table(clinic_a):
     seeded(clinic_a, 5)
     job = reindex.reindex_start()
     assert not reindex.reindex_resume(job=job)  # only a paused job resumes
-    assert reindex.reindex_cancel(job=job)
-    assert not reindex.reindex_pause(job=job)
+    assert reindex.reindex_cancel(job=job, reason="test")
+    assert not reindex.reindex_pause(job=job, reason="test")
     assert reindex.run(job.pk) == "done or stopped"
     job.refresh_from_db()
     assert (job.state, job.rows_done) == (ReindexState.CANCELLED, 0)
@@ -203,7 +203,7 @@ def test_safety_net_pokes_every_active_job(clinic_a, monkeypatch):
     poked = []
     monkeypatch.setattr(reindex, "poke", lambda func, **kw: poked.append((func, kw)))
     running, paused = reindex.reindex_start(), reindex.reindex_start()
-    reindex.reindex_pause(job=paused)
+    reindex.reindex_pause(job=paused, reason="test")
     poked.clear()
 
     assert reindex.run_pending() == 1

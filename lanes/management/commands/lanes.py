@@ -26,8 +26,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="command", required=True)
         sub.add_parser("status")
-        for name in ("pause", "resume", "restore"):
-            sub.add_parser(name).add_argument("lane")
+        pause = sub.add_parser("pause", help="Stops every kind the lane carries, for every clinic.")
+        pause.add_argument("lane")
+        pause.add_argument("--reason", help="Why (required; kept in the audit log).")
+        resume = sub.add_parser("resume")
+        resume.add_argument("lane")
+        resume.add_argument("--reason", default="", help="Why (kept in the audit log).")
+        sub.add_parser("restore").add_argument("lane")
         order = sub.add_parser("order")
         order.add_argument("lane")
         order.add_argument("order", choices=LaneOrder.values)
@@ -40,7 +45,9 @@ class Command(BaseCommand):
         promote = sub.add_parser("promote")
         promote.add_argument("lane")
         promote.add_argument("ids", type=int, nargs="+")
-        sub.add_parser("undo").add_argument("action_id", type=int)
+        undo = sub.add_parser("undo")
+        undo.add_argument("action_id", type=int)
+        undo.add_argument("--reason", default="", help="Why (required when the undo pauses a lane).")
         sub.add_parser("log")
 
     def handle(self, *args, command, **o):
@@ -52,13 +59,14 @@ class Command(BaseCommand):
             action = self.act(command, o)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        self.stdout.write(f"#{action.pk} {action.lane}: {action.action}, {action.rows} rows ({action.detail})")
+        why = f", because {action.reason}" if action.reason else ""
+        self.stdout.write(f"#{action.pk} {action.lane}: {action.action}, {action.rows} rows ({action.detail}{why})")
 
     def act(self, command, o) -> LaneAction:
         if command == "pause":
-            return lane_controls.lane_pause(lane=o["lane"])
+            return lane_controls.lane_pause(lane=o["lane"], reason=o["reason"])
         if command == "resume":
-            return lane_controls.lane_resume(lane=o["lane"])
+            return lane_controls.lane_resume(lane=o["lane"], reason=o["reason"])
         if command == "restore":
             return lane_controls.lane_restore_backlog(lane=o["lane"])
         if command == "order":
@@ -72,7 +80,7 @@ class Command(BaseCommand):
         action = LaneAction.objects.filter(pk=o["action_id"]).first()
         if action is None:
             raise CommandError(f"No lane action #{o['action_id']}")
-        return lane_controls.lane_action_undo(action=action)
+        return lane_controls.lane_action_undo(action=action, reason=o["reason"])
 
     def status(self):
         for lane in dashboard():
@@ -95,4 +103,5 @@ class Command(BaseCommand):
         for a in LaneAction.objects.select_related("actor")[:30]:
             who = a.actor.username if a.actor else "command line"
             when = f"{a.at:%Y-%m-%d %H:%M:%S}"
-            self.stdout.write(f"#{a.pk} {when} {who:12} {a.lane:5} {a.action:14} {a.rows:7} {a.detail}")
+            why = f" ({a.reason})" if a.reason else ""
+            self.stdout.write(f"#{a.pk} {when} {who:12} {a.lane:5} {a.action:14} {a.rows:7} {a.detail}{why}")

@@ -31,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--pause", action="store_true")
         parser.add_argument("--resume", action="store_true")
         parser.add_argument("--cancel", action="store_true")
+        parser.add_argument("--reason", default="", help="Why (required with --pause and --cancel; kept in the audit).")
         parser.add_argument("--list", action="store_true", help="List recent jobs.")
 
     def handle(self, *args, **o):
@@ -67,7 +68,14 @@ class Command(BaseCommand):
         if o["rate"] is not None:
             reindex.reindex_set_throttle(job=job, throttle=o["rate"])
         for move in ("pause", "resume", "cancel"):
-            if o[move] and not getattr(reindex, f"reindex_{move}")(job=job):
+            if not o[move]:
+                continue
+            service = getattr(reindex, f"reindex_{move}")
+            try:
+                moved = service(job=job, reason=o["reason"]) if move != "resume" else service(job=job)
+            except ValidationError as exc:
+                raise CommandError("; ".join(exc.messages)) from exc
+            if not moved:
                 raise CommandError(f"Cannot {move} job #{job.pk}: it is {job.state}")
         job.refresh_from_db()
         self.stdout.write(f"#{job.pk} {job.state}, throttle {job.throttle or 'none'}, {job.percent:.1f}% done")
