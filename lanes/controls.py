@@ -1,11 +1,11 @@
 """Operator controls on lanes: pause, resume, order, backlog and promote. Each is one service call,
-one transaction, one LaneAction row (who, when, what, how many rows) that says how to reverse it.
+one transaction, one LaneAction row (who, when, what, why, how many rows) that says how to reverse it.
 
 A control acts only on a lane with a kind that honours it (lanes.registry); elsewhere it is refused with
 a field error, and the dashboard does not offer it. A control that frees work pokes, on commit, the
-drainers of the kinds it freed: resume
-every kind the pause stopped, restore, a larger backlog share and promote the kinds whose queued rows
-they moved.
+drainers of the kinds it freed: resume every kind the pause stopped; restore, a larger backlog share
+and promote the kinds whose queued rows they moved. Pausing a lane stops work for every clinic, so it
+takes a reason, kept in the audit.
 
 Re-prioritising is a data change on the queued rows themselves (each kind gives them: a `priority`,
 lower first, and a `created_at`): a backlog item has its priority raised by LANE_BACKLOG_PRIORITY (so it
