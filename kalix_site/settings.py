@@ -293,6 +293,8 @@ MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)
 MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
 MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
 MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+MESSAGING_SMTP_RECONNECTS = env_int("KALIX_SMTP_RECONNECTS", 3)  # new SMTP connections per batch after hang-ups
+MESSAGING_TIMELINE_MAX_LINES = env_int("KALIX_TIMELINE_MAX_LINES", 200)  # lines a message's timeline shows
 MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
@@ -308,6 +310,8 @@ SIMCARRIER_REORDER_RATE = env_float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
 SIMCARRIER_REPORT_BATCH = env_int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
 # Recipients the simulated carrier always reports undelivered (comma-separated E.164; a fictional number).
 SIMCARRIER_UNDELIVERABLE = env_list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
+SIMCARRIER_REJECT_TO = env_list("KALIX_SIMCARRIER_REJECT_TO", [])  # recipients it refuses at acceptance
+SIMCARRIER_STRICT = env_bool("KALIX_SIMCARRIER_STRICT", False)  # one refused message: 400 for the whole request
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
