@@ -41,16 +41,18 @@ class Line:
 
     @property
     def gap(self) -> str:
-        return f"{self.omitted:,} more lines not shown" if self.omitted else ""
+        return f"{self.omitted:,} more lines not shown ({self.words})" if self.omitted else ""
 
 
 def timeline(events: EventRuns) -> list[Line]:
-    """Plain-words lines for the collapsed runs of messaging.selectors.message_events, with one gap
-    line where lines were left out."""
+    """Plain-words lines for the collapsed runs of messaging.selectors.message_events, with one line
+    saying how many lines (of which events) were left out, where they were."""
     lines = [
         Line(r.occurred_first, WORDS[r.kind], r.detail, EventSource(r.source).label, r.count, r.occurred_last)
         for r in events.runs
     ]
     if events.omitted:
-        lines.insert(events.omitted_after, Line(None, "", "", "", 0, None, events.omitted))
+        kinds = [f"{WORDS[kind]} {n:,} {'time' if n == 1 else 'times'}" for kind, n in events.omitted_kinds[:3]]
+        more = ", …" if len(events.omitted_kinds) > 3 else ""
+        lines.insert(events.omitted_after, Line(None, ", ".join(kinds) + more, "", "", 0, None, events.omitted))
     return lines

@@ -54,6 +54,15 @@ def test_a_duplicate_report_adds_nothing_visible(clinic_a, patient_a):
     assert words_of(message) == [("Queued for sending", 1), ("Delivered", 1)]
 
 
+def test_duplicates_of_simultaneous_reports_collapse_and_read_in_pipeline_order(clinic_a, patient_a):
+    """A carrier with one-second timestamps reports 'delivered' and 'sent' at the same instant, each twice,
+    interleaved, under other ids: two lines, 'Sent' before 'Delivered'."""
+    message = sms(clinic_a, patient_a)
+    for n in range(2):
+        record_events(reports(message, "delivered", 1, prefix=f"d{n}") + reports(message, "sent", 1, prefix=f"s{n}"))
+    assert words_of(message) == [("Queued for sending", 1), ("Sent", 1), ("Delivered", 1)]
+
+
 def test_only_runs_collapse_so_the_story_keeps_its_order(clinic_a, patient_a):
     message = sms(clinic_a, patient_a)
     record_events(reports(message, "accepted", 3))
@@ -82,11 +91,28 @@ def test_a_timeline_that_does_not_collapse_is_capped_with_a_note_of_what_is_left
     ]
     insert_events(alternating)
     result = selectors.message_events(message=message)
-    assert len(result.runs) == 40
+    assert len(result.runs) == 40 and result.omitted_after == 20
     assert result.omitted == 3001 - 40
+    assert result.omitted_kinds == (("sent", 1481), ("accepted", 1480))
     assert result.runs[0].kind == "queued" and result.runs[-1].occurred_last == T0 + timedelta(seconds=2999)
     page = client_a.get(f"/messages/{message.pk}/").content.decode()
-    assert "2,961 more lines not shown" in page
+    assert "2,961 more lines not shown (Sent 1,481 times, Carrier accepted it 1,480 times)" in page
+
+
+def test_a_long_run_with_duplicates_among_it_is_one_line_counting_each_event_once(clinic_a, patient_a):
+    message = sms(clinic_a, patient_a)
+    repeats = reports(message, "accepted", 3000)
+    insert_events(
+        repeats
+        + [
+            NewEvent(message.pk, "accepted", f"dup:{i}", occurred_at=e.occurred_at, source="provider")
+            for i, e in enumerate(repeats[::7])
+        ]
+    )
+    record_events(reports(message, "delivered", 1, start=T0 + timedelta(hours=1)))
+    assert words_of(message) == [("Queued for sending", 1), ("Carrier accepted it", 3000), ("Delivered", 1)]
+    (accepted,) = [x for x in selectors.message_events(message=message).runs if x.kind == "accepted"]
+    assert (accepted.occurred_first, accepted.occurred_last) == (T0, T0 + timedelta(seconds=2999))
 
 
 def test_the_detail_page_costs_the_same_queries_at_5_and_at_5000_events(
