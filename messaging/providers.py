@@ -169,10 +169,10 @@ class EmailProvider(Provider):
                     yield Outcome(m.id, EventKind.DEFERRED, detail="the mail server kept closing the connection")
                 return
             opened += 1
-            backend = get_connection(fail_silently=False)
             try:
+                backend = get_connection(fail_silently=False)
                 backend.open()
-            except (OSError, smtplib.SMTPException) as exc:
+            except Exception as exc:  # broad on purpose: nothing was handed over, so every message may wait
                 for m in waiting:
                     yield Outcome(m.id, EventKind.DEFERRED, detail=f"mail server unavailable ({type(exc).__name__})")
                 return

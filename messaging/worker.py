@@ -276,9 +276,21 @@ def _recover_batch(token: int) -> int:
     by_channel: dict[str, list[Message]] = {}
     for m in stranded:
         by_channel.setdefault(m.channel, []).append(m)
+    settled = 0
     for channel, messages in by_channel.items():
         provider = provider_for(channel)
-        found = provider.lookup([m.send_key for m in messages]) if provider.can_lookup else None
+        found = None
+        if provider.can_lookup:
+            try:
+                found = provider.lookup([m.send_key for m in messages])
+            except Exception as exc:  # broad on purpose: a provider that cannot answer now must not stop the lane
+                log.warning(
+                    "lookup at provider %s failed (%s); %d hand-offs are asked about again on the next drain",
+                    provider.name,
+                    type(exc).__name__,
+                    len(messages),
+                )
+                continue
         outcomes = []
         for m in messages:
             if found is None:
@@ -301,7 +313,8 @@ def _recover_batch(token: int) -> int:
             for m in messages
         ]
         record_outcomes(token=token, claimed=claimed, outcomes=outcomes, provider=provider.name, retry_now=True)
-    return len(stranded)
+        settled += len(messages)
+    return settled
 
 
 # --- The task a poke runs ----------------------------------------------------------------------------

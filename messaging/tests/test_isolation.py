@@ -366,3 +366,26 @@ def test_smtp_errors_are_classified_per_message():
     assert refusal(smtplib.SMTPSenderRefused(421, b"bye", "a@b")) == ("deferred", 421, True)
     assert refusal(smtplib.SMTPDataError(552, b"too big")) == ("rejected", 552, False)
     assert refusal(smtplib.SMTPDataError(451, b"later")) == ("deferred", 451, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_carrier_that_cannot_be_asked_during_recovery_does_not_stop_the_lane(
+    clinic_a, patient_a, carrier, smtp_server, monkeypatch, settings
+):
+    """SMS left unknown wait for the carrier to answer a lookup; the email queued meanwhile goes out."""
+    settings.MESSAGING_RECOVERY_GRACE_SECONDS = 0
+    message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="Reminder")
+    monkeypatch.setattr(worker, "provider_for", lambda channel: HandsOverThenBreaks(0))
+    worker.drain()  # the SMS is left unknown
+    monkeypatch.setattr(worker, "provider_for", providers.provider_for)
+    settings.SIMCARRIER_URL = "http://127.0.0.1:9"  # the carrier is down: lookups fail
+    email = message_send(clinic=clinic_a, patient=patient_a, channel="email", subject="Hi", body="Hello")
+
+    worker.drain()
+    assert Message.objects.get(pk=email.pk).status == Status.SUCCESS
+    assert Message.objects.get(channel="sms").dispatch == Dispatch.HANDING_OFF  # asked again next time
+
+    settings.SIMCARRIER_URL = carrier.url
+    worker.drain()
+    assert Message.objects.get(channel="sms").status == Status.SENDING and len(carrier.sink) == 1
+    assert_ledger(expected=2, carrier=None)
