@@ -5,7 +5,7 @@ Three messages of one clinic, their events inserted set-based:
 - repeats: 10,000 events, 9,996 of them the carrier's 'accepted' reported again and again (the
   incident's message had 2,087): collapsed into one line;
 - no runs: 10,000 events alternating 'accepted' and 'sent', so nothing collapses: the page shows the
-  first and latest MESSAGING_TIMELINE_MAX_LINES / 2 lines and "N more lines not shown".
+  first and latest MESSAGING_TIMELINE_MAX_LINES / 2 lines and "N more events not shown".
 
 Each page is fetched through Django's test client as a logged-in staff member (the whole request:
 middleware, session, selectors, template), BENCH_TIMELINE_REQUESTS times after one warm-up request;
@@ -137,6 +137,8 @@ def main() -> None:
         rows,
         ("message", "events", "timeline lines", "median", "p95"),
     )
+    load = os.getloadavg()[0]
+    print(f"load average while measuring: {load:.1f} (2 cores; other work on the machine inflates every figure)")
     worst = max(results["repeats"][1], results["no runs"][1])
     print(f"target: 10,000-event pages under {TARGET_MS} ms at p95: {'met' if worst < TARGET_MS else 'NOT met'}")
     bench_line(
@@ -149,6 +151,7 @@ def main() -> None:
             "worst_p95_ms": round(worst, 1),
             "uncollapsed_ms": round(old_median, 1),
             "ratio_to_baseline": round(max(results["repeats"][0], results["no runs"][0]) / results["baseline"][0], 2),
+            "load_average": round(load, 1),
         }
     )
 

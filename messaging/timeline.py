@@ -41,12 +41,12 @@ class Line:
 
     @property
     def gap(self) -> str:
-        return f"{self.omitted:,} more lines not shown ({self.words})" if self.omitted else ""
+        return f"{self.omitted:,} more events not shown ({self.words})" if self.omitted else ""
 
 
 def timeline(events: EventRuns) -> list[Line]:
     """Plain-words lines for the collapsed runs of messaging.selectors.message_events, with one line
-    saying how many lines (of which events) were left out, where they were."""
+    saying how many events (of which kinds) were left out, where they were."""
     lines = [
         Line(r.occurred_first, WORDS[r.kind], r.detail, EventSource(r.source).label, r.count, r.occurred_last)
         for r in events.runs

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from messaging import selectors
 from messaging.events import NewEvent, insert_events, record_events
+from messaging.models import DeliveryEvent
 from messaging.services import message_send
 from messaging.timeline import timeline
 
@@ -96,7 +97,7 @@ def test_a_timeline_that_does_not_collapse_is_capped_with_a_note_of_what_is_left
     assert result.omitted_kinds == (("sent", 1481), ("accepted", 1480))
     assert result.runs[0].kind == "queued" and result.runs[-1].occurred_last == T0 + timedelta(seconds=2999)
     page = client_a.get(f"/messages/{message.pk}/").content.decode()
-    assert "2,961 more lines not shown (Sent 1,481 times, Carrier accepted it 1,480 times)" in page
+    assert "2,961 more events not shown (Sent 1,481 times, Carrier accepted it 1,480 times)" in page
 
 
 def test_a_long_run_with_duplicates_among_it_is_one_line_counting_each_event_once(clinic_a, patient_a):
@@ -139,3 +140,57 @@ def test_the_detail_page_costs_the_same_queries_at_5_and_at_5000_events(
     lines = response.context["timeline"]
     assert len(lines) <= settings.MESSAGING_TIMELINE_MAX_LINES + 1  # + the "more lines" note
     assert [x.count for x in lines[:3]] == [1, 4000, 1] and lines[-1].words == "Delivered"
+
+
+def reference_runs(events):
+    """The timeline by definition, in Python: sort, drop duplicates, group consecutive equal keys."""
+    from messaging.status import RULES
+
+    order = sorted(events, key=lambda e: (e.occurred_at, RULES[e.kind].rank, e.kind, e.source, e.detail, e.event_id))
+    runs = []
+    for e in order:
+        key = (e.kind, e.source, e.detail)
+        if runs and runs[-1]["key"] == key:
+            runs[-1]["times"].add(e.occurred_at)
+            runs[-1]["last"] = e.occurred_at
+        else:
+            runs.append({"key": key, "first": e.occurred_at, "last": e.occurred_at, "times": {e.occurred_at}})
+    return [(r["key"][0], r["first"], r["last"], len(r["times"])) for r in runs]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_collapsed_timeline_agrees_with_its_definition(clinic_a, patient_a, seed):
+    """Random event logs (runs, duplicates, ties at one instant) against the definition, with caps that
+    make the forward and backward reads meet, overlap or leave events between."""
+    import random
+
+    rng = random.Random(seed)
+    message = sms(clinic_a, patient_a)
+    events, t = [], T0
+    for i in range(rng.randint(1, 400)):
+        t += timedelta(seconds=rng.choice([0, 0, 1, 1, 1, 5]))
+        kind = rng.choice(["accepted", "accepted", "accepted", "sent", "delivered", "deferred"])
+        detail = rng.choice(["", "", "", "busy"])
+        events.append(NewEvent(message.pk, kind, f"p:{seed}:{i}", occurred_at=t, source="provider", detail=detail))
+        if rng.random() < 0.1:  # the same report again under another id
+            events.append(
+                NewEvent(message.pk, kind, f"dup:{seed}:{i}", occurred_at=t, source="provider", detail=detail)
+            )
+    insert_events(events)
+    every = list(DeliveryEvent.objects.filter(message=message))
+    expected = reference_runs(every)
+    for max_lines in (2, 3, 10, 41, 1000):
+        result = selectors.message_events(message=message, max_lines=max_lines)
+        got = [(r.kind, r.occurred_first, r.occurred_last, r.count) for r in result.runs]
+        head, tail = max_lines // 2, max_lines - max_lines // 2
+        if len(expected) <= max_lines:
+            assert (got, result.omitted) == (expected, 0), (max_lines, len(expected))
+        else:
+            assert got == expected[:head] + expected[-tail:], max_lines
+            left_out = expected[head:-tail]
+            assert result.omitted == sum(r[3] for r in left_out), max_lines
+            assert result.omitted_after == head
+            kinds = {}
+            for kind, *_, count in left_out:
+                kinds[kind] = kinds.get(kind, 0) + count
+            assert dict(result.omitted_kinds) == kinds
