@@ -148,7 +148,7 @@ EVENT_RUNS_SQL = """
     UNION ALL
     SELECT 'b', occurred_at, rank, kind, source, detail, id, boundary, stream_end, neighbour_at, n FROM backward
     UNION ALL
-    SELECT 'm', NULL, NULL, kind, '', '', NULL, NULL, NULL, NULL, events FROM left_out
+    SELECT 'm', NULL, NULL, kind, '', '', NULL, NULL, NULL, NULL, events FROM left_out  -- n: events
      ORDER BY part, occurred_at, rank, kind, source, detail, id
 """
 
@@ -197,10 +197,11 @@ def message_events(*, message: Message, max_lines: int | None = None) -> EventRu
     params = {"message": message.pk, "head": head + 1, "tail": tail + 1}  # one more: where the last run shown ends
     with connection.cursor() as cursor:
         cursor.execute(EVENT_RUNS, params)
-        rows = cursor.fetchall()
-    forward = [_Row(r[1], *r[3:6], *r[7:]) for r in rows if r[0] == "f"]
-    backward = [_Row(r[1], *r[3:6], *r[7:]) for r in rows if r[0] == "b"][::-1]  # latest first
-    left_out = sorted(((r[3], r[10]) for r in rows if r[0] == "m"), key=lambda kind_events: -kind_events[1])
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    forward = [_row(r) for r in rows if r["part"] == "f"]
+    backward = [_row(r) for r in rows if r["part"] == "b"][::-1]  # latest first: the reading order
+    left_out = sorted(((r["kind"], r["n"]) for r in rows if r["part"] == "m"), key=lambda kind_events: -kind_events[1])
     first = _runs(forward)
     if any(r.stream_end for r in forward):  # read to the end: every run is known
         return EventRuns(first)
@@ -211,6 +212,10 @@ def message_events(*, message: Message, max_lines: int | None = None) -> EventRu
     if not left_out:
         return EventRuns(runs)
     return EventRuns(runs, sum(events for _, events in left_out), len(first), tuple(left_out))
+
+
+def _row(named: dict) -> _Row:
+    return _Row(**{field: named[field] for field in _Row.__dataclass_fields__})
 
 
 def _runs(rows: list[_Row]) -> list[EventRun]:
