@@ -389,3 +389,38 @@ def test_a_carrier_that_cannot_be_asked_during_recovery_does_not_stop_the_lane(
     worker.drain()
     assert Message.objects.get(channel="sms").status == Status.SENDING and len(carrier.sink) == 1
     assert_ledger(expected=2, carrier=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_esp_refusing_one_message_and_failing_another_touches_only_those(
+    clinic_a, patient_a, settings, monkeypatch, mailoutbox
+):
+    """Through django-anymail (its test backend): a refused recipient fails alone, an API error that may
+    have come after the ESP took the message leaves that one unknown (never resent), the rest are sent."""
+    from anymail.exceptions import AnymailAPIError
+    from anymail.message import AnymailRecipientStatus
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.MESSAGING_RECOVERY_GRACE_SECONDS = 0
+    emails(clinic_a, patient_a, 4)
+    answers = {
+        "Note 1": {"recipient_status": {"ada@example.com": AnymailRecipientStatus("esp-1", "rejected")}},
+        "Note 2": AnymailAPIError("the ESP answered something we cannot read"),
+    }
+    build = providers.EmailProvider._email
+
+    def with_answer(self, m):
+        email = build(self, m)
+        if m.subject in answers:
+            email.anymail_test_response = answers[m.subject]
+        return email
+
+    monkeypatch.setattr(providers.EmailProvider, "_email", with_answer)
+    drain_until_settled(3)
+    states = {m.subject: (m.status, m.status_detail) for m in Message.objects.all()}
+    assert states["Note 1"] == (Status.FAILED, "Rejected by the provider: the email service refused the recipient")
+    assert states["Note 2"][0] == Status.FAILED and "not resent automatically" in states["Note 2"][1]
+    assert {states["Note 0"][0], states["Note 3"][0]} == {Status.SUCCESS}
+    handed = Counter(str(e.extra_headers["X-Kalix-Send-Key"]) for e in mailoutbox)
+    assert set(handed.values()) == {1} and len(handed) == 4, "each handed to the ESP once"
+    assert_ledger(expected=4)
