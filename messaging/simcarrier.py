@@ -270,6 +270,7 @@ def _handler_for(carrier: SimCarrier):
                     stats = {
                         "received": len(carrier.receipts),
                         "unique": len(carrier.sink),
+                        "rejected": len(carrier.rejected),
                         "reports_posted": carrier.reports_posted,
                     }
                 return self._json(200, stats)
