@@ -408,5 +408,12 @@ STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", 
 WEBHOOK_MAX_BYTES = env_int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
 # Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
 WEBHOOK_RATE_PER_MIN = env_int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
+# A signed webhook timestamp further than this from our clock is refused (403): a captured request
+# cannot be replayed later. Deliveries already filed are remembered for twice this long.
+WEBHOOK_REPLAY_WINDOW_MINUTES = env_float("KALIX_WEBHOOK_REPLAY_WINDOW_MINUTES", 5.0)
+# A delivery report dated more than this long ago is refused (400): no carrier reports that late.
+WEBHOOK_REPORT_MAX_AGE_HOURS = env_float("KALIX_WEBHOOK_REPORT_MAX_AGE_HOURS", 168.0)
+# How far a report's own time may run ahead of our clock, or before its message was created (400 beyond).
+WEBHOOK_CLOCK_SKEW_SECONDS = env_int("KALIX_WEBHOOK_CLOCK_SKEW_SECONDS", 300)
 # Status page subscribe POSTs per client address per minute before 429 (0 turns the limit off).
 STATUSPAGE_SUBSCRIBE_RATE_PER_MIN = env_int("KALIX_STATUSPAGE_SUBSCRIBE_RATE_PER_MIN", 10)
