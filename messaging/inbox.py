@@ -1,7 +1,10 @@
 """Delivery reports: accepted into the inbox in milliseconds, applied here in batches, set-based.
 
 A report is matched to its message by our send key (which we give the provider with the message) or
-else by the provider's message id; its event is inserted unless one with the same event id exists.
+else by the provider's message id, and only to a message of the provider that sent the report (the claim
+records the provider, so a report arriving before the hand-off's outcome still matches): a send key is
+no secret (an email carries it in a header), so it alone must never let one provider's report settle
+another's message. Its event is inserted unless one with the same event id exists.
 Reports that match no message yet stay in the inbox and are tried again until they expire.
 """
 
@@ -21,7 +24,7 @@ APPLY_SQL = """
     matched AS (
         SELECT i.id AS inbox_id, i.kind, i.occurred_at, i.received_at, i.event_id, i.detail, i.payload,
                coalesce(
-                   (SELECT m.id FROM messaging_message m WHERE m.send_key = i.send_key),
+                   (SELECT m.id FROM messaging_message m WHERE m.send_key = i.send_key AND m.provider = i.provider),
                    (SELECT m.id FROM messaging_message m
                      WHERE i.provider_message_id <> '' AND m.provider = i.provider
                        AND m.provider_message_id = i.provider_message_id LIMIT 1)

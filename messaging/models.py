@@ -184,6 +184,21 @@ class WebhookInbox(models.Model):
         return f"{self.provider} report {self.event_id}"
 
 
+class WebhookReceipt(models.Model):
+    """One authenticated webhook delivery already filed: the same delivery again is answered 2xx (so the
+    sender stops retrying) and stores nothing (messaging.authenticity).
+
+    Inserted in the transaction that files the delivery's reports; kept for twice the replay window (a
+    signed request verifies from its timestamp minus the window to its timestamp plus it), then purged.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 of provider and delivery.")
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"webhook receipt {self.digest[:12]}"
+
+
 # Queue operations (lanes, audit log, re-index jobs) keep their models in a file of their own.
 from messaging.queue_models import (  # noqa: E402,F401
     Lane,

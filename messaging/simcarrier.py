@@ -8,11 +8,11 @@ message it received, and `receipts` every receipt, so tests can check "exactly o
 """
 
 import heapq
-import hmac
 import itertools
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from messaging.providers import sign
+from messaging.authenticity import sim_headers, sim_refusal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class CarrierConfig:
     # Recipients always reported undelivered (as a real carrier's unreachable handset): the demo's
     # failed message goes to one. The default is a number Australia reserves for fiction.
     undeliverable: tuple[str, ...] = ("+61491570159",)
+    # Requests to it signed further than this from its clock are refused, as our webhook does.
+    replay_window_s: float = 300.0
 
     @classmethod
     def from_settings(cls, **overrides):
@@ -54,6 +56,7 @@ class CarrierConfig:
             "reorder_rate": settings.SIMCARRIER_REORDER_RATE,
             "report_batch": settings.SIMCARRIER_REPORT_BATCH,
             "undeliverable": tuple(settings.SIMCARRIER_UNDELIVERABLE),
+            "replay_window_s": settings.WEBHOOK_REPLAY_WINDOW_MINUTES * 60,
         }
         return cls(**{**values, **overrides})
 
@@ -83,7 +86,6 @@ class SimCarrier:
         self.sink: dict[str, Received] = {}
         self.receipts: list[str] = []
         self.reports_posted = 0
-        self._ids = itertools.count(1)
         self._seq = itertools.count()
         self._due: list[_Due] = []
         self._wake = threading.Condition(self.lock)
@@ -129,7 +131,9 @@ class SimCarrier:
                 self.receipts.append(ref)
                 known = self.sink.get(ref)
                 if known is None:
-                    known = Received(f"SIM{next(self._ids):010d}", ref, m.get("channel", "sms"), m.get("to", ""), now)
+                    # unguessable, as a real carrier's: knowing one message's id says nothing of another's
+                    carrier_id = f"SIM{secrets.token_hex(16)}"
+                    known = Received(carrier_id, ref, m.get("channel", "sms"), m.get("to", ""), now)
                     self.sink[ref] = known
                     if self.config.send_reports and m.get("status_callback"):
                         self._schedule(known, m["status_callback"], now)
@@ -191,7 +195,7 @@ class SimCarrier:
             response = session.post(
                 callback,
                 data=body,
-                headers={"Content-Type": "application/json", "X-Sim-Signature": sign(body, self.config.secret)},
+                headers={"Content-Type": "application/json", **sim_headers(body, self.config.secret)},
                 timeout=10,
             )
             ok = response.status_code < 300
@@ -238,8 +242,11 @@ def _handler_for(carrier: SimCarrier):
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if not hmac.compare_digest(sign(body, carrier.config.secret), self.headers.get("X-Sim-Signature", "")):
-                return self._json(403, {"error": "bad signature"})
+            refusal = sim_refusal(
+                body, self.headers, carrier.config.secret, window_seconds=carrier.config.replay_window_s
+            )
+            if refusal:
+                return self._json(403, {"error": refusal})
             try:
                 payload = json.loads(body)
             except ValueError:

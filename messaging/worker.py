@@ -13,6 +13,7 @@ A message found 'handing off' whose lock is free lost its worker (PostgreSQL dro
 connection); we then ask the provider whether it got that send key, and never resend blindly.
 """
 
+import json
 import logging
 import secrets
 import time
@@ -25,11 +26,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from messaging import inbox
+from messaging.authenticity import purge_receipts
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
-from messaging.providers import UNKNOWN, Outcome, provider_for
+from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
 from messaging.status import recompute_sql
 
 log = logging.getLogger(__name__)
@@ -63,9 +65,11 @@ CLAIM_TARGET = """
       JOIN messaging_message mm ON mm.id = v.id
       JOIN clinics_clinic c ON c.id = mm.clinic_id
 """
+# The provider is recorded with the claim, not only with the outcome: a delivery report can arrive
+# before the outcome is recorded, and messaging.inbox matches reports to messages of their provider only.
 CLAIM_SET = """
     dispatch = %s, claim_token = %s, send_key = gen_random_uuid(), attempts = m.attempts + 1,
-    updated_at = statement_timestamp()
+    provider = %s::jsonb ->> m.channel, updated_at = statement_timestamp()
 """
 CLAIM_RETURNING = """
     m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
@@ -111,7 +115,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
                 [[pk for pk, _ in picked]],
                 search=False,
                 also_set=CLAIM_SET,
-                also_params=[TARGET["claim"], token],
+                also_params=[TARGET["claim"], token, json.dumps(provider_names())],
                 returning=CLAIM_RETURNING,
             )
             cursor.execute(sql, params)
@@ -299,11 +303,13 @@ def drain(lane: str = LIVE) -> dict:
 
 
 def safety_drain() -> dict:
-    """Run by the schedule: release messages whose patient has opted in, expire stale reports, drain."""
+    """Run by the schedule: release messages whose patient has opted in, expire stale reports and old
+    webhook receipts, drain."""
     from messaging.services import release_held
 
     release_held()
     inbox.expire_unmatched()
+    purge_receipts()
     return drain()
 
 

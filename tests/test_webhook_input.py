@@ -8,8 +8,8 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from messaging.authenticity import sim_headers
 from messaging.models import WebhookInbox
-from messaging.providers import sign
 
 SIM_SECRET = "probe-sim-secret"
 TWILIO_TOKEN = "probe-twilio-token"
@@ -29,7 +29,7 @@ def hooks(live_server, settings):
 
 
 def post_sim(url, body: bytes, secret=SIM_SECRET):
-    headers = {"Content-Type": "application/json", "X-Sim-Signature": sign(body, secret)}
+    headers = {"Content-Type": "application/json", **sim_headers(body, secret)}
     return requests.post(url, data=body, headers=headers, timeout=10)
 
 

@@ -8,6 +8,8 @@ PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
     "ALLOWED_HOSTS": "kalix.example",
     "SECURE_PROXY_SSL_HEADER": "1",
+    # the default SMS/fax provider is the simulated carrier: production will not start without its secret
+    "KALIX_SIMCARRIER_SECRET": "a-carrier-secret-0123456789abcdef",
 }
 
 
