@@ -10,12 +10,16 @@ from kalix_site.forms import RequestKeyField
 
 
 class InvoiceForm(forms.ModelForm):
+    request_key = RequestKeyField()  # creating only: a double submit makes one invoice
+
     class Meta:
         model = Invoice
         fields = ["patient", "payer", "practitioner", "member_id", "diagnosis_code"]
 
     def __init__(self, *args, clinic, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["request_key"]  # saving an edit twice saves the same thing twice
         self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
         self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
         self.fields["practitioner"].queryset = selectors.practitioner_list(clinic=clinic)
