@@ -80,6 +80,7 @@ def _offer_as_new(form) -> None:
 @staff_required
 def message_detail(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
+    retried_as = selectors.message_retried_as(message=message)
     return render(
         request,
         "messaging/message_detail.html",
@@ -87,7 +88,8 @@ def message_detail(request, pk):
             "message": message,
             "timeline": timeline(selectors.message_events(message=message)),
             "can_cancel": dispatch.can("cancel", message.dispatch),
-            "can_retry": message.status == Status.FAILED,
+            "can_retry": message.status == Status.FAILED and retried_as is None,
+            "retried_as": retried_as,
         },
     )
 
@@ -113,5 +115,5 @@ def message_retry(request, pk):
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
         return redirect("messaging:detail", pk=pk)
-    flash.success(request, "Sent again as a new message.")
+    flash.success(request, f"Sent again as message #{retry.pk}.")
     return redirect("messaging:detail", pk=retry.pk)
