@@ -212,3 +212,11 @@ def test_every_post_form_in_the_staff_templates_has_the_clinic_field():
                 missing.append((path.relative_to(ROOT), form[:120]))
     assert not missing, missing
     assert checked >= 9
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["99999999999999999999999", "١٢", "-1", "1e3", "\x00", " "])
+def test_odd_form_clinic_values_are_refused_never_5xx(world_b, max_b, value):
+    response = max_b.post("/messages/new/", {**a_valid_body(world_b), "form_clinic": value})
+    assert response.status_code in (400, 409), response.status_code
+    assert not Message.objects.filter(body="forged").exists()
