@@ -49,15 +49,20 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed messages (as new messages)", permissions=["change"])
     def retry_failed(self, request, queryset):
-        done, skipped = 0, 0
-        for message in queryset.filter(status=Status.FAILED).select_related("clinic", "patient"):
+        retryable = list(
+            queryset.filter(status=Status.FAILED, retries__isnull=True).select_related("clinic", "patient")
+        )
+        done, skipped = 0, queryset.count() - len(retryable)
+        for message in retryable:
             try:
                 services.message_retry(message=message, user=request.user)
                 done += 1
             except ValidationError:
                 skipped += 1
-        skipped += queryset.exclude(status=Status.FAILED).count()
-        self.message_user(request, f"Retried {done} message(s); {skipped} skipped (not failed or no longer valid).")
+        self.message_user(
+            request,
+            f"Retried {done} message(s); {skipped} skipped (not failed, already sent again, or no longer valid).",
+        )
 
     @admin.action(description="Cancel selected pending messages", permissions=["change"])
     def cancel_pending(self, request, queryset):

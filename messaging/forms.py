@@ -1,10 +1,12 @@
 from django import forms
 
 from clinics.models import Patient
+from kalix_site.forms import RequestKeyField
 from messaging.models import Channel, Status
 
 
 class ComposeForm(forms.Form):
+    request_key = RequestKeyField()  # the message's idempotency key: a double submit makes one message
     patient = forms.ModelChoiceField(queryset=Patient.objects.none(), required=False, empty_label="— no patient —")
     channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.SMS)
     recipient = forms.CharField(

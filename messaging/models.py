@@ -95,6 +95,10 @@ class Message(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="message_idempotency_key_per_clinic",
             ),
+            # A failed message is sent again at most once, however many Retry presses race (migration 0012).
+            models.UniqueConstraint(
+                fields=["retry_of"], condition=Q(retry_of__isnull=False), name="message_one_retry_per_message"
+            ),
         ]
         indexes = [
             models.Index(fields=["lane", "priority", "id"], condition=Q(dispatch="queued"), name="message_claim_idx"),

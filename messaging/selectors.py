@@ -64,3 +64,8 @@ def message_get(*, clinic: Clinic, pk) -> Message:
 
 def message_events(*, message: Message) -> QuerySet[DeliveryEvent]:
     return message.events.order_by("occurred_at", "id")
+
+
+def message_retried_as(*, message: Message) -> Message | None:
+    """The message this one was sent again as (at most one: message_one_retry_per_message)."""
+    return message.retries.only("pk").first()

@@ -141,24 +141,34 @@ def message_cancel(*, message: Message, user=None) -> Message:
 
 
 def message_retry(*, message: Message, user=None) -> Message:
-    """A failed message is sent again as a new message, linked to the old one (checks run again)."""
-    if message.status != Status.FAILED:
-        raise ValidationError("Only a failed message can be retried.")
+    """A failed message is sent again as a new message, linked to the old one (checks run again).
+
+    Once only: the database holds one retry per message (message_one_retry_per_message), so of several
+    Retry presses at once one makes the retry and the others get that same retry back.
+    """
     existing = message.retries.first()
     if existing:
         return existing
-    return message_send(
-        clinic=message.clinic,
-        patient=message.patient,
-        channel=message.channel,
-        recipient=message.recipient,
-        subject=message.subject,
-        body=message.body,
-        attachment=message.attachment.open("rb") if message.attachment else None,
-        created_by=user,
-        priority=message.priority,
-        retry_of=message,
-    )
+    if message.status != Status.FAILED:
+        raise ValidationError("Only a failed message can be retried.")
+    try:
+        return message_send(
+            clinic=message.clinic,
+            patient=message.patient,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body=message.body,
+            attachment=message.attachment.open("rb") if message.attachment else None,
+            created_by=user,
+            priority=message.priority,
+            retry_of=message,
+        )
+    except IntegrityError:
+        existing = message.retries.first()  # a concurrent Retry committed first
+        if existing is None:
+            raise
+        return existing
 
 
 def release_held() -> int:

@@ -88,6 +88,7 @@ def test_main_flows_log_no_patient_details(
             "mobile": MOBILE,
             "fax": FAX,
             "messaging_consent": "opted_in",
+            "form_clinic": clinic_a.pk,
         },
     )
     assert response.status_code == 302
@@ -95,7 +96,10 @@ def test_main_flows_log_no_patient_details(
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = client.post("/messages/new/", {"patient": patient.pk, "channel": "sms", "body": BODY})
+    response = client.post(
+        "/messages/new/",
+        {"patient": patient.pk, "channel": "sms", "body": BODY, "form_clinic": clinic_a.pk, "request_key": "k-1"},
+    )
     assert response.status_code == 302
     message_send(clinic=clinic_a, patient=patient, channel="email", subject=SUBJECT, body=BODY)
     message_send(
