@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from clinics import consent
 from clinics.views import staff_required
 from messaging import dispatch, selectors, services
 from messaging.forms import ComposeForm, MessageFilterForm
@@ -47,6 +48,8 @@ def message_compose(request):
         try:
             message = services.message_send(clinic=request.clinic, created_by=request.user, **form.cleaned_data)
         except ValidationError as exc:
+            if isinstance(exc, services.BouncedAddress):
+                form.offer_bounce_override()
             for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
@@ -67,6 +70,7 @@ def message_detail(request, pk):
             "timeline": timeline(selectors.message_events(message=message)),
             "can_cancel": dispatch.can("cancel", message.dispatch),
             "can_retry": message.status == Status.FAILED,
+            "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
         },
     )
 
@@ -88,9 +92,18 @@ def message_cancel(request, pk):
 def message_retry(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     try:
-        retry = services.message_retry(message=message, user=request.user)
+        retry = services.message_retry(
+            message=message, user=request.user, send_despite_bounce=_bounce_seen(request, message)
+        )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
         return redirect("messaging:detail", pk=pk)
     flash.success(request, "Sent again as a new message.")
     return redirect("messaging:detail", pk=retry.pk)
+
+
+def _bounce_seen(request, message) -> bool:
+    """Whether the Retry form was shown with the address's current bounce warning (its time rides along),
+    so pressing Retry confirms it; a bounce newer than the page refuses the retry with its warning."""
+    bounce = consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient)
+    return bounce is not None and bounce.at is not None and request.POST.get("bounce_seen") == bounce.at.isoformat()

@@ -6,6 +6,7 @@ reports to messages is the live lane's job (messaging.inbox), in batches.
 
 import hmac
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from functools import wraps
@@ -187,7 +188,22 @@ ANYMAIL_KINDS = {
     "bounced": EventKind.BOUNCED,
     "rejected": EventKind.REJECTED,
     "failed": EventKind.FAILED,
+    "complained": EventKind.COMPLAINED,
+    "unsubscribed": EventKind.UNSUBSCRIBED,
 }
+
+
+# Kinds whose event detail is the provider's reason (a delivery's "250 OK" would only be noise).
+ANYMAIL_REASON_KINDS = {EventKind.DEFERRED, EventKind.BOUNCED, EventKind.REJECTED, EventKind.FAILED}
+
+
+def esp_reason(event) -> str:
+    """The provider's own words for what went wrong (the MTA's answer, else the ESP's description, else
+    anymail's reject reason), with the recipient's address taken out: staff need the why, not the who."""
+    reason = str(event.mta_response or event.description or event.reject_reason or "")
+    if event.recipient:
+        reason = re.sub(re.escape(str(event.recipient)), "<recipient>", reason, flags=re.IGNORECASE)
+    return " ".join(reason.split())[:200]
 
 
 def anymail_tracking(sender, event, esp_name, **kwargs):
@@ -207,7 +223,7 @@ def anymail_tracking(sender, event, esp_name, **kwargs):
         kind=kind,
         occurred_at=occurred_at,
         received_at=now,
-        detail=str(event.reject_reason or "")[:200],
+        detail=esp_reason(event) if kind in ANYMAIL_REASON_KINDS else "",
         payload={"esp": esp_name, "event_type": event.event_type, "reject_reason": event.reject_reason},
     )
     poke(DRAIN, lane=LIVE)
