@@ -6,17 +6,23 @@
   bouncing with the provider's reason; a later delivery to it clears that.
   `after_reports_applied` reads these from the events the inbox has just applied, in the same
   transaction, so consent never lags the timeline; each event counts once (its event id).
+- A text to us of STOP (or a synonym) opts the sender's number out of SMS; START or UNSTOP clears
+  that; HELP is recorded. Which clinics an inbound text is for: see `clinics_for_inbound`.
+The texts themselves are patient data: only the keyword is kept, and nothing is logged.
 """
 
+import string
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from clinics import consent
-from clinics.models import AddressConsent, Patient
-from messaging.models import Channel, EventKind, EventSource
+from clinics.models import AddressConsent, Clinic, Patient
+from messaging.models import Channel, EventKind, EventSource, Message
+from messaging.selectors import search_query
 
 Source = AddressConsent.Source
 
@@ -130,3 +136,67 @@ def after_reports_applied(message_ids) -> int:
                 email_opt_out=True, updated_at=timezone.now()
             )
     return recorded
+
+
+# --- SMS: texts from patients -------------------------------------------------------------------------
+
+
+def keyword(text: str) -> str | None:
+    """'stop', 'start' or 'help' when the whole text is one of their keywords, else None."""
+    word = (text or "").strip().strip(string.punctuation + " ").upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return None
+
+
+def clinics_for_inbound(*, sender: str, to: str) -> list[int]:
+    """The clinics a text from `sender` (E.164) to our number or sender name `to` speaks to.
+
+    1. A clinic whose SMS sender is `to` (a dedicated number or name): that clinic alone.
+    2. Otherwise `to` is a shared sender (TWILIO_FROM_NUMBER, the simulated carrier's): every clinic that
+       has texted `sender`. A carrier applies STOP to the (sender, recipient) pair, so on a shared number
+       it stops every clinic's texts anyway; recording it for each of them lets staff see why at compose
+       time instead of a carrier rejection later. A clinic that never texted the number was not told no.
+    """
+    to = (to or "").strip()
+    if to:
+        named = Q(sms_sender__iexact=to) | Q(sms_sender__iexact=to.lstrip("+"))
+        own = list(Clinic.objects.filter(named).exclude(sms_sender="").values_list("pk", flat=True))
+        if own:
+            return own
+    # The search document holds the recipient as one token, so its GIN index finds the messages to
+    # this number without a scan (there is no index on recipient alone); `recipient=` removes the rest.
+    sent = Message.objects.filter(search=search_query(sender), channel=Channel.SMS, recipient=sender)
+    return sorted(set(sent.values_list("clinic_id", flat=True)))
+
+
+def apply_inbound(*, inbound_id: str, sender: str, to: str, text: str, occurred_at: datetime | None) -> int:
+    """Apply a patient's text (sender normalised to E.164): returns the clinics whose consent it changed.
+
+    Only keywords mean anything here; other texts are dropped unread (there is no inbox for replies yet).
+    """
+    word = keyword(text)
+    if word is None:
+        return 0
+    move, reason = {
+        "stop": ("opt_out", f"texted {text.strip().upper()[:20]}"),
+        "start": ("allow", f"texted {text.strip().upper()[:20]}"),
+        "help": ("note", "texted HELP"),
+    }[word]
+    changed = 0
+    for clinic_id in clinics_for_inbound(sender=sender, to=to):
+        changed += consent.record(
+            clinic_id=clinic_id,
+            channel=Channel.SMS,
+            address=sender,
+            move=move,
+            source=Source.SMS_KEYWORD,
+            reason=reason,
+            occurred_at=occurred_at,
+            event_id=inbound_id,
+        )
+    return changed

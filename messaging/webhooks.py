@@ -111,12 +111,17 @@ def _sim_row(report: dict, now: datetime) -> WebhookInbox:
     )
 
 
+def sim_signature_ok(request) -> bool:
+    """The one check of the simulated carrier's signature: its delivery reports and its inbound texts."""
+    expected = sign(request.body, settings.SIMCARRIER_SECRET or "")
+    return hmac.compare_digest(expected, request.headers.get("X-Sim-Signature", ""))
+
+
 @guarded
 @csrf_exempt
 @require_POST
 def sim_report(request):
-    expected = sign(request.body, settings.SIMCARRIER_SECRET or "")
-    if not hmac.compare_digest(expected, request.headers.get("X-Sim-Signature", "")):
+    if not sim_signature_ok(request):
         return HttpResponse("bad signature", status=403)
     now = timezone.now()
     try:
@@ -144,13 +149,20 @@ TWILIO_KINDS = {
 TWILIO_KEEP = ("MessageSid", "MessageStatus", "ErrorCode", "AccountSid", "ApiVersion")
 
 
+def twilio_signature_ok(request) -> bool:
+    """The one check of Twilio's signature: its status callbacks and its inbound texts."""
+    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return bool(settings.TWILIO_AUTH_TOKEN) and validator.validate(
+        request.build_absolute_uri(), request.POST, signature
+    )
+
+
 @guarded
 @csrf_exempt
 @require_POST
 def twilio_report(request):
-    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not settings.TWILIO_AUTH_TOKEN or not validator.validate(request.build_absolute_uri(), request.POST, signature):
+    if not twilio_signature_ok(request):
         return HttpResponse("bad signature", status=403)
     sid, status = request.POST.get("MessageSid", ""), request.POST.get("MessageStatus", "")
     ref = request.GET.get("ref")
