@@ -31,7 +31,8 @@ def _sim_text(item: dict) -> dict:
         at = parse_datetime(str(item["at"])) if item.get("at") else None
     except (KeyError, TypeError, ValueError) as exc:
         raise webhooks.Malformed(f"bad text: {type(exc).__name__}") from None
-    if not inbound_id or len(inbound_id) > 150 or len(to) > 32 or (at is not None and at.tzinfo is None):
+    bad_time = item.get("at") and (at is None or at.tzinfo is None)
+    if not inbound_id or len(inbound_id) > 150 or len(to) > 32 or bad_time:
         raise webhooks.Malformed("bad text")
     return {
         "inbound_id": f"sim:{inbound_id}",

@@ -87,6 +87,7 @@ def test_inbound_texts_refuse_bad_signature_malformed_and_oversized(hooks):
         b'{"inbound": [{"id": "t2", "from": "not a number", "text": "STOP"}]}',
         json.dumps({"inbound": [stop, {"id": "", "from": "+61412000001", "text": "STOP"}]}).encode(),
         json.dumps({"inbound": [{**stop, "at": "2026-11-28T10:00:00"}]}).encode(),  # no time zone
+        json.dumps({"inbound": [{**stop, "at": "yesterday"}]}).encode(),
         b"\xff\xfe",
     ):
         assert post_sim(hooks["sim-inbound"], malformed).status_code == 400, malformed
