@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinics import selectors, services
+from clinics import consent, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
@@ -70,7 +70,8 @@ def patient_list(request):
 @staff_required
 def patient_detail(request, pk):
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
-    return render(request, "clinics/patient_detail.html", {"patient": patient})
+    context = {"patient": patient, "address_consents": consent.consents_of(patient)}
+    return render(request, "clinics/patient_detail.html", context)
 
 
 @staff_required

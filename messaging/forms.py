@@ -19,6 +19,14 @@ class ComposeForm(forms.Form):
     def __init__(self, *args, clinic, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
+        if self.data.get("send_despite_bounce"):
+            self.offer_bounce_override()
+
+    def offer_bounce_override(self) -> None:
+        """Shown only once a send was refused because the address bounced: the refusal says when and why."""
+        self.fields["send_despite_bounce"] = forms.BooleanField(
+            required=False, label="Send anyway: the address has been fixed"
+        )
 
 
 class MessageFilterForm(forms.Form):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from messaging import consent
 from messaging.models import EventSource, WebhookInbox
 from messaging.status import recompute_status
 
@@ -56,6 +57,7 @@ def apply_batch(limit: int | None = None) -> int:
         cursor.execute(APPLY_SQL, {"limit": limit, "source": EventSource.PROVIDER})
         message_ids = [row[0] for row in cursor.fetchall()]
         recompute_status(sorted(set(message_ids)))
+        consent.after_reports_applied(set(message_ids))  # complaints, unsubscribes, bounces: by address
     return len(message_ids)
 
 

@@ -126,6 +126,9 @@ class EventKind(models.TextChoices):
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     OPENED = "opened", "Opened"
+    # The recipient's answer to a delivered email (anymail's event types); they also opt the address out.
+    COMPLAINED = "complained", "Reported as spam"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     CANCELLED = "cancelled", "Cancelled"
     BOUNCED = "bounced", "Bounced"
     REJECTED = "rejected", "Rejected"

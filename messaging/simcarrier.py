@@ -2,8 +2,9 @@
 
 It accepts batches of messages (POST /messages), answers lookups by send key (POST /lookup), and
 posts delivery reports to each message's status callback over real HTTP, through the same webhook
-path as a real provider, signed like one. Its acceptance latency, report delay, failure rate, and
-rates of duplicate and out-of-order reports are settings (SIMCARRIER_*). Its `sink` records every
+path as a real provider, signed like one; `send_text` posts a handset's reply (STOP) the same way.
+Its acceptance latency, report delay, failure rate, and rates of duplicate and out-of-order reports
+are settings (SIMCARRIER_*). Its `sink` records every
 message it received, and `receipts` every receipt, so tests can check "exactly once".
 """
 
@@ -15,6 +16,7 @@ import random
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -208,6 +210,15 @@ class SimCarrier:
             retry_at = time.time() + 0.5  # a carrier retries until we answer; never drops a report
             for item in items:
                 heapq.heappush(self._due, _Due(retry_at, next(self._seq), item.callback, item.report))
+
+    def send_text(self, url: str, *, sender: str, to: str, text: str, text_id: str = "") -> int:
+        """A handset's text to us ("STOP"), posted to our inbound webhook signed like a report.
+
+        Returns the HTTP status; `text_id` repeats an earlier text (a carrier resending it)."""
+        item = {"id": text_id or uuid.uuid4().hex, "from": sender, "to": to, "text": text}
+        body = json.dumps({"inbound": [{**item, "at": datetime.now(UTC).isoformat()}]}).encode()
+        headers = {"Content-Type": "application/json", **sim_headers(body, self.config.secret)}
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
 
     def pending_reports(self) -> int:
         with self.lock:

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from clinics import consent
 from clinics.views import staff_required
 from kalix_site.forms import new_request_key
 from messaging import dispatch, selectors, services
@@ -52,6 +53,8 @@ def message_compose(request):
                 clinic=request.clinic, created_by=request.user, idempotency_key=key, **fields
             )
         except ValidationError as exc:
+            if isinstance(exc, services.BouncedAddress):
+                form.offer_bounce_override()
             errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
             if errors.pop("idempotency_key", None):
                 _offer_as_new(form)
@@ -90,6 +93,7 @@ def message_detail(request, pk):
             "can_cancel": dispatch.can("cancel", message.dispatch),
             "can_retry": message.status == Status.FAILED and retried_as is None,
             "retried_as": retried_as,
+            "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
         },
     )
 
@@ -111,9 +115,18 @@ def message_cancel(request, pk):
 def message_retry(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     try:
-        retry = services.message_retry(message=message, user=request.user)
+        retry = services.message_retry(
+            message=message, user=request.user, send_despite_bounce=_bounce_seen(request, message)
+        )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
         return redirect("messaging:detail", pk=pk)
     flash.success(request, f"Sent again as message #{retry.pk}.")
     return redirect("messaging:detail", pk=retry.pk)
+
+
+def _bounce_seen(request, message) -> bool:
+    """Whether the Retry form was shown with the address's current bounce warning (its time rides along),
+    so pressing Retry confirms it; a bounce newer than the page refuses the retry with its warning."""
+    bounce = consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient)
+    return bounce is not None and bounce.at is not None and request.POST.get("bounce_seen") == bounce.at.isoformat()

@@ -7,6 +7,7 @@ already filed is answered 2xx and stored once. Applying the reports to messages 
 """
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from functools import wraps
@@ -130,16 +131,22 @@ def _sim_row(report: dict, now: datetime) -> WebhookInbox:
     )
 
 
-@guarded
-@csrf_exempt
-@require_POST
-def sim_report(request):
-    refusal = authenticity.sim_refusal(
+def sim_refusal(request) -> str:
+    """The one check of the simulated carrier's signed timestamp and signature, for its delivery reports and
+    its inbound texts: why the request is refused (403), or "" when it is authentic and fresh."""
+    return authenticity.sim_refusal(
         request.body,
         request.headers,
         settings.SIMCARRIER_SECRET,
         window_seconds=authenticity.replay_window_seconds(),
     )
+
+
+@guarded
+@csrf_exempt
+@require_POST
+def sim_report(request):
+    refusal = sim_refusal(request)
     if refusal:
         return HttpResponse(refusal, status=403, content_type="text/plain")
     now = timezone.now()
@@ -172,13 +179,20 @@ TWILIO_KINDS = {
 TWILIO_KEEP = ("MessageSid", "MessageStatus", "ErrorCode", "AccountSid", "ApiVersion")
 
 
+def twilio_signature_ok(request) -> bool:
+    """The one check of Twilio's signature: its status callbacks and its inbound texts."""
+    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return bool(settings.TWILIO_AUTH_TOKEN) and validator.validate(
+        request.build_absolute_uri(), request.POST, signature
+    )
+
+
 @guarded
 @csrf_exempt
 @require_POST
 def twilio_report(request):
-    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not settings.TWILIO_AUTH_TOKEN or not validator.validate(request.build_absolute_uri(), request.POST, signature):
+    if not twilio_signature_ok(request):
         return HttpResponse("bad signature", status=403)
     sid, status = request.POST.get("MessageSid", ""), request.POST.get("MessageStatus", "")
     ref = request.GET.get("ref")
@@ -223,7 +237,22 @@ ANYMAIL_KINDS = {
     "bounced": EventKind.BOUNCED,
     "rejected": EventKind.REJECTED,
     "failed": EventKind.FAILED,
+    "complained": EventKind.COMPLAINED,
+    "unsubscribed": EventKind.UNSUBSCRIBED,
 }
+
+
+# Kinds whose event detail is the provider's reason (a delivery's "250 OK" would only be noise).
+ANYMAIL_REASON_KINDS = {EventKind.DEFERRED, EventKind.BOUNCED, EventKind.REJECTED, EventKind.FAILED}
+
+
+def esp_reason(event) -> str:
+    """The provider's own words for what went wrong (the MTA's answer, else the ESP's description, else
+    anymail's reject reason), with the recipient's address taken out: staff need the why, not the who."""
+    reason = str(event.mta_response or event.description or event.reject_reason or "")
+    if event.recipient:
+        reason = re.sub(re.escape(str(event.recipient)), "<recipient>", reason, flags=re.IGNORECASE)
+    return " ".join(reason.split())[:200]
 
 
 def anymail_tracking(sender, event, esp_name, **kwargs):
@@ -244,7 +273,7 @@ def anymail_tracking(sender, event, esp_name, **kwargs):
         kind=kind,
         occurred_at=occurred_at,
         received_at=now,
-        detail=str(event.reject_reason or "")[:200],
+        detail=esp_reason(event) if kind in ANYMAIL_REASON_KINDS else "",
         payload={"esp": esp_name, "event_type": event.event_type, "reject_reason": event.reject_reason},
     )
     authenticity.check_reports("email", _claims([row]), now=now)

@@ -153,6 +153,23 @@ def test_main_flows_log_no_patient_details(
     inbox.apply_batch()
     assert not WebhookInbox.objects.filter(provider="sim").exists()
 
+    # The patient texts back: a STOP (applied to consent) and a text that is no keyword (dropped), then
+    # a typed send to the number is refused, naming the patient, to staff only.
+    texts = [
+        {"id": "in-1", "from": MOBILE, "to": "+61400000000", "text": "STOP"},
+        {"id": "in-2", "from": MOBILE, "to": "+61400000000", "text": BODY},
+    ]
+    body = json.dumps({"inbound": texts}).encode()
+    response = client.post(
+        "/messages/webhooks/sim/inbound/",
+        body,
+        content_type="application/json",
+        headers=sim_headers(body, SIM_SECRET),
+    )
+    assert response.status_code == 204
+    response = client.post("/messages/new/", {"channel": "sms", "recipient": MOBILE, "body": BODY})
+    assert response.status_code == 200 and "opted out of SMS" in response.content.decode()
+
     make_invoice(patient=patient, payer=payer_a)
     batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=date.today())
     drain_batch_requests()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0010_waiting_pokes"),
+        ("messaging", "0012_one_retry_per_message"),
     ]
 
     operations = [
