@@ -167,7 +167,10 @@ def test_main_flows_log_no_patient_details(
         headers=sim_headers(body, SIM_SECRET),
     )
     assert response.status_code == 204
-    response = client.post("/messages/new/", {"channel": "sms", "recipient": MOBILE, "body": BODY})
+    response = client.post(
+        "/messages/new/",
+        {"channel": "sms", "recipient": MOBILE, "body": BODY, "form_clinic": clinic_a.pk, "request_key": "k-2"},
+    )
     assert response.status_code == 200 and "opted out of SMS" in response.content.decode()
 
     make_invoice(patient=patient, payer=payer_a)

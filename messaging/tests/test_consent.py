@@ -3,6 +3,8 @@ unsubscribes and hard bounces reach the address (through anymail's real tracking
 payloads) so the next message to it is refused or warned about, with the provider's reason."""
 
 import base64
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,6 +18,11 @@ from messaging.services import BouncedAddress, message_send
 from tests.faults.ledger import assert_ledger
 
 pytestmark = pytest.mark.django_db
+
+
+def form_fields(clinic, key="compose-1") -> dict:
+    """What every staff form carries: the clinic it was rendered for and its one-time key."""
+    return {"form_clinic": clinic.pk, "request_key": key}
 
 
 def refusal(**fields) -> str:
@@ -84,7 +91,9 @@ def test_an_address_opted_out_at_the_address_level_is_refused_with_or_without_a_
 
 def test_compose_refuses_a_typed_address_of_an_opted_out_patient(client_a, patient_a):
     patient_update(patient=patient_a, sms_opt_out=True)
-    response = client_a.post("/messages/new/", {"channel": "sms", "recipient": "+61412000001", "body": "Hi"})
+    response = client_a.post(
+        "/messages/new/", {**form_fields(patient_a.clinic), "channel": "sms", "recipient": "+61412000001", "body": "Hi"}
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["recipient"] == [
         "+61412000001 belongs to Ada Lovelace, who has opted out of SMS."
@@ -125,7 +134,10 @@ def emailed(clinic_a, patient_a, postmark):
     """An email to Ada handed to Postmark (as the worker records it), with Postmark's message id."""
     message = message_send(clinic=clinic_a, patient=patient_a, channel="email", subject="Appointment", body="Hello")
     Message.objects.filter(pk=message.pk).update(
-        dispatch="handed_off", provider="email", provider_message_id="883953f4-6105-42a2-a16a-77a8eac79483"
+        dispatch="handed_off",
+        provider="email",
+        provider_message_id="883953f4-6105-42a2-a16a-77a8eac79483",
+        created_at=BOUNCED_AT - timedelta(days=1),  # sent before Postmark's reports about it
     )
     return message
 
@@ -136,7 +148,13 @@ def post_postmark(client, event):
     inbox.apply_batch()
 
 
-# Postmark's webhook payloads, as its documentation and anymail's tests give them.
+# Report times relative to now: a report dated before its message, or days old, is refused as implausible.
+BOUNCED_AT = (datetime.now(UTC) - timedelta(hours=2)).replace(second=54, microsecond=907025)
+CHANGED_AT = BOUNCED_AT - timedelta(hours=1)
+_LOCAL = BOUNCED_AT.astimezone(ZoneInfo("Australia/Sydney"))  # clinic_a's time zone
+BOUNCED_WORDS = f"This address bounced on {_LOCAL.day} {_LOCAL:%b %Y %H:%M}"
+
+# Postmark's webhook payloads, as its documentation and anymail's tests give them (times as above).
 SPAM_COMPLAINT = {
     "RecordType": "SpamComplaint",
     "MessageStream": "outbound",
@@ -152,7 +170,7 @@ SPAM_COMPLAINT = {
     "Details": "Test spam complaint details",
     "Email": "ada@example.com",
     "From": "alpha@clinic.example",
-    "BouncedAt": "2026-11-28T16:33:54.9070259Z",
+    "BouncedAt": BOUNCED_AT.isoformat().replace("+00:00", "Z"),
     "DumpAvailable": True,
     "Inactive": True,
     "CanActivate": False,
@@ -163,7 +181,7 @@ SUBSCRIPTION_CHANGE = {
     "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
     "ServerID": 123456,
     "MessageStream": "outbound",
-    "ChangedAt": "2026-11-28T10:53:34.416071Z",
+    "ChangedAt": CHANGED_AT.isoformat().replace("+00:00", "Z"),
     "Recipient": "ada@example.com",
     "Origin": "Recipient",
     "SuppressSending": True,
@@ -186,7 +204,7 @@ HARD_BOUNCE = {
     "Details": "smtp;550 5.1.1 <ada@example.com>: Recipient address rejected: User unknown",
     "Email": "ada@example.com",
     "From": "alpha@clinic.example",
-    "BouncedAt": "2026-11-28T16:33:54.9070259Z",
+    "BouncedAt": BOUNCED_AT.isoformat().replace("+00:00", "Z"),
     "DumpAvailable": True,
     "Inactive": True,
     "CanActivate": True,
@@ -240,29 +258,35 @@ def test_a_hard_bounce_shows_its_reason_on_the_message_page_and_warns_on_retry(c
     page = client_a.get(f"/messages/{emailed.pk}/").content.decode()
     assert "Recipient address rejected: User unknown" in page  # in the status and the timeline
     assert "ada@example.com&gt;: Recipient" not in page  # the patient's address is not in the reason
-    assert 'id="bounce-warning"' in page and "This address bounced on 29 Nov 2026 03:33: smtp;550 5.1.1" in page
+    assert 'id="bounce-warning"' in page and f"{BOUNCED_WORDS}: smtp;550 5.1.1" in page
 
     # Retry without having seen the warning (an old page, a script) is refused with it; nothing is sent.
-    response = client_a.post(f"/messages/{emailed.pk}/retry/", follow=True)
-    assert "This address bounced on 29 Nov 2026 03:33" in response.content.decode()
+    response = client_a.post(f"/messages/{emailed.pk}/retry/", form_fields(clinic_a), follow=True)
+    assert BOUNCED_WORDS in response.content.decode()
     assert Message.objects.count() == 1
     # The page's Retry button carries the bounce it showed: pressing it sends again.
     seen = AddressConsent.objects.get().changed_at.isoformat()
-    response = client_a.post(f"/messages/{emailed.pk}/retry/", {"bounce_seen": seen})
+    response = client_a.post(f"/messages/{emailed.pk}/retry/", {**form_fields(clinic_a), "bounce_seen": seen})
     retry = Message.objects.exclude(pk=emailed.pk).get()
     assert response.url == f"/messages/{retry.pk}/" and retry.retry_of_id == emailed.pk
 
 
 def test_compose_warns_about_a_bounced_address_and_sends_only_when_told(client_a, clinic_a, emailed):
     post_postmark(client_a, HARD_BOUNCE)
-    post = {"channel": "email", "recipient": "ada@example.com", "subject": "Hi", "body": "Hello"}
+    post = {
+        **form_fields(clinic_a),
+        "channel": "email",
+        "recipient": "ada@example.com",
+        "subject": "Hi",
+        "body": "Hello",
+    }
     response = client_a.post("/messages/new/", post)
     form = response.context["form"]
-    assert form.errors["recipient"][0].startswith("This address bounced on 29 Nov 2026 03:33: smtp;550 5.1.1")
+    assert form.errors["recipient"][0].startswith(f"{BOUNCED_WORDS}: smtp;550 5.1.1")
     assert "send_despite_bounce" in form.fields and 'name="send_despite_bounce"' in response.content.decode()
     assert Message.objects.count() == 1
 
-    response = client_a.post("/messages/new/", {**post, "send_despite_bounce": "on"})
+    response = client_a.post("/messages/new/", {**post, "request_key": "compose-2", "send_despite_bounce": "on"})
     assert response.status_code == 302
     assert Message.objects.count() == 2
 
@@ -295,7 +319,7 @@ def test_an_esp_refusing_a_bad_address_marks_it_bouncing_and_a_later_delivery_cl
         "RecordType": "Delivery",
         "MessageID": "pm-2",
         "Recipient": "ada@example.com",
-        "DeliveredAt": "2026-11-29T10:00:00Z",
+        "DeliveredAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
         "Details": "Test delivery webhook details",
         "Tag": "",
         "ServerID": 23,
