@@ -309,6 +309,11 @@ MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)
 MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
 MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
 MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+# An unmatched delivery report is tried this many times, waiting base * 2^(try-1) s (capped) between
+# tries, then parked for an operator (admin: Webhook inbox, Discard / Re-apply now).
+MESSAGING_INBOX_MAX_TRIES = env_int("KALIX_INBOX_MAX_TRIES", 8)
+MESSAGING_INBOX_RETRY_BASE_SECONDS = env_float("KALIX_INBOX_RETRY_BASE_SECONDS", 2.0)
+MESSAGING_INBOX_RETRY_MAX_SECONDS = env_float("KALIX_INBOX_RETRY_MAX_SECONDS", 120.0)
 MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail

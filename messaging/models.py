@@ -3,6 +3,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 
 class LaneHeartbeat(models.Model):
@@ -104,7 +105,13 @@ class Message(models.Model):
             models.Index(fields=["lane", "priority", "id"], condition=Q(dispatch="queued"), name="message_claim_idx"),
             models.Index(fields=["claim_token"], condition=Q(dispatch="handing_off"), name="message_handoff_idx"),
             models.Index(fields=["patient"], condition=Q(dispatch="held"), name="message_held_idx"),
-            models.Index(fields=["provider", "provider_message_id"], name="message_provider_id_idx"),
+            # Partial: most messages have no provider id (held, cancelled, not handed off yet), and on the
+            # whole table the planner would take a seq scan for each report matched by provider id.
+            models.Index(
+                fields=["provider", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_ref_idx",
+            ),
             models.Index(fields=["clinic", "-id"], name="message_clinic_list_idx"),
             models.Index(fields=["clinic", "status", "-id"], name="message_clinic_status_idx"),
             GinIndex(fields=["search"], name="message_search_gin"),
@@ -167,8 +174,10 @@ class DeliveryEvent(models.Model):
 class WebhookInbox(models.Model):
     """Delivery reports as received, before they are applied: the webhook only inserts here.
 
-    The live lane applies them in batches (messaging.inbox); a report for a message we cannot match yet
-    (the provider answered faster than we recorded its id) stays and is tried again.
+    The live lane applies them in batches (messaging.inbox). A report it cannot apply (no message
+    matches it yet: the provider answered faster than we recorded its id) waits until `next_attempt_at`
+    and is tried again, at most MESSAGING_INBOX_MAX_TRIES times, then parked with its reason for an
+    operator: parked rows are never picked again and never count as live-lane lag.
     """
 
     provider = models.CharField(max_length=32)
@@ -180,12 +189,21 @@ class WebhookInbox(models.Model):
     received_at = models.DateTimeField()
     detail = models.CharField(max_length=200, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # Bounded by MESSAGING_INBOX_MAX_TRIES (a report is parked on reaching it) and capped at the
+    # column's maximum in the UPDATE, so it can never overflow.
     tries = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_default=Now(), help_text="Not picked before this time.")
+    parked_at = models.DateTimeField(null=True, blank=True, help_text="Set: given up on, waits for an operator.")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why the last try could not apply it.")
 
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "webhook inbox"
-        indexes = [models.Index(fields=["tries", "id"], name="inbox_apply_order_idx")]
+        indexes = [
+            # apply_batch's pick: due, unparked rows in due order
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(parked_at__isnull=True), name="inbox_due_idx"),
+            models.Index(fields=["parked_at"], condition=Q(parked_at__isnull=False), name="inbox_parked_idx"),
+        ]
 
     def __str__(self):
         return f"{self.provider} report {self.event_id}"

@@ -132,9 +132,13 @@ def release_claim(token: int) -> None:
         cursor.execute("SELECT pg_advisory_unlock(%s)", [token])
 
 
-def backoff(attempts: int) -> timedelta:
-    seconds = settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.MESSAGING_RETRY_MAX_SECONDS))
+def backoff(attempts: int, *, base: float | None = None, cap: float | None = None) -> timedelta:
+    """The wait before try `attempts` + 1: base * 2^(attempts-1) seconds, at most cap (defaults: the
+    message hand-off's MESSAGING_RETRY_* settings; the inbox passes its own)."""
+    base = settings.MESSAGING_RETRY_BASE_SECONDS if base is None else base
+    cap = settings.MESSAGING_RETRY_MAX_SECONDS if cap is None else cap
+    doublings = min(max(attempts - 1, 0), 64)  # past 2^64 any base is over any cap: no huge integers
+    return timedelta(seconds=min(base * 2**doublings, cap))
 
 
 RECORD_TARGET = """
@@ -292,11 +296,11 @@ def drain(lane: str = LIVE) -> dict:
     done = {"reports": 0, "recovered": 0, "messages": 0}
     done["recovered"] += recover_interrupted()
     while time.monotonic() < deadline:
-        reports = inbox.apply_batch()
+        reports = inbox.apply_due()
         messages = send_batch(lane=lane)
-        done["reports"] += reports
+        done["reports"] += reports.matched
         done["messages"] += messages
-        if not reports and not messages:
+        if not reports.picked and not messages:  # unmatched reports tried are work done too: go on
             return done
     poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
     return done
@@ -340,9 +344,13 @@ def backlog_messages():
 
 @queue_source(lane=LIVE, kind="delivery reports")
 def pending_reports():
+    """Reports due to be tried, and since when the longest-waiting one is due (as for messages):
+    parked reports and those waiting for their retry time are not live work (messaging.inbox)."""
     from django.db.models import Count, Min
 
     from messaging.models import WebhookInbox
 
-    row = WebhookInbox.objects.aggregate(n=Count("id"), oldest=Min("received_at"))
+    row = WebhookInbox.objects.filter(parked_at__isnull=True, next_attempt_at__lte=timezone.now()).aggregate(
+        n=Count("id"), oldest=Min("next_attempt_at")
+    )
     return row["n"], row["oldest"]

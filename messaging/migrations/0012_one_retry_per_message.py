@@ -28,7 +28,7 @@ DROP_INDEX = f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}"
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
-    dependencies = [("messaging", "0010_waiting_pokes")]
+    dependencies = [("messaging", "0011_inbox_parking")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
