@@ -15,6 +15,7 @@ Why a group per child: Ctrl-C in a terminal signals every process of the foregro
 web, workers and database would stop in no order. Here only this supervisor (and make) get it.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -66,22 +67,24 @@ class Child:
         if self.running():
             self.proc.send_signal(signal.SIGTERM)
 
-    def kill(self, descendants: list[psutil.Process]) -> bool:
-        """SIGKILL whatever is left of its group and of the descendants it had; True if anything was."""
-        left = False
-        try:
+    def kill(self, descendants: list[psutil.Process]) -> list[psutil.Process]:
+        """SIGKILL whatever is left of its group and of the descendants it had; returns those still alive."""
+        survivors = [proc for proc in descendants if alive(proc)]
+        with contextlib.suppress(ProcessLookupError):  # the group is empty
             os.killpg(self.proc.pid, signal.SIGKILL)
-            left = True
-        except ProcessLookupError:
-            pass  # the group is empty
-        for proc in descendants:  # in case one left the group (setsid)
-            try:
+        for proc in survivors:  # in case one left the group (setsid)
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-                left = True
-            except psutil.NoSuchProcess:
-                pass
         self.proc.wait()
-        return left
+        return survivors
+
+
+def alive(proc: psutil.Process) -> bool:
+    """Running, not a zombie waiting for its (new) parent to reap it: a zombie has already exited."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class Supervisor:
@@ -122,7 +125,7 @@ class Supervisor:
             if still_running:
                 print(f"[run] {child.name} still running after {time.monotonic() - began:.1f}s: killed", flush=True)
             elif left:
-                print(f"[run] {child.name} exited but left processes behind: killed", flush=True)
+                print(f"[run] {child.name} exited but left {len(left)} processes behind: killed", flush=True)
         print(f"[run] {what} stopped ({time.monotonic() - began:.1f}s)", flush=True)
 
     def stop_all(self) -> None:
