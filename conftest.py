@@ -26,6 +26,17 @@ def pytest_configure(config):
     settings.DATABASES["default"].update(start(Path(__file__).resolve().parent))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by the fixtures they use, so `make test-fast` (-m "not browser and not cluster")
+    leaves out every test that drives Chromium or starts a django-q2 cluster, marked by hand or not."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"browser", "page", "login"}:
+            item.add_marker(pytest.mark.browser)
+        if "lane_cluster" in fixtures:
+            item.add_marker(pytest.mark.cluster)
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username, *, clinics=(), role="practitioner", groups=(), **extra):
