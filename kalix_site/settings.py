@@ -138,13 +138,15 @@ TEMPLATES = [
 ]
 
 # --- Database: DATABASE_URL, or the embedded PostgreSQL under .data/pg ----------------------------
+# Settings only say where the embedded server listens; manage.py, scripts/run.py and the test setup
+# start it (kalix_site/embedded_db.py), so importing settings never starts a process.
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
 if env("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=DB_CONN_MAX_AGE)}
 else:
-    from kalix_site.embedded_db import database_settings
+    from kalix_site.embedded_db import connection_settings
 
-    DATABASES = {"default": {**database_settings(BASE_DIR), "CONN_MAX_AGE": DB_CONN_MAX_AGE}}
+    DATABASES = {"default": {**connection_settings(BASE_DIR), "CONN_MAX_AGE": DB_CONN_MAX_AGE}}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
