@@ -10,5 +10,9 @@ class MessagingConfig(AppConfig):
 
         webhooks.connect_signals()
 
+        from messaging import checks
+
+        checks.register()  # production refuses to start without its webhook secrets
+
         # Queue operations: the bulk lane's queue source, both lanes' throughput sources, their admin.
         from messaging import lane_stats, queue_admin, reindex  # noqa: F401

@@ -15,8 +15,6 @@ must not be resent blindly. It stays 'handing off' and messaging.worker.recover_
 """
 
 import contextlib
-import hashlib
-import hmac
 import json
 import smtplib
 from collections.abc import Iterable, Iterator
@@ -29,6 +27,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
+from messaging.authenticity import sim_headers
 from messaging.content import header_problem
 from messaging.models import Channel, EventKind
 
@@ -60,10 +59,6 @@ class Provider:
 
 def public_url(path: str) -> str:
     return settings.MESSAGING_PUBLIC_URL.rstrip("/") + path
-
-
-def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 _sessions: dict[str, requests.Session] = {}
@@ -297,7 +292,7 @@ class SimulatedCarrier(Provider):
         response = http().post(
             settings.SIMCARRIER_URL.rstrip("/") + path,
             data=body,
-            headers={"Content-Type": "application/json", "X-Sim-Signature": sign(body, settings.SIMCARRIER_SECRET)},
+            headers={"Content-Type": "application/json", **sim_headers(body, settings.SIMCARRIER_SECRET)},
             timeout=settings.PROVIDER_TIMEOUT_SECONDS,
         )
         response.raise_for_status()
@@ -437,3 +432,9 @@ def provider_for(channel: str) -> Provider:
 
 def provider_named(name: str) -> Provider:
     return PROVIDERS[name]()
+
+
+def provider_names() -> dict[str, str]:
+    """{channel: name of the provider its messages go to}: what the claim records on each message, so a
+    delivery report can be bound to its provider before the hand-off's outcome is recorded."""
+    return {channel: provider_for(channel).name for channel in Channel.values}

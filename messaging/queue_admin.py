@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from messaging import lane_controls, reindex
+from messaging import inbox, lane_controls, reindex
 from messaging.lane_stats import dashboard
 from messaging.models import Lane, LaneAction, LaneOrder, QueuedMessage, ReindexJob, ReindexState
 
@@ -98,6 +98,9 @@ class LaneAdmin(admin.ModelAdmin):
                 ).select_related("clinic")
             ],
             "actions_log": LaneAction.objects.select_related("actor", "undone_by")[:15],
+            # delivery reports given up on: not live work, so not in the lane's depth or age
+            "parked_reports": inbox.parked_count(),
+            "parked_reports_url": reverse("admin:messaging_webhookinbox_changelist") + "?state=parked",
             "can_control": request.user.has_perm(CONTROL),
             "can_reindex": request.user.has_perm(RUN_REINDEX),
             "refresh_seconds": settings.LANE_DASHBOARD_REFRESH_SECONDS,

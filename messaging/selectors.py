@@ -240,3 +240,8 @@ def _run(start: _Row, *, last_at: datetime, count: int) -> EventRun:
 def _flip(run: EventRun) -> EventRun:
     """A run read backward: what came first in reading order is its last event."""
     return EventRun(run.kind, run.source, run.detail, run.occurred_last, run.occurred_first, run.count)
+
+
+def message_retried_as(*, message: Message) -> Message | None:
+    """The message this one was sent again as (at most one: message_one_retry_per_message)."""
+    return message.retries.only("pk").first()

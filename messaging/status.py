@@ -38,6 +38,9 @@ RULES: dict[str, Rule] = {
     EventKind.SENT: Rule(60, Status.SUCCESS, "Sent; delivery not confirmed yet"),
     EventKind.DELIVERED: Rule(70, Status.SUCCESS, "Delivered"),
     EventKind.OPENED: Rule(75, Status.SUCCESS, "Delivered and opened"),
+    # A complaint or an unsubscribe proves delivery, and staff must see it before writing again.
+    EventKind.COMPLAINED: Rule(76, Status.SUCCESS, "Delivered; the recipient reported it as spam"),
+    EventKind.UNSUBSCRIBED: Rule(77, Status.SUCCESS, "Delivered; the recipient unsubscribed"),
     EventKind.CANCELLED: Rule(80, Status.CANCELLED, "Cancelled by staff"),
     EventKind.UNDELIVERED: Rule(90, Status.FAILED, "Carrier could not deliver"),
     EventKind.BOUNCED: Rule(90, Status.FAILED, "Bounced"),

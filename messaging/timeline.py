@@ -17,6 +17,8 @@ WORDS = {
     EventKind.SENT: "Sent",
     EventKind.DELIVERED: "Delivered",
     EventKind.OPENED: "Opened",
+    EventKind.COMPLAINED: "Reported as spam by the recipient; no more email to this address",
+    EventKind.UNSUBSCRIBED: "The recipient unsubscribed; no more email to this address",
     EventKind.CANCELLED: "Cancelled",
     EventKind.BOUNCED: "Bounced back",
     EventKind.REJECTED: "Refused",

@@ -13,6 +13,7 @@ A message found 'handing off' whose lock is free lost its worker (PostgreSQL dro
 connection); we then ask the provider whether it got that send key, and never resend blindly.
 """
 
+import json
 import logging
 import secrets
 import time
@@ -26,11 +27,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from messaging import inbox
+from messaging.authenticity import purge_receipts
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
-from messaging.providers import UNKNOWN, Outcome, provider_for
+from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
 from messaging.status import recompute_sql
 
 log = logging.getLogger(__name__)
@@ -64,9 +66,11 @@ CLAIM_TARGET = """
       JOIN messaging_message mm ON mm.id = v.id
       JOIN clinics_clinic c ON c.id = mm.clinic_id
 """
+# The provider is recorded with the claim, not only with the outcome: a delivery report can arrive
+# before the outcome is recorded, and messaging.inbox matches reports to messages of their provider only.
 CLAIM_SET = """
     dispatch = %s, claim_token = %s, send_key = gen_random_uuid(), attempts = m.attempts + 1,
-    updated_at = statement_timestamp()
+    provider = %s::jsonb ->> m.channel, updated_at = statement_timestamp()
 """
 CLAIM_RETURNING = """
     m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
@@ -112,7 +116,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
                 [[pk for pk, _ in picked]],
                 search=False,
                 also_set=CLAIM_SET,
-                also_params=[TARGET["claim"], token],
+                also_params=[TARGET["claim"], token, json.dumps(provider_names())],
                 returning=CLAIM_RETURNING,
             )
             cursor.execute(sql, params)
@@ -129,9 +133,13 @@ def release_claim(token: int) -> None:
         cursor.execute("SELECT pg_advisory_unlock(%s)", [token])
 
 
-def backoff(attempts: int) -> timedelta:
-    seconds = settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.MESSAGING_RETRY_MAX_SECONDS))
+def backoff(attempts: int, *, base: float | None = None, cap: float | None = None) -> timedelta:
+    """The wait before try `attempts` + 1: base * 2^(attempts-1) seconds, at most cap (defaults: the
+    message hand-off's MESSAGING_RETRY_* settings; the inbox passes its own)."""
+    base = settings.MESSAGING_RETRY_BASE_SECONDS if base is None else base
+    cap = settings.MESSAGING_RETRY_MAX_SECONDS if cap is None else cap
+    doublings = min(max(attempts - 1, 0), 64)  # past 2^64 any base is over any cap: no huge integers
+    return timedelta(seconds=min(base * 2**doublings, cap))
 
 
 RECORD_TARGET = """
@@ -326,22 +334,24 @@ def drain(lane: str = LIVE) -> dict:
     done = {"reports": 0, "recovered": 0, "messages": 0}
     done["recovered"] += recover_interrupted()
     while time.monotonic() < deadline:
-        reports = inbox.apply_batch()
+        reports = inbox.apply_due()
         messages = send_batch(lane=lane)
-        done["reports"] += reports
+        done["reports"] += reports.matched
         done["messages"] += messages
-        if not reports and not messages:
+        if not reports.picked and not messages:  # unmatched reports tried are work done too: go on
             return done
     poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
     return done
 
 
 def safety_drain() -> dict:
-    """Run by the schedule: release messages whose patient has opted in, expire stale reports, drain."""
+    """Run by the schedule: release messages whose patient has opted in, expire stale reports and old
+    webhook receipts, drain."""
     from messaging.services import release_held
 
     release_held()
     inbox.expire_unmatched()
+    purge_receipts()
     return drain()
 
 
@@ -372,9 +382,13 @@ def backlog_messages():
 
 @queue_source(lane=LIVE, kind="delivery reports")
 def pending_reports():
+    """Reports due to be tried, and since when the longest-waiting one is due (as for messages):
+    parked reports and those waiting for their retry time are not live work (messaging.inbox)."""
     from django.db.models import Count, Min
 
     from messaging.models import WebhookInbox
 
-    row = WebhookInbox.objects.aggregate(n=Count("id"), oldest=Min("received_at"))
+    row = WebhookInbox.objects.filter(parked_at__isnull=True, next_attempt_at__lte=timezone.now()).aggregate(
+        n=Count("id"), oldest=Min("next_attempt_at")
+    )
     return row["n"], row["oldest"]
