@@ -311,6 +311,8 @@ MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)
 MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
 MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
 MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+MESSAGING_SMTP_RECONNECTS = env_int("KALIX_SMTP_RECONNECTS", 3)  # new SMTP connections per batch after hang-ups
+MESSAGING_TIMELINE_MAX_LINES = env_int("KALIX_TIMELINE_MAX_LINES", 100)  # lines a message's timeline shows
 # An unmatched delivery report is tried this many times, waiting base * 2^(try-1) s (capped) between
 # tries, then parked for an operator (admin: Webhook inbox, Discard / Re-apply now).
 MESSAGING_INBOX_MAX_TRIES = env_int("KALIX_INBOX_MAX_TRIES", 8)
@@ -331,6 +333,8 @@ SIMCARRIER_REORDER_RATE = env_float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
 SIMCARRIER_REPORT_BATCH = env_int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
 # Recipients the simulated carrier always reports undelivered (comma-separated E.164; a fictional number).
 SIMCARRIER_UNDELIVERABLE = env_list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
+SIMCARRIER_REJECT_TO = env_list("KALIX_SIMCARRIER_REJECT_TO", [])  # recipients it refuses at acceptance
+SIMCARRIER_STRICT = env_bool("KALIX_SIMCARRIER_STRICT", False)  # one refused message: 400 for the whole request
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")

@@ -4,8 +4,14 @@ It accepts batches of messages (POST /messages), answers lookups by send key (PO
 posts delivery reports to each message's status callback over real HTTP, through the same webhook
 path as a real provider, signed like one; `send_text` posts a handset's reply (STOP) the same way.
 Its acceptance latency, report delay, failure rate, and rates of duplicate and out-of-order reports
-are settings (SIMCARRIER_*). Its `sink` records every
-message it received, and `receipts` every receipt, so tests can check "exactly once".
+are settings (SIMCARRIER_*). Its `sink` records every message it accepted, `receipts` every message of
+every request it processed, and `rejected` every message it refused (with the reason), so tests can
+check "exactly once".
+
+It refuses messages as real carriers do: to a recipient listed in `reject_to` ("invalid destination
+number") or with a body containing a phrase of `reject_text` (its content filter). By default the
+answer is per message (status 'rejected' with the error, the rest of the request accepted); with
+`strict` one refused message makes it answer 400 for the whole request and take none of it.
 """
 
 import heapq
@@ -42,6 +48,9 @@ class CarrierConfig:
     # Recipients always reported undelivered (as a real carrier's unreachable handset): the demo's
     # failed message goes to one. The default is a number Australia reserves for fiction.
     undeliverable: tuple[str, ...] = ("+61491570159",)
+    reject_to: tuple[str, ...] = ()  # recipients refused at acceptance ("invalid destination number")
+    reject_text: tuple[str, ...] = ()  # body phrases its content filter refuses
+    strict: bool = False  # one refused message: 400 for the whole request, nothing of it taken
     # Requests to it signed further than this from its clock are refused, as our webhook does.
     replay_window_s: float = 300.0
 
@@ -58,6 +67,8 @@ class CarrierConfig:
             "reorder_rate": settings.SIMCARRIER_REORDER_RATE,
             "report_batch": settings.SIMCARRIER_REPORT_BATCH,
             "undeliverable": tuple(settings.SIMCARRIER_UNDELIVERABLE),
+            "reject_to": tuple(settings.SIMCARRIER_REJECT_TO),
+            "strict": settings.SIMCARRIER_STRICT,
             "replay_window_s": settings.WEBHOOK_REPLAY_WINDOW_MINUTES * 60,
         }
         return cls(**{**values, **overrides})
@@ -80,6 +91,14 @@ class _Due:
     report: dict = field(compare=False)
 
 
+class Refused(Exception):
+    """The carrier refuses a whole request (strict mode) because of one message: answered 400."""
+
+    def __init__(self, ref: str, reason: str):
+        super().__init__(reason)
+        self.ref, self.reason = ref, reason
+
+
 class SimCarrier:
     def __init__(self, config: CarrierConfig, *, host: str = "127.0.0.1", port: int = 0):
         self.config = config
@@ -87,6 +106,7 @@ class SimCarrier:
         self.lock = threading.Lock()
         self.sink: dict[str, Received] = {}
         self.receipts: list[str] = []
+        self.rejected: dict[str, str] = {}
         self.reports_posted = 0
         self._seq = itertools.count()
         self._due: list[_Due] = []
@@ -124,13 +144,32 @@ class SimCarrier:
 
     # --- what the HTTP handler calls ------------------------------------------------------------------
 
+    def refusal(self, message: dict) -> str:
+        """Why the carrier will not take this message ("" when it will)."""
+        if message.get("to", "") in self.config.reject_to:
+            return "invalid destination number"
+        body = str(message.get("body", ""))
+        if any(phrase in body for phrase in self.config.reject_text):
+            return "content rejected by the carrier's filter"
+        return ""
+
     def receive(self, messages: list[dict]) -> list[dict]:
+        """Take a request's messages; raises Refused (answered 400) in strict mode when one is refused."""
         results = []
         now = time.time()
         with self.lock:
+            refusals = {str(m["ref"]): self.refusal(m) for m in messages}
+            if self.config.strict and any(refusals.values()):
+                ref, reason = next((ref, why) for ref, why in refusals.items() if why)
+                self.rejected[ref] = reason
+                raise Refused(ref, reason)
             for m in messages:
                 ref = str(m["ref"])
                 self.receipts.append(ref)
+                if refusals[ref]:
+                    self.rejected[ref] = refusals[ref]
+                    results.append({"ref": ref, "status": "rejected", "error": refusals[ref]})
+                    continue
                 known = self.sink.get(ref)
                 if known is None:
                     # unguessable, as a real carrier's: knowing one message's id says nothing of another's
@@ -246,6 +285,7 @@ def _handler_for(carrier: SimCarrier):
                     stats = {
                         "received": len(carrier.receipts),
                         "unique": len(carrier.sink),
+                        "rejected": len(carrier.rejected),
                         "reports_posted": carrier.reports_posted,
                     }
                 return self._json(200, stats)
@@ -263,7 +303,15 @@ def _handler_for(carrier: SimCarrier):
             except ValueError:
                 return self._json(400, {"error": "bad json"})
             if self.path == "/messages":
-                results = carrier.receive(payload["messages"])
+                try:
+                    messages = payload["messages"]
+                    if not isinstance(messages, list) or not all(isinstance(m, dict) and "ref" in m for m in messages):
+                        raise TypeError
+                    results = carrier.receive(messages)
+                except (KeyError, TypeError):
+                    return self._json(400, {"error": "bad request: messages must be a list of objects with a ref"})
+                except Refused as refused:
+                    return self._json(400, {"error": refused.reason, "ref": refused.ref})
                 if carrier.config.accept_latency_ms:
                     time.sleep(carrier.config.accept_latency_ms / 1000)
                 return self._json(200, {"results": results})

@@ -17,7 +17,8 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID
 
@@ -201,14 +202,38 @@ def hand_off(token: int, claimed: list[Claimed]) -> None:
         by_channel.setdefault(c.channel, []).append(c)
     for channel, batch in by_channel.items():
         provider = provider_for(channel)
-        try:
-            outcomes = provider.send_batch(batch)
-        except Exception as exc:  # a provider bug must not strand the batch in 'handing off'
-            log.exception("provider %s failed on a batch of %d", provider.name, len(batch))
-            outcomes = [
-                Outcome(c.id, EventKind.DEFERRED, detail=f"provider error ({type(exc).__name__})") for c in batch
-            ]
-        record_outcomes(token=token, claimed=batch, outcomes=outcomes, provider=provider.name)
+        record_outcomes(token=token, claimed=batch, outcomes=collect_outcomes(provider, batch), provider=provider.name)
+
+
+def collect_outcomes(provider, batch: list[Claimed]) -> list[Outcome]:
+    """Exactly one outcome per message of `batch`: what the provider answered for it, in its order.
+
+    Providers classify every message's problem themselves, so an exception escaping one is a bug, and
+    it may come after some messages were handed over. What the provider answered before it stands; every
+    message it did not answer for is UNKNOWN (settled by lookup, or 'interrupted'), never deferred: a
+    deferral would send again a message the provider may already hold. An answer for a message not in
+    the batch, or a second answer for one, is ignored.
+    """
+    wanted = {c.id for c in batch}
+    answered: dict[int, Outcome] = {}
+    fallback = Outcome(0, UNKNOWN, detail="the provider did not answer for this message")
+    try:
+        for outcome in provider.send_batch(batch):
+            if outcome.message_id in wanted:
+                answered.setdefault(outcome.message_id, outcome)
+    except Exception as exc:  # broad on purpose: whatever a provider raises must not resend or fail the rest
+        # The type and where, not the text: an exception's message may quote a subject or an address.
+        where = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+        log.error(
+            "provider %s raised %s after answering for %d of %d messages; the rest are left unknown\n%s",
+            provider.name,
+            type(exc).__name__,
+            len(answered),
+            len(batch),
+            where,
+        )
+        fallback = Outcome(0, UNKNOWN, detail=f"provider error ({type(exc).__name__})")
+    return [answered.get(c.id) or replace(fallback, message_id=c.id) for c in batch]
 
 
 def send_batch(*, lane: str = LIVE, limit: int | None = None) -> int:
@@ -259,9 +284,21 @@ def _recover_batch(token: int) -> int:
     by_channel: dict[str, list[Message]] = {}
     for m in stranded:
         by_channel.setdefault(m.channel, []).append(m)
+    settled = 0
     for channel, messages in by_channel.items():
         provider = provider_for(channel)
-        found = provider.lookup([m.send_key for m in messages]) if provider.can_lookup else None
+        found = None
+        if provider.can_lookup:
+            try:
+                found = provider.lookup([m.send_key for m in messages])
+            except Exception as exc:  # broad on purpose: a provider that cannot answer now must not stop the lane
+                log.warning(
+                    "lookup at provider %s failed (%s); %d hand-offs are asked about again on the next drain",
+                    provider.name,
+                    type(exc).__name__,
+                    len(messages),
+                )
+                continue
         outcomes = []
         for m in messages:
             if found is None:
@@ -284,7 +321,8 @@ def _recover_batch(token: int) -> int:
             for m in messages
         ]
         record_outcomes(token=token, claimed=claimed, outcomes=outcomes, provider=provider.name, retry_now=True)
-    return len(stranded)
+        settled += len(messages)
+    return settled
 
 
 # --- The task a poke runs ----------------------------------------------------------------------------
