@@ -137,6 +137,8 @@ class EventKind(models.TextChoices):
     COMPLAINED = "complained", "Reported as spam"
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     CANCELLED = "cancelled", "Cancelled"
+    # Not handed off after all: consent changed between queueing and hand-off (messaging.worker).
+    WITHHELD = "withheld", "Withheld"
     BOUNCED = "bounced", "Bounced"
     REJECTED = "rejected", "Rejected"
     FAILED = "failed", "Failed"

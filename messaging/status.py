@@ -42,6 +42,8 @@ RULES: dict[str, Rule] = {
     EventKind.COMPLAINED: Rule(76, Status.SUCCESS, "Delivered; the recipient reported it as spam"),
     EventKind.UNSUBSCRIBED: Rule(77, Status.SUCCESS, "Delivered; the recipient unsubscribed"),
     EventKind.CANCELLED: Rule(80, Status.CANCELLED, "Cancelled by staff"),
+    # Like a cancellation, only before hand-off, so no provider event can follow it.
+    EventKind.WITHHELD: Rule(80, Status.CANCELLED, "Not sent"),
     EventKind.UNDELIVERED: Rule(90, Status.FAILED, "Carrier could not deliver"),
     EventKind.BOUNCED: Rule(90, Status.FAILED, "Bounced"),
     EventKind.REJECTED: Rule(90, Status.FAILED, "Rejected by the provider"),

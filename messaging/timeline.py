@@ -20,6 +20,7 @@ WORDS = {
     EventKind.COMPLAINED: "Reported as spam by the recipient; no more email to this address",
     EventKind.UNSUBSCRIBED: "The recipient unsubscribed; no more email to this address",
     EventKind.CANCELLED: "Cancelled",
+    EventKind.WITHHELD: "Not sent: consent changed after it was queued",
     EventKind.BOUNCED: "Bounced back",
     EventKind.REJECTED: "Refused",
     EventKind.FAILED: "Failed",
