@@ -48,7 +48,8 @@ def main() -> None:
     from messaging.events import NewEvent, record_events
     from messaging.models import DeliveryEvent, Message
     from messaging.selectors import message_events
-    from messaging.timeline import WORDS, timeline
+    from messaging.timeline import timeline
+    from messaging.vocabulary import KINDS
 
     clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", timezone="Australia/Sydney")
     user = get_user_model().objects.create_user("bench")
@@ -107,7 +108,7 @@ def main() -> None:
             t = time.perf_counter()
             events = list(m.events.order_by("occurred_at", "id"))
             for e in events:
-                e.words = WORDS[e.kind]
+                e.words = KINDS[e.kind].timeline_words
             old_rows.render({"events": events})
             times.append((time.perf_counter() - t) * 1000)
         return times

@@ -14,7 +14,7 @@ that arrives late is kept in the history but does not undo a newer change (staff
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, ContactChannel, Patient
@@ -156,7 +156,8 @@ def patients_at(*, clinic: Clinic, channel: str, address: str):
     """The clinic's patients whose contact for this channel is this address (normalised)."""
     field = CONTACT_FIELD[channel]
     lookup = {f"{field}__iexact" if channel == ContactChannel.EMAIL else field: address}
-    return Patient.objects.filter(clinic=clinic, **lookup).order_by("pk")
+    # The explicit "not empty" lets the planner use the partial contact indexes.
+    return Patient.objects.filter(clinic=clinic, **lookup).exclude(**{field: ""}).order_by("pk")
 
 
 def refusal(*, clinic: Clinic, channel: str, address: str) -> str | None:
@@ -207,3 +208,73 @@ def consents_of(patient: Patient) -> list[AddressConsent]:
     found = AddressConsent.objects.filter(clinic_id=patient.clinic_id, address__in=[a for _, a in addresses])
     wanted = set(addresses)
     return [c for c in found.prefetch_related("changes") if (c.channel, c.address) in wanted]
+
+
+# --- The same rule set-based, for the worker's hand-off -------------------------------------------------
+
+# Why each message of a batch must not go after all (consent changed after it was queued): one query per
+# batch. The same rules as `refusal` (address opted out in the clinic; the linked patient, or any of the
+# clinic's patients at that address, opted out of the channel or, for email and SMS, declined), over the
+# contact indexes (clinic, upper(email)) / (clinic, mobile) / (clinic, fax). Reasons name no patient: the
+# status detail is read in places (queue admin) where patient names are not shown.
+WITHHELD_SQL = """
+    WITH v(id, clinic_id, patient_id, channel, address) AS (
+        SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])
+    )
+    SELECT v.id, CASE WHEN a.opted_out THEN 'address' WHEN p.opted_out THEN 'patient'
+                      WHEN p.declined THEN 'declined' END AS why
+      FROM v
+      LEFT JOIN LATERAL (
+            SELECT true AS opted_out FROM clinics_addressconsent a
+             WHERE a.clinic_id = v.clinic_id AND a.channel = v.channel AND a.state = %s
+               AND a.address = CASE WHEN v.channel = 'email' THEN lower(v.address) ELSE v.address END
+             LIMIT 1
+      ) a ON true
+      LEFT JOIN LATERAL (  -- one parameterised index probe per way a patient is at the address
+            SELECT bool_or(CASE v.channel WHEN 'email' THEN p.email_opt_out WHEN 'sms' THEN p.sms_opt_out
+                                          WHEN 'fax' THEN p.fax_opt_out END) AS opted_out,
+                   bool_or(v.channel <> 'fax' AND p.messaging_consent = %s) AS declined
+              FROM (SELECT * FROM clinics_patient p WHERE p.id = v.patient_id AND p.clinic_id = v.clinic_id
+                    UNION ALL
+                    SELECT * FROM clinics_patient p
+                     WHERE v.channel = 'email' AND p.clinic_id = v.clinic_id AND upper(p.email) = upper(v.address)
+                       AND p.email <> ''
+                    UNION ALL
+                    SELECT * FROM clinics_patient p
+                     WHERE v.channel = 'sms' AND p.clinic_id = v.clinic_id AND p.mobile = v.address
+                       AND p.mobile <> ''
+                    UNION ALL
+                    SELECT * FROM clinics_patient p
+                     WHERE v.channel = 'fax' AND p.clinic_id = v.clinic_id AND p.fax = v.address
+                       AND p.fax <> '') p
+      ) p ON true
+"""
+WITHHELD_WORDS = {
+    "address": "the recipient opted out of {channel} at this clinic",
+    "patient": "the patient opted out of {channel}",
+    "declined": "the patient declined electronic messages",
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: int  # the caller's key (a message id)
+    clinic_id: int
+    patient_id: int | None
+    channel: str
+    address: str  # normalised
+
+
+def withheld(rows: list[Outgoing]) -> dict[int, str]:
+    """{id: why} for the rows that must not be sent now; one query, whatever the number of rows."""
+    if not rows:
+        return {}
+    columns = [[r.id for r in rows], [r.clinic_id for r in rows], [r.patient_id for r in rows]]
+    columns += [[r.channel for r in rows], [r.address for r in rows]]
+    with connection.cursor() as cursor:
+        cursor.execute(WITHHELD_SQL, [*columns, State.OPTED_OUT, Patient.Consent.DECLINED])
+        found = cursor.fetchall()
+    channel_of = {r.id: r.channel for r in rows}
+    return {
+        pk: WITHHELD_WORDS[why].format(channel=channel_words(channel_of[pk])) for pk, why in found if why is not None
+    }

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from messaging.vocabulary import EventKind, Status  # noqa: F401  (the vocabulary's choices, used here)
+
 
 class LaneHeartbeat(models.Model):
     """The last sign of life of one django-q2 cluster, and the lane it serves."""
@@ -29,16 +31,6 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
     FAX = "fax", "Fax"
-
-
-class Status(models.TextChoices):
-    """What staff see; derived from the events by messaging.status, never set by hand."""
-
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
 
 
 class Dispatch(models.TextChoices):
@@ -119,28 +111,6 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} #{self.pk}"
-
-
-class EventKind(models.TextChoices):
-    """Modelled on django-anymail's event types and Twilio's message statuses (see messaging.status)."""
-
-    HELD = "held", "Held"
-    QUEUED = "queued", "Queued"
-    DEFERRED = "deferred", "Deferred"
-    HANDED_OFF = "handed_off", "Handed to provider"
-    INTERRUPTED = "interrupted", "Hand-off interrupted"
-    ACCEPTED = "accepted", "Accepted"
-    SENT = "sent", "Sent"
-    DELIVERED = "delivered", "Delivered"
-    OPENED = "opened", "Opened"
-    # The recipient's answer to a delivered email (anymail's event types); they also opt the address out.
-    COMPLAINED = "complained", "Reported as spam"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-    CANCELLED = "cancelled", "Cancelled"
-    BOUNCED = "bounced", "Bounced"
-    REJECTED = "rejected", "Rejected"
-    FAILED = "failed", "Failed"
-    UNDELIVERED = "undelivered", "Undelivered"
 
 
 class EventSource(models.TextChoices):

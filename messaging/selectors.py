@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from clinics.models import Clinic
 from messaging.models import Message
-from messaging.status import RULES
+from messaging.vocabulary import KINDS
 
 WORD = re.compile(r"[^\w@.+-]+")
 
@@ -154,10 +154,10 @@ EVENT_RUNS_SQL = """
 
 
 def _rank_sql() -> str:
-    """The kind's status rank (messaging.status.RULES) as a CASE expression. Inlined: the kinds are our
+    """The kind's status rank (messaging.vocabulary.KINDS) as a CASE expression. Inlined: the kinds are our
     own constants, and a query with a few hundred placeholders costs the driver milliseconds to split."""
-    assert all(re.fullmatch(r"[a-z_]+", kind) for kind in RULES), "kinds are plain words"
-    return "CASE e.kind " + " ".join(f"WHEN '{kind}' THEN {rule.rank:d}" for kind, rule in RULES.items()) + " END"
+    assert all(re.fullmatch(r"[a-z_]+", kind) for kind in KINDS), "kinds are plain words"
+    return "CASE e.kind " + " ".join(f"WHEN '{kind}' THEN {rule.rank:d}" for kind, rule in KINDS.items()) + " END"
 
 
 def _event_runs_sql() -> str:

@@ -4,27 +4,9 @@ of lines (messaging.selectors.message_events collapses them in SQL)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from messaging.models import EventKind, EventSource
+from messaging.models import EventSource
 from messaging.selectors import EventRuns
-
-WORDS = {
-    EventKind.HELD: "Held until the patient opts in",
-    EventKind.QUEUED: "Queued for sending",
-    EventKind.DEFERRED: "Could not be handed over; will try again",
-    EventKind.HANDED_OFF: "Being handed to the carrier",
-    EventKind.INTERRUPTED: "Hand-off was interrupted; not sent again automatically",
-    EventKind.ACCEPTED: "Carrier accepted it",
-    EventKind.SENT: "Sent",
-    EventKind.DELIVERED: "Delivered",
-    EventKind.OPENED: "Opened",
-    EventKind.COMPLAINED: "Reported as spam by the recipient; no more email to this address",
-    EventKind.UNSUBSCRIBED: "The recipient unsubscribed; no more email to this address",
-    EventKind.CANCELLED: "Cancelled",
-    EventKind.BOUNCED: "Bounced back",
-    EventKind.REJECTED: "Refused",
-    EventKind.FAILED: "Failed",
-    EventKind.UNDELIVERED: "Could not be delivered",
-}
+from messaging.vocabulary import KINDS
 
 
 @dataclass(frozen=True)
@@ -50,11 +32,21 @@ def timeline(events: EventRuns) -> list[Line]:
     """Plain-words lines for the collapsed runs of messaging.selectors.message_events, with one line
     saying how many events (of which kinds) were left out, where they were."""
     lines = [
-        Line(r.occurred_first, WORDS[r.kind], r.detail, EventSource(r.source).label, r.count, r.occurred_last)
+        Line(
+            r.occurred_first,
+            KINDS[r.kind].timeline_words,
+            r.detail,
+            EventSource(r.source).label,
+            r.count,
+            r.occurred_last,
+        )
         for r in events.runs
     ]
     if events.omitted:
-        kinds = [f"{WORDS[kind]} {n:,} {'time' if n == 1 else 'times'}" for kind, n in events.omitted_kinds[:3]]
+        kinds = [
+            f"{KINDS[kind].timeline_words} {n:,} {'time' if n == 1 else 'times'}"
+            for kind, n in events.omitted_kinds[:3]
+        ]
         more = ", …" if len(events.omitted_kinds) > 3 else ""
         lines.insert(events.omitted_after, Line(None, ", ".join(kinds) + more, "", "", 0, None, events.omitted))
     return lines

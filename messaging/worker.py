@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinics import consent
 from messaging import inbox
 from messaging.authenticity import purge_receipts
 from messaging.dispatch import MOVES, TARGET
@@ -57,7 +58,8 @@ class Claimed:
 # queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
 PICK_SQL = """
     WITH {batch}
-    SELECT m.id, m.attempts FROM batch JOIN messaging_message m ON m.id = batch.id
+    SELECT m.id, m.attempts, m.clinic_id, m.patient_id, m.channel, m.recipient
+      FROM batch JOIN messaging_message m ON m.id = batch.id
 """
 PICK_WHERE = "next_attempt_at <= statement_timestamp()"
 CLAIM_TARGET = """
@@ -100,6 +102,8 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
             assert batch_params["claim_queued"] == MOVES_FROM_CLAIM
             cursor.execute(PICK_SQL.format(batch=batch), batch_params)
             picked = cursor.fetchall()
+            withheld = _withhold(picked)
+            picked = [(pk, attempts) for pk, attempts, *_ in picked if pk not in withheld]
             if not picked:
                 return token, []
             insert_events(
@@ -126,6 +130,38 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
         raise
     rows.sort(key=lambda r: (r[10], r[0]))
     return token, [Claimed(*r[:10]) for r in rows]
+
+
+WITHHOLD_TARGET = "SELECT unnest(%s::bigint[]) AS id"
+WITHHOLD_SET = "dispatch = %s, updated_at = statement_timestamp()"
+
+
+def _withhold(picked: list[tuple]) -> set[int]:
+    """Of the picked rows (id, attempts, clinic, patient, channel, recipient), withhold those whose consent
+    changed after they were queued (clinics.consent.withheld: an opt-out, a STOP, a decline): a 'withheld'
+    event and done, in the claim's transaction, so they never get a send key. Returns their ids."""
+    why = consent.withheld(
+        [consent.Outgoing(pk, clinic, patient, channel, to) for pk, _, clinic, patient, channel, to in picked]
+    )
+    if not why:
+        return set()
+    insert_events(
+        NewEvent(
+            pk,
+            EventKind.WITHHELD,
+            own_event_id(pk, EventKind.WITHHELD),
+            source=EventSource.WORKER,
+            detail=f"{reason} after it was queued",
+        )
+        for pk, reason in why.items()
+    )
+    assert MOVES_FROM_CLAIM in MOVES["withhold"]
+    sql, params = recompute_sql(
+        WITHHOLD_TARGET, [sorted(why)], search=False, also_set=WITHHOLD_SET, also_params=[TARGET["withhold"]]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    return set(why)
 
 
 def release_claim(token: int) -> None:

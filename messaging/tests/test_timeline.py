@@ -144,9 +144,9 @@ def test_the_detail_page_costs_the_same_queries_at_5_and_at_5000_events(
 
 def reference_runs(events):
     """The timeline by definition, in Python: sort, drop duplicates, group consecutive equal keys."""
-    from messaging.status import RULES
+    from messaging.vocabulary import KINDS
 
-    order = sorted(events, key=lambda e: (e.occurred_at, RULES[e.kind].rank, e.kind, e.source, e.detail, e.event_id))
+    order = sorted(events, key=lambda e: (e.occurred_at, KINDS[e.kind].rank, e.kind, e.source, e.detail, e.event_id))
     runs = []
     for e in order:
         key = (e.kind, e.source, e.detail)
