@@ -2,19 +2,31 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+# pip-tools writes this into the compiled files' header, and no machine-specific index or link.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --strip-extras \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
 export PYTHONWARNINGS := ignore::UserWarning:platformdirs.api
 SCENARIO ?= live
 MAKE_STARTED := $(shell date +%s.%N)
 
-.PHONY: run test bench setup venv lint stop clean-data
+.PHONY: run test test-fast bench setup venv venv-dev requirements lint stop clean-data
 
-$(VENV)/.installed: requirements.txt
+# Runtime requirements for `make run`; development ones (tests, benchmarks, lint) on top for the rest.
+$(VENV)/.installed-runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
-venv: $(VENV)/.installed
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements.txt -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-runtime
+
+venv: $(VENV)/.installed-runtime
+
+venv-dev: $(VENV)/.installed-dev
 
 setup: venv
 	DEBUG=$${DEBUG:-1} $(PY) manage.py prepare
@@ -22,15 +34,26 @@ setup: venv
 run: setup
 	DEBUG=$${DEBUG:-1} KALIX_MAKE_STARTED=$(MAKE_STARTED) $(PY) scripts/run.py
 
-test: venv
+# The whole suite, browser and cluster tests included (what CI runs).
+test: venv-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: venv
+# The quick local loop: everything but the tests that drive Chromium or start django-q2 clusters.
+test-fast: venv-dev
+	$(PY) -m pytest -m "not browser and not cluster" $(PYTEST_ARGS)
+
+bench: venv-dev
 	DEBUG=$${DEBUG:-1} $(PY) -m bench $(SCENARIO)
 
-lint: venv
+lint: venv-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# After editing requirements.in or requirements-dev.in: pin them again (existing pins are kept where
+# they still fit; `make requirements PIP_COMPILE_ARGS=--upgrade` moves every pin to the newest).
+requirements: venv-dev
+	$(PIP_COMPILE) $(PIP_COMPILE_ARGS) -o requirements.txt requirements.in
+	$(PIP_COMPILE) $(PIP_COMPILE_ARGS) -o requirements-dev.txt requirements-dev.in
 
 stop: venv
 	$(PY) -c "from pathlib import Path; from kalix_site.embedded_db import stop; print('stopped' if stop(Path('.')) else 'not running')"

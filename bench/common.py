@@ -23,9 +23,9 @@ def use_bench_database(name: str) -> str:
         base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
         admin_url = base + "/postgres"
     else:
-        from kalix_site.embedded_db import database_settings
+        from kalix_site.embedded_db import start
 
-        s = database_settings(ROOT)
+        s = start(ROOT)
         from urllib.parse import quote
 
         base = f"postgres://postgres@{quote(s['HOST'], safe='')}"

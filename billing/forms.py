@@ -1,4 +1,3 @@
-import uuid
 from decimal import Decimal
 
 from django import forms
@@ -7,15 +6,20 @@ from django.forms.utils import pretty_name
 from billing import selectors
 from billing.models import Invoice, Payer
 from clinics.models import Patient
+from kalix_site.forms import RequestKeyField
 
 
 class InvoiceForm(forms.ModelForm):
+    request_key = RequestKeyField()  # creating only: a double submit makes one invoice
+
     class Meta:
         model = Invoice
         fields = ["patient", "payer", "practitioner", "member_id", "diagnosis_code"]
 
     def __init__(self, *args, clinic, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["request_key"]  # saving an edit twice saves the same thing twice
         self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
         self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
         self.fields["practitioner"].queryset = selectors.practitioner_list(clinic=clinic)
@@ -59,10 +63,9 @@ class BatchRequestForm(forms.Form):
         label="Cut-off date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     invoices = forms.ModelMultipleChoiceField(queryset=Invoice.objects.none(), required=False)
-    request_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    request_key = RequestKeyField()
 
     def __init__(self, *args, clinic, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("request_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
         self.fields["invoices"].queryset = selectors.ready_pool(clinic=clinic)

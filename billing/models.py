@@ -96,12 +96,22 @@ class Invoice(models.Model):
     last_service_date = models.DateField(null=True, blank=True)
     validation_errors = models.JSONField(default=list, blank=True)
     has_critical_errors = models.BooleanField(default=True)
+    request_key = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="Idempotency key of the create form: one invoice per key."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["clinic", "number"], name="invoice_number_unique_per_clinic")]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "number"], name="invoice_number_unique_per_clinic"),
+            models.UniqueConstraint(
+                fields=["clinic", "request_key"],
+                condition=~Q(request_key=""),
+                name="invoice_request_key_unique_per_clinic",
+            ),
+        ]
         indexes = [
             # The ready pool, and what a batch build selects from.
             models.Index(

@@ -1,7 +1,7 @@
 """Writes to invoices. Batch writes live in billing.batches."""
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from billing import lifecycle, validation
 from billing.models import BillingCounter, Invoice, InvoiceHistory, InvoiceLine, Payer
@@ -71,17 +71,47 @@ def invoice_validate(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
+def invoice_create(**kwargs) -> Invoice:
+    """Create an invoice with its lines (ready if asked). Takes invoice_create_or_replay's arguments."""
+    return invoice_create_or_replay(**kwargs)[0]
+
+
+def invoice_create_or_replay(*, clinic: Clinic, request_key: str = "", **kwargs) -> tuple[Invoice, bool]:
+    """invoice_create, also saying whether this call made the invoice.
+
+    With a request_key (the create form's one-time key) already used in this clinic, the invoice made
+    then is returned, unchanged (False): a double submit is one invoice. Two posts racing both miss it,
+    the later insert hits the unique index (invoice_request_key_unique_per_clinic), rolls back with
+    its invoice number, and answers with the winner's invoice.
+    """
+    request_key = request_key.strip()
+    if len(request_key) > 64:
+        raise ValidationError({"request_key": "At most 64 characters."})
+    if request_key:
+        existing = Invoice.objects.filter(clinic=clinic, request_key=request_key).first()
+        if existing:
+            return existing, False
+    try:
+        return _invoice_create(clinic=clinic, request_key=request_key, **kwargs), True
+    except IntegrityError:
+        existing = Invoice.objects.filter(clinic=clinic, request_key=request_key).first() if request_key else None
+        if existing is None:
+            raise
+        return existing, False
+
+
 @transaction.atomic
-def invoice_create(
-    *, clinic: Clinic, patient: Patient, lines: list[dict], ready: bool = False, by=None, **fields
+def _invoice_create(
+    *, clinic: Clinic, patient: Patient, lines: list[dict], request_key: str, ready: bool = False, by=None, **fields
 ) -> Invoice:
     unknown = set(fields) - set(INVOICE_FIELDS)
     if unknown:
         raise TypeError(f"Unknown invoice fields: {sorted(unknown)}")
     _check_scope(clinic, patient=patient, payer=fields.get("payer"))
     number = next_number(clinic=clinic, field="last_invoice_number")
-    invoice = Invoice(clinic=clinic, patient=patient, number=f"INV-{number:06d}", **fields)
-    invoice.full_clean(exclude=["validation_errors"])
+    invoice = Invoice(clinic=clinic, patient=patient, number=f"INV-{number:06d}", request_key=request_key, **fields)
+    # The key's uniqueness is the database's to enforce (a racing post sees IntegrityError, not a form error).
+    invoice.full_clean(exclude=["validation_errors", "request_key"])
     invoice.save()
     _write_lines(invoice, lines)
     invoice_validate(invoice=invoice)

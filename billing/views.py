@@ -110,10 +110,16 @@ def _invoice_form(request, invoice):
     if request.method == "POST" and form.is_valid() and lines.is_valid():
         fields = {name: form.cleaned_data[name] for name in services.INVOICE_FIELDS}
         ready = "ready" in request.POST
+        made = True
         try:
             if invoice is None:
-                invoice = services.invoice_create(
-                    clinic=request.clinic, lines=line_dicts(lines), ready=ready, by=request.user, **fields
+                invoice, made = services.invoice_create_or_replay(
+                    clinic=request.clinic,
+                    lines=line_dicts(lines),
+                    ready=ready,
+                    by=request.user,
+                    request_key=form.cleaned_data["request_key"],
+                    **fields,
                 )
             else:
                 invoice = services.invoice_update(invoice=invoice, lines=line_dicts(lines), **fields)
@@ -122,7 +128,9 @@ def _invoice_form(request, invoice):
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            if invoice.has_critical_errors:
+            if not made:
+                messages.info(request, f"{invoice.number} was already saved from this form; nothing new was made.")
+            elif invoice.has_critical_errors:
                 messages.error(request, "Saved, with errors to fix before it can be batched.")
             else:
                 messages.success(request, f"Invoice {invoice.number} saved.")

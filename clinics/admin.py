@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from clinics.models import Clinic, Patient, StaffMembership
+from clinics import consent
+from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
 
 
 class StaffMembershipInline(admin.TabularInline):
@@ -31,3 +32,44 @@ class PatientAdmin(admin.ModelAdmin):
     list_filter = ["clinic", "messaging_consent"]
     search_fields = ["last_name", "first_name"]
     list_select_related = ["clinic"]
+
+
+class AddressConsentChangeInline(admin.TabularInline):
+    model = AddressConsentChange
+    fields = ["occurred_at", "state", "source", "reason", "changed_by", "message_pk", "event_id", "recorded_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["occurred_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AddressConsent)
+class AddressConsentAdmin(admin.ModelAdmin):
+    """Read-only, with its history; changes only through clinics.consent (the action below)."""
+
+    list_display = ["address", "channel", "clinic", "state", "source", "reason", "changed_at"]
+    list_filter = ["state", "channel", "source", "clinic"]
+    search_fields = ["=address"]  # exact: addresses are patient data, not browsed by fragment
+    list_select_related = ["clinic"]
+    readonly_fields = ["clinic", "channel", "address", "state", "source", "reason", "changed_at"]
+    inlines = [AddressConsentChangeInline]
+    actions = ["allow_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history of who said no is kept
+
+    @admin.action(description="Allow again (the patient asked, or the mailbox was fixed)", permissions=["change"])
+    def allow_again(self, request, queryset):
+        done = 0
+        for row in queryset.select_related("clinic"):
+            done += consent.address_allow(clinic=row.clinic, channel=row.channel, address=row.address, by=request.user)
+        self.message_user(request, f"Allowed {done} address(es) again; the history keeps why they were stopped.")

@@ -3,7 +3,8 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import Q
+from django.db.models.functions import Lower, Upper
 from phonenumber_field.modelfields import PhoneNumberField
 
 
@@ -82,6 +83,12 @@ class Patient(models.Model):
         ordering = ["last_name", "first_name", "id"]
         indexes = [
             models.Index("clinic", Lower("last_name"), Lower("first_name"), name="patient_clinic_name_idx"),
+            # Consent by address looks patients up by contact (clinics.consent.patients_at, withheld); iexact is
+            # UPPER(). Partial: most patients lack a fax (and some a mobile or email), and an index full of ''
+            # makes the planner read the whole table for an address nobody has.
+            models.Index("clinic", Upper("email"), name="patient_clinic_email_idx", condition=~Q(email="")),
+            models.Index(fields=["clinic", "mobile"], name="patient_clinic_mobile_idx", condition=~Q(mobile="")),
+            models.Index(fields=["clinic", "fax"], name="patient_clinic_fax_idx", condition=~Q(fax="")),
         ]
 
     def __str__(self):
@@ -105,3 +112,82 @@ class RateLimitBucket(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="one_bucket_per_window")]
         indexes = [models.Index(fields=["window_start"], name="ratelimit_window_idx")]
+
+
+class ContactChannel(models.TextChoices):
+    """The channels a patient can be reached on (the same values as messaging's Channel)."""
+
+    EMAIL = "email", "email"
+    SMS = "sms", "SMS"
+    FAX = "fax", "fax"
+
+
+class AddressConsent(models.Model):
+    """Whether one address may be messaged on one channel by one clinic, whoever it belongs to.
+
+    Consent belongs to the address, not only to a linked patient: a number that texted STOP or a mailbox
+    that reported spam must not be reached by typing it in. One row per (clinic, channel, address); the
+    address is normalised (E.164, or the email address in lower case). The state moves only through
+    clinics.consent, which appends an AddressConsentChange for every change, so staff can see when and why.
+    """
+
+    class State(models.TextChoices):
+        ALLOWED = "allowed", "Allowed"
+        BOUNCING = "bouncing", "Bouncing"
+        OPTED_OUT = "opted_out", "Opted out"
+
+    class Source(models.TextChoices):
+        STAFF = "staff", "Staff"
+        SMS_KEYWORD = "sms_keyword", "Text from the patient"
+        COMPLAINT = "complaint", "Spam complaint"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+        BOUNCE = "bounce", "Hard bounce"
+        DELIVERY = "delivery", "Delivered again"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="address_consents")
+    channel = models.CharField(max_length=8, choices=ContactChannel.choices)
+    address = models.CharField(max_length=254, help_text="E.164 number, or email address in lower case.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ALLOWED)
+    source = models.CharField(max_length=12, choices=Source.choices, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True, help_text="When the current state began.")
+
+    class Meta:
+        verbose_name = "address consent"
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "channel", "address"], name="one_consent_per_address"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.address}: {self.get_state_display()}"
+
+
+class AddressConsentChange(models.Model):
+    """One thing that happened to an address's consent. Append-only: inserted, never updated or deleted.
+
+    `event_id` is the provider's (or the inbound text's) id: a repeated report records nothing twice.
+    """
+
+    consent = models.ForeignKey(AddressConsent, on_delete=models.CASCADE, related_name="changes")
+    state = models.CharField(max_length=10, choices=AddressConsent.State.choices, help_text="The state after it.")
+    source = models.CharField(max_length=12, choices=AddressConsent.Source.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField(help_text="When it happened, by the provider's clock where it says.")
+    recorded_at = models.DateTimeField()
+    event_id = models.CharField(max_length=200, blank=True)
+    message_pk = models.BigIntegerField(null=True, blank=True, help_text="The message it was about, if any.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consent", "event_id"], condition=~models.Q(event_id=""), name="one_change_per_event"
+            ),
+        ]
+        indexes = [models.Index(fields=["consent", "occurred_at"], name="consent_change_order_idx")]
+
+    def __str__(self):
+        return f"{self.consent}: {self.get_state_display()} ({self.get_source_display()})"

@@ -8,23 +8,36 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinics import selectors, services
+from clinics import consent, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
 from clinics.services import PATIENT_FIELDS
-from clinics.tenancy import SESSION_KEY, resolve_clinic
+from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
 
 
 def staff_required(view):
-    """Logged in and a member of the clinic this request acts for."""
+    """Logged in and a member of the clinic this request acts for; a post must come from a form rendered
+    for that clinic (clinics.tenancy.form_clinic_refusal), else it is refused before the view runs."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.clinic is None:
             raise PermissionDenied("You are not on the staff of any clinic.")
+        refusal = form_clinic_refusal(request)
+        if refusal is not None:
+            return _refuse(request, refusal)
         return view(request, *args, **kwargs)
 
+    wrapper.clinic_scoped = True  # lets the tests find every staff view from the URL resolver
     return wrapper
+
+
+def _refuse(request, refusal):
+    back = request.headers.get("Referer", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = "/"
+    context = {"refusal": refusal, "back": back}
+    return render(request, "clinics/form_refused.html", context, status=refusal.status)
 
 
 @staff_required
@@ -57,7 +70,8 @@ def patient_list(request):
 @staff_required
 def patient_detail(request, pk):
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
-    return render(request, "clinics/patient_detail.html", {"patient": patient})
+    context = {"patient": patient, "address_consents": consent.consents_of(patient)}
+    return render(request, "clinics/patient_detail.html", context)
 
 
 @staff_required

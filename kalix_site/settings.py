@@ -45,7 +45,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = env("SECRET_KEY") or ("dev-only-insecure-key-" + "x" * 40 if DEBUG else None)
+# With DEBUG, secrets the environment leaves unset come from this install's random development secrets.
+DEV_SECRETS_FILE = Path(env("KALIX_DEV_SECRETS_FILE") or BASE_DIR / ".data" / "dev-secrets.json")
+
+
+def secret(name: str) -> str:
+    """A secret from the environment; with DEBUG, else this install's development one; else empty (an
+    empty webhook secret fails the system checks in messaging/checks.py, so production will not start)."""
+    if value := env(name):
+        return value
+    if DEBUG:
+        from kalix_site.dev_secrets import dev_secrets
+
+        return dev_secrets(DEV_SECRETS_FILE)[name]
+    return ""
+
+
+SECRET_KEY = secret("SECRET_KEY")
 if not SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for development).")
 
@@ -123,13 +139,15 @@ TEMPLATES = [
 ]
 
 # --- Database: DATABASE_URL, or the embedded PostgreSQL under .data/pg ----------------------------
+# Settings only say where the embedded server listens; manage.py, scripts/run.py and the test setup
+# start it (kalix_site/embedded_db.py), so importing settings never starts a process.
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
 if env("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=DB_CONN_MAX_AGE)}
 else:
-    from kalix_site.embedded_db import database_settings
+    from kalix_site.embedded_db import connection_settings
 
-    DATABASES = {"default": {**database_settings(BASE_DIR), "CONN_MAX_AGE": DB_CONN_MAX_AGE}}
+    DATABASES = {"default": {**connection_settings(BASE_DIR), "CONN_MAX_AGE": DB_CONN_MAX_AGE}}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -187,7 +205,7 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Kalix <no-reply@kalix.example>")
 SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
-ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", "dev:dev" if DEBUG else None)}
+ANYMAIL = {"WEBHOOK_SECRET": secret("ANYMAIL_WEBHOOK_SECRET") or None}
 
 PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", "AU")
 PHONENUMBER_DB_FORMAT = "E164"
@@ -295,6 +313,13 @@ MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)
 MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
 MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
 MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+MESSAGING_SMTP_RECONNECTS = env_int("KALIX_SMTP_RECONNECTS", 3)  # new SMTP connections per batch after hang-ups
+MESSAGING_TIMELINE_MAX_LINES = env_int("KALIX_TIMELINE_MAX_LINES", 100)  # lines a message's timeline shows
+# An unmatched delivery report is tried this many times, waiting base * 2^(try-1) s (capped) between
+# tries, then parked for an operator (admin: Webhook inbox, Discard / Re-apply now).
+MESSAGING_INBOX_MAX_TRIES = env_int("KALIX_INBOX_MAX_TRIES", 8)
+MESSAGING_INBOX_RETRY_BASE_SECONDS = env_float("KALIX_INBOX_RETRY_BASE_SECONDS", 2.0)
+MESSAGING_INBOX_RETRY_MAX_SECONDS = env_float("KALIX_INBOX_RETRY_MAX_SECONDS", 120.0)
 # Minutes between the live lane's safety-net drains (behind the pokes; upserted at every migrate).
 MESSAGING_SAFETY_DRAIN_MINUTES = env_int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES", 1)
 MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
@@ -302,7 +327,7 @@ MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
 MESSAGING_PUBLIC_URL = env("KALIX_PUBLIC_URL", "http://127.0.0.1:8000")  # base of our webhook URLs
 SIMCARRIER_URL = env("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
-SIMCARRIER_SECRET = env("KALIX_SIMCARRIER_SECRET", "sim-secret" if DEBUG else None)
+SIMCARRIER_SECRET = secret("KALIX_SIMCARRIER_SECRET")
 SIMCARRIER_WEBHOOK_URL = env("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: MESSAGING_PUBLIC_URL + webhook path
 SIMCARRIER_ACCEPT_LATENCY_MS = env_int("KALIX_SIMCARRIER_ACCEPT_LATENCY_MS", 0)
 SIMCARRIER_REPORT_DELAY_MS = env_int("KALIX_SIMCARRIER_REPORT_DELAY_MS", 200)
@@ -312,6 +337,8 @@ SIMCARRIER_REORDER_RATE = env_float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
 SIMCARRIER_REPORT_BATCH = env_int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
 # Recipients the simulated carrier always reports undelivered (comma-separated E.164; a fictional number).
 SIMCARRIER_UNDELIVERABLE = env_list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
+SIMCARRIER_REJECT_TO = env_list("KALIX_SIMCARRIER_REJECT_TO", [])  # recipients it refuses at acceptance
+SIMCARRIER_STRICT = env_bool("KALIX_SIMCARRIER_STRICT", False)  # one refused message: 400 for the whole request
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
@@ -402,5 +429,12 @@ STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", 
 WEBHOOK_MAX_BYTES = env_int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
 # Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
 WEBHOOK_RATE_PER_MIN = env_int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
+# A signed webhook timestamp further than this from our clock is refused (403): a captured request
+# cannot be replayed later. Deliveries already filed are remembered for twice this long.
+WEBHOOK_REPLAY_WINDOW_MINUTES = env_float("KALIX_WEBHOOK_REPLAY_WINDOW_MINUTES", 5.0)
+# A delivery report dated more than this long ago is refused (400): no carrier reports that late.
+WEBHOOK_REPORT_MAX_AGE_HOURS = env_float("KALIX_WEBHOOK_REPORT_MAX_AGE_HOURS", 168.0)
+# How far a report's own time may run ahead of our clock, or before its message was created (400 beyond).
+WEBHOOK_CLOCK_SKEW_SECONDS = env_int("KALIX_WEBHOOK_CLOCK_SKEW_SECONDS", 300)
 # Status page subscribe POSTs per client address per minute before 429 (0 turns the limit off).
 STATUSPAGE_SUBSCRIBE_RATE_PER_MIN = env_int("KALIX_STATUSPAGE_SUBSCRIBE_RATE_PER_MIN", 10)

@@ -41,6 +41,10 @@ class WorkKind:
     backlog_depth: Depth | None = None  # the items an operator moved to the backlog, counted apart
     done_since: Callable[[datetime], int] | None = None  # (since) -> items completed since then
     queued: Callable[[str], object] | None = None  # (lane) -> QuerySet of queued rows (priority, created_at)
+    # Items given up on that wait for a person (e.g. delivery reports that matched nothing): not pending
+    # work, so never in the lane's depth or age; the dashboard counts them and links to where they are.
+    parked: Callable[[], int] | None = None
+    parked_url: str = ""  # a URL name (reversed by the dashboard), with an optional "?query"
 
     @property
     def stops_on_pause(self) -> bool:
@@ -90,6 +94,8 @@ def register_kind(
     backlog_depth: Depth | None = None,
     done_since: Callable[[datetime], int] | None = None,
     queued: Callable[[str], object] | None = None,
+    parked: Callable[[], int] | None = None,
+    parked_url: str = "",
 ) -> WorkKind:
     """Register (or replace) the work `kind` carried by `lane`. A kind that honours backlog or promote
     gives its queued rows (`queued`); one that honours backlog also counts its backlog apart."""
@@ -101,7 +107,9 @@ def register_kind(
         raise ImproperlyConfigured(f"{kind}: a kind that honours backlog or promote must give its queued rows.")
     if BACKLOG in honours and backlog_depth is None:
         raise ImproperlyConfigured(f"{kind}: a kind that honours backlog must count its backlog (backlog_depth).")
-    entry = WorkKind(lane, kind, depth, drainer, honours, backlog_depth, done_since, queued)
+    if (parked is None) != (not parked_url):
+        raise ImproperlyConfigured(f"{kind}: parked items need both a count (parked) and where to see them.")
+    entry = WorkKind(lane, kind, depth, drainer, honours, backlog_depth, done_since, queued, parked, parked_url)
     _kinds[lane, kind] = entry
     return entry
 

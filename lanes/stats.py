@@ -96,6 +96,8 @@ def dashboard() -> list[dict]:
                         "backlog": snap["kinds"].get(registry.backlog_kind(k.kind)),
                         "stops_on_pause": k.stops_on_pause,
                         "honours": sorted(k.honours),
+                        "parked": k.parked() if k.parked else None,
+                        "parked_url": _parked_url(k.parked_url) if k.parked else "",
                     }
                     for k in kinds
                 ],
@@ -120,6 +122,13 @@ def dashboard() -> list[dict]:
             }
         )
     return lanes
+
+
+def _parked_url(name: str) -> str:
+    from django.urls import reverse
+
+    path, _, query = name.partition("?")
+    return reverse(path) + (f"?{query}" if query else "")
 
 
 def duration(seconds: float | None) -> str:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from lanes import controls as lane_controls
 from lanes.models import LaneAction
 from lanes.stats import duration
-from messaging import services
+from messaging import inbox, services
 from messaging.models import DeliveryEvent, Message, QueuedMessage, Status, WebhookInbox
 from messaging.selectors import search_query
 from messaging.status import recompute_status
@@ -54,15 +54,20 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed messages (as new messages)", permissions=["change"])
     def retry_failed(self, request, queryset):
-        done, skipped = 0, 0
-        for message in queryset.filter(status=Status.FAILED).select_related("clinic", "patient"):
+        retryable = list(
+            queryset.filter(status=Status.FAILED, retries__isnull=True).select_related("clinic", "patient")
+        )
+        done, skipped = 0, queryset.count() - len(retryable)
+        for message in retryable:
             try:
                 services.message_retry(message=message, user=request.user)
                 done += 1
             except ValidationError:
                 skipped += 1
-        skipped += queryset.exclude(status=Status.FAILED).count()
-        self.message_user(request, f"Retried {done} message(s); {skipped} skipped (not failed or no longer valid).")
+        self.message_user(
+            request,
+            f"Retried {done} message(s); {skipped} skipped (not failed, already sent again, or no longer valid).",
+        )
 
     @admin.action(description="Cancel selected pending messages", permissions=["change"])
     def cancel_pending(self, request, queryset):
@@ -82,17 +87,69 @@ class MessageAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-derived {queryset.count()} message(s); {changed} changed.")
 
 
+class InboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("parked", "Parked (given up on)"), ("waiting", "Waiting to be tried")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "parked":
+            return queryset.filter(parked_at__isnull=False)
+        if self.value() == "waiting":
+            return queryset.filter(parked_at__isnull=True)
+        return queryset
+
+
 @admin.register(WebhookInbox)
 class WebhookInboxAdmin(admin.ModelAdmin):
-    list_display = ["id", "provider", "kind", "event_id", "received_at", "tries"]
-    list_filter = ["provider", "kind"]
+    """Reports not applied yet; parked ones with their reason. Discarding or re-applying them is a queue
+    operation: it needs lanes.control_lane (Operations) and is recorded as a lane action."""
+
+    list_display = [
+        "id",
+        "provider",
+        "kind",
+        "event_id",
+        "received_at",
+        "tries",
+        "next_attempt_at",
+        "parked_at",
+        "reason",
+    ]
+    list_filter = [InboxStateFilter, "provider", "kind"]
     readonly_fields = [f.name for f in WebhookInbox._meta.fields]
+    actions = ["discard", "reapply"]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # Discard (parked reports only, recorded) instead of Django's delete
+
+    def has_control_permission(self, request):
+        return request.user.has_perm(lane_controls.CONTROL_PERMISSION)
+
+    @admin.action(description="Discard selected parked reports", permissions=["control"])
+    def discard(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        done = inbox.reports_discard(ids=ids, actor=request.user)
+        skipped = len(ids) - done
+        note = f"; {skipped} not parked, left alone." if skipped else "."
+        self.message_user(request, f"Discarded {done} parked report(s){note}")
+
+    @admin.action(description="Re-apply now (selected parked reports)", permissions=["control"])
+    def reapply(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        done = inbox.reports_reapply(ids=ids, actor=request.user)
+        skipped = len(ids) - done
+        note = f"; {skipped} not parked, left alone." if skipped else "."
+        self.message_user(request, f"Re-applying {done} parked report(s): due now, tries reset, live lane poked{note}")
 
 
 # --- Queued messages: promote, backlog, restore on a selection --------------------------------------

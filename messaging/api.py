@@ -59,6 +59,11 @@ class MessageCreateSerializer(serializers.Serializer):
     subject = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     body = serializers.CharField(required=False, allow_blank=True, default="")
     attachment = serializers.FileField(required=False, help_text="The PDF for a fax (multipart upload).")
+    send_despite_bounce = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send even though the address hard-bounced (the 400 without it says when and why).",
+    )
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(

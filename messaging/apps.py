@@ -10,3 +10,7 @@ class MessagingConfig(AppConfig):
 
         webhooks.connect_signals()
         kinds.register()  # the live lane's messages and delivery reports, their schedule, the re-index target
+
+        from messaging import checks
+
+        checks.register()  # production refuses to start without its webhook secrets

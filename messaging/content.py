@@ -1,6 +1,15 @@
-"""What a message may contain on each channel: recipients, sizes, SMS segments, fax documents."""
+"""What a message may contain on each channel: recipients, sizes, SMS segments, fax documents, and
+header values.
+
+A value that becomes a mail header (the subject, the recipient, a clinic's sender address) must be one
+line of printable text: a CR or LF would let it add headers of its own ("Bcc: ..."), and Django refuses
+it only when the email is built, inside the provider. So it is refused here, at input, as a field error
+(form, API and admin all go through message_send), and the provider checks again for rows that got in
+some other way (messaging.providers).
+"""
 
 import math
+import unicodedata
 
 import phonenumbers
 from django.conf import settings
@@ -13,6 +22,26 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
+
+
+def header_problem(value: str) -> str:
+    """What makes `value` unfit for a header: "a line break", "a control character", or "" when fine.
+
+    A line break is anything str.splitlines() breaks on (CR, LF, NEL, U+2028...); a control character
+    is any other of Unicode category Cc (NUL, ESC, tab...).
+    """
+    for ch in value:
+        if len(f"a{ch}b".splitlines()) > 1:
+            return "a line break"
+        if unicodedata.category(ch) == "Cc":
+            return "a control character"
+    return ""
+
+
+HEADER_ERRORS = {
+    "a line break": "The subject cannot contain line breaks.",
+    "a control character": "The subject cannot contain control characters.",
+}
 
 
 def sms_encoding(text: str) -> str:
@@ -40,6 +69,8 @@ def normalise_email(value: str) -> str:
     value = (value or "").strip()
     try:
         validate_email(value)
+        if header_problem(value):  # a quoted local part may hold control characters; mail headers may not
+            raise ValidationError("control character")
     except ValidationError:
         raise ValidationError({"recipient": "Enter a valid email address."}) from None
     local, _, domain = value.rpartition("@")
@@ -63,6 +94,13 @@ def normalise_recipient(channel: str, value: str) -> str:
 def check_content(*, channel: str, subject: str, body: str, attachment) -> int:
     """Raise ValidationError for content the channel cannot carry; returns the SMS segment count."""
     errors = {}
+    problem = header_problem(subject)
+    if problem:  # on every channel: the subject is stored, searched and shown, and becomes a header
+        errors["subject"] = HEADER_ERRORS[problem]
+    if "\x00" in body:  # PostgreSQL text cannot hold NUL: refused here instead of a database error
+        errors["body"] = "The text cannot contain NUL characters."
+    if errors:
+        raise ValidationError(errors)
     if channel == "email":
         if not subject.strip():
             errors["subject"] = "An email needs a subject."

@@ -17,6 +17,7 @@ MOVES: dict[str, set[str]] = {
     "give_up": {Dispatch.HANDING_OFF},  # a hard failure, or retries exhausted
     "recover": {Dispatch.HANDING_OFF},  # its worker died; what the provider knows decides the rest
     "cancel": {Dispatch.HELD, Dispatch.QUEUED},  # staff, before any hand-off
+    "withhold": {Dispatch.QUEUED},  # a worker, at the claim: consent changed after it was queued
 }
 TARGET: dict[str, str] = {
     "queue": Dispatch.QUEUED,
@@ -26,6 +27,7 @@ TARGET: dict[str, str] = {
     "give_up": Dispatch.DONE,
     "recover": Dispatch.DONE,
     "cancel": Dispatch.DONE,
+    "withhold": Dispatch.DONE,
 }
 
 

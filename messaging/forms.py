@@ -1,10 +1,12 @@
 from django import forms
 
 from clinics.models import Patient
+from kalix_site.forms import RequestKeyField
 from messaging.models import Channel, Status
 
 
 class ComposeForm(forms.Form):
+    request_key = RequestKeyField()  # the message's idempotency key: a double submit makes one message
     patient = forms.ModelChoiceField(queryset=Patient.objects.none(), required=False, empty_label="— no patient —")
     channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.SMS)
     recipient = forms.CharField(
@@ -17,6 +19,14 @@ class ComposeForm(forms.Form):
     def __init__(self, *args, clinic, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
+        if self.data.get("send_despite_bounce"):
+            self.offer_bounce_override()
+
+    def offer_bounce_override(self) -> None:
+        """Shown only once a send was refused because the address bounced: the refusal says when and why."""
+        self.fields["send_despite_bounce"] = forms.BooleanField(
+            required=False, label="Send anyway: the address has been fixed"
+        )
 
 
 class MessageFilterForm(forms.Form):

@@ -15,7 +15,7 @@ from django.db.models import Count, Max, Min
 from lanes import registry
 from lanes.models import ReindexScope
 from lanes.pokes import LIVE
-from messaging import worker
+from messaging import inbox, worker
 from messaging.models import DeliveryEvent, Dispatch, EventKind, EventSource, Message
 from messaging.status import recompute_sql
 
@@ -35,7 +35,13 @@ def register() -> None:
         honours=registry.CONTROLS,
     )
     registry.register_kind(
-        lane=LIVE, kind=REPORTS, depth=worker.pending_reports, drainer=worker.DRAIN, honours=[registry.PAUSE]
+        lane=LIVE,
+        kind=REPORTS,
+        depth=worker.pending_reports,
+        drainer=worker.DRAIN,
+        honours=[registry.PAUSE],
+        parked=inbox.parked_count,
+        parked_url="admin:messaging_webhookinbox_changelist?state=parked",
     )
     registry.register_schedule(
         name="messaging: live-lane safety drain",

@@ -3,22 +3,15 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
+
+from messaging.vocabulary import EventKind, Status  # noqa: F401  (the vocabulary's choices, used here)
 
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
     FAX = "fax", "Fax"
-
-
-class Status(models.TextChoices):
-    """What staff see; derived from the events by messaging.status, never set by hand."""
-
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
 
 
 class Dispatch(models.TextChoices):
@@ -76,12 +69,22 @@ class Message(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="message_idempotency_key_per_clinic",
             ),
+            # A failed message is sent again at most once, however many Retry presses race (migration 0012).
+            models.UniqueConstraint(
+                fields=["retry_of"], condition=Q(retry_of__isnull=False), name="message_one_retry_per_message"
+            ),
         ]
         indexes = [
             models.Index(fields=["lane", "priority", "id"], condition=Q(dispatch="queued"), name="message_claim_idx"),
             models.Index(fields=["claim_token"], condition=Q(dispatch="handing_off"), name="message_handoff_idx"),
             models.Index(fields=["patient"], condition=Q(dispatch="held"), name="message_held_idx"),
-            models.Index(fields=["provider", "provider_message_id"], name="message_provider_id_idx"),
+            # Partial: most messages have no provider id (held, cancelled, not handed off yet), and on the
+            # whole table the planner would take a seq scan for each report matched by provider id.
+            models.Index(
+                fields=["provider", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_ref_idx",
+            ),
             models.Index(fields=["clinic", "-id"], name="message_clinic_list_idx"),
             models.Index(fields=["clinic", "status", "-id"], name="message_clinic_status_idx"),
             GinIndex(fields=["search"], name="message_search_gin"),
@@ -89,25 +92,6 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} #{self.pk}"
-
-
-class EventKind(models.TextChoices):
-    """Modelled on django-anymail's event types and Twilio's message statuses (see messaging.status)."""
-
-    HELD = "held", "Held"
-    QUEUED = "queued", "Queued"
-    DEFERRED = "deferred", "Deferred"
-    HANDED_OFF = "handed_off", "Handed to provider"
-    INTERRUPTED = "interrupted", "Hand-off interrupted"
-    ACCEPTED = "accepted", "Accepted"
-    SENT = "sent", "Sent"
-    DELIVERED = "delivered", "Delivered"
-    OPENED = "opened", "Opened"
-    CANCELLED = "cancelled", "Cancelled"
-    BOUNCED = "bounced", "Bounced"
-    REJECTED = "rejected", "Rejected"
-    FAILED = "failed", "Failed"
-    UNDELIVERED = "undelivered", "Undelivered"
 
 
 class EventSource(models.TextChoices):
@@ -141,8 +125,10 @@ class DeliveryEvent(models.Model):
 class WebhookInbox(models.Model):
     """Delivery reports as received, before they are applied: the webhook only inserts here.
 
-    The live lane applies them in batches (messaging.inbox); a report for a message we cannot match yet
-    (the provider answered faster than we recorded its id) stays and is tried again.
+    The live lane applies them in batches (messaging.inbox). A report it cannot apply (no message
+    matches it yet: the provider answered faster than we recorded its id) waits until `next_attempt_at`
+    and is tried again, at most MESSAGING_INBOX_MAX_TRIES times, then parked with its reason for an
+    operator: parked rows are never picked again and never count as live-lane lag.
     """
 
     provider = models.CharField(max_length=32)
@@ -154,12 +140,21 @@ class WebhookInbox(models.Model):
     received_at = models.DateTimeField()
     detail = models.CharField(max_length=200, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # Bounded by MESSAGING_INBOX_MAX_TRIES (a report is parked on reaching it) and capped at the
+    # column's maximum in the UPDATE, so it can never overflow.
     tries = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_default=Now(), help_text="Not picked before this time.")
+    parked_at = models.DateTimeField(null=True, blank=True, help_text="Set: given up on, waits for an operator.")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why the last try could not apply it.")
 
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "webhook inbox"
-        indexes = [models.Index(fields=["tries", "id"], name="inbox_apply_order_idx")]
+        indexes = [
+            # apply_batch's pick: due, unparked rows in due order
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(parked_at__isnull=True), name="inbox_due_idx"),
+            models.Index(fields=["parked_at"], condition=Q(parked_at__isnull=False), name="inbox_parked_idx"),
+        ]
 
     def __str__(self):
         return f"{self.provider} report {self.event_id}"
@@ -172,3 +167,18 @@ class QueuedMessage(Message):
         proxy = True
         ordering = ["lane", "priority", "id"]
         verbose_name = "queued message"
+
+
+class WebhookReceipt(models.Model):
+    """One authenticated webhook delivery already filed: the same delivery again is answered 2xx (so the
+    sender stops retrying) and stores nothing (messaging.authenticity).
+
+    Inserted in the transaction that files the delivery's reports; kept for twice the replay window (a
+    signed request verifies from its timestamp minus the window to its timestamp plus it), then purged.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 of provider and delivery.")
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"webhook receipt {self.digest[:12]}"

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinics import consent
 from clinics.models import Clinic, Patient
 from lanes.pokes import LIVE, poke
 from messaging import content, dispatch
@@ -28,6 +29,20 @@ def _check_patient(patient: Patient | None, channel: str) -> None:
         raise ValidationError({"channel": f"{patient.full_name} declined electronic messages."})
 
 
+class BouncedAddress(ValidationError):
+    """The recipient hard-bounced; sending again needs send_despite_bounce (the sender has seen why)."""
+
+
+def _check_address(clinic: Clinic, channel: str, recipient: str, send_despite_bounce: bool) -> None:
+    """Consent by address: whoever the address belongs to, and whether or not a patient is chosen."""
+    refused = consent.refusal(clinic=clinic, channel=channel, address=recipient)
+    if refused:
+        raise ValidationError({"recipient": refused})
+    bounced = consent.bounce(clinic=clinic, channel=channel, address=recipient)
+    if bounced and not send_despite_bounce:
+        raise BouncedAddress({"recipient": f"{bounced.words}. Send anyway only if the address has been fixed."})
+
+
 def message_send(**fields) -> Message:
     """Validate and queue a message; the live lane is poked when the transaction commits.
 
@@ -50,6 +65,7 @@ def message_send_or_replay(
     idempotency_key: str = "",
     priority: int = 100,
     retry_of: Message | None = None,
+    send_despite_bounce: bool = False,
 ) -> tuple[Message, bool]:
     """message_send, also saying whether this call made the message (False: a replay of the idempotency
     key, including when a concurrent call with the same key committed first)."""
@@ -83,6 +99,7 @@ def message_send_or_replay(
         raise ValidationError({"recipient": "Choose a patient or enter a recipient."})
     recipient = content.normalise_recipient(channel, recipient)
     _check_patient(patient, channel)
+    _check_address(clinic, channel, recipient, send_despite_bounce)
     segments = content.check_content(channel=channel, subject=subject, body=body, attachment=attachment)
 
     held = _consent_hold(patient, channel)
@@ -140,25 +157,37 @@ def message_cancel(*, message: Message, user=None) -> Message:
     return message
 
 
-def message_retry(*, message: Message, user=None) -> Message:
-    """A failed message is sent again as a new message, linked to the old one (checks run again)."""
-    if message.status != Status.FAILED:
-        raise ValidationError("Only a failed message can be retried.")
+def message_retry(*, message: Message, user=None, send_despite_bounce: bool = False) -> Message:
+    """A failed message is sent again as a new message, linked to the old one (checks run again; a
+    bounced address only with send_despite_bounce, given by a caller that showed the bounce).
+
+    Once only: the database holds one retry per message (message_one_retry_per_message), so of several
+    Retry presses at once one makes the retry and the others get that same retry back.
+    """
     existing = message.retries.first()
     if existing:
         return existing
-    return message_send(
-        clinic=message.clinic,
-        patient=message.patient,
-        channel=message.channel,
-        recipient=message.recipient,
-        subject=message.subject,
-        body=message.body,
-        attachment=message.attachment.open("rb") if message.attachment else None,
-        created_by=user,
-        priority=message.priority,
-        retry_of=message,
-    )
+    if message.status != Status.FAILED:
+        raise ValidationError("Only a failed message can be retried.")
+    try:
+        return message_send(
+            clinic=message.clinic,
+            patient=message.patient,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body=message.body,
+            attachment=message.attachment.open("rb") if message.attachment else None,
+            created_by=user,
+            priority=message.priority,
+            retry_of=message,
+            send_despite_bounce=send_despite_bounce,
+        )
+    except IntegrityError:
+        existing = message.retries.first()  # a concurrent Retry committed first
+        if existing is None:
+            raise
+        return existing
 
 
 def release_held() -> int:

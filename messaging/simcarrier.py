@@ -2,26 +2,34 @@
 
 It accepts batches of messages (POST /messages), answers lookups by send key (POST /lookup), and
 posts delivery reports to each message's status callback over real HTTP, through the same webhook
-path as a real provider, signed like one. Its acceptance latency, report delay, failure rate, and
-rates of duplicate and out-of-order reports are settings (SIMCARRIER_*). Its `sink` records every
-message it received, and `receipts` every receipt, so tests can check "exactly once".
+path as a real provider, signed like one; `send_text` posts a handset's reply (STOP) the same way.
+Its acceptance latency, report delay, failure rate, and rates of duplicate and out-of-order reports
+are settings (SIMCARRIER_*). Its `sink` records every message it accepted, `receipts` every message of
+every request it processed, and `rejected` every message it refused (with the reason), so tests can
+check "exactly once".
+
+It refuses messages as real carriers do: to a recipient listed in `reject_to` ("invalid destination
+number") or with a body containing a phrase of `reject_text` (its content filter). By default the
+answer is per message (status 'rejected' with the error, the rest of the request accepted); with
+`strict` one refused message makes it answer 400 for the whole request and take none of it.
 """
 
 import heapq
-import hmac
 import itertools
 import json
 import logging
 import random
+import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from messaging.providers import sign
+from messaging.authenticity import sim_headers, sim_refusal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,11 @@ class CarrierConfig:
     # Recipients always reported undelivered (as a real carrier's unreachable handset): the demo's
     # failed message goes to one. The default is a number Australia reserves for fiction.
     undeliverable: tuple[str, ...] = ("+61491570159",)
+    reject_to: tuple[str, ...] = ()  # recipients refused at acceptance ("invalid destination number")
+    reject_text: tuple[str, ...] = ()  # body phrases its content filter refuses
+    strict: bool = False  # one refused message: 400 for the whole request, nothing of it taken
+    # Requests to it signed further than this from its clock are refused, as our webhook does.
+    replay_window_s: float = 300.0
 
     @classmethod
     def from_settings(cls, **overrides):
@@ -54,6 +67,9 @@ class CarrierConfig:
             "reorder_rate": settings.SIMCARRIER_REORDER_RATE,
             "report_batch": settings.SIMCARRIER_REPORT_BATCH,
             "undeliverable": tuple(settings.SIMCARRIER_UNDELIVERABLE),
+            "reject_to": tuple(settings.SIMCARRIER_REJECT_TO),
+            "strict": settings.SIMCARRIER_STRICT,
+            "replay_window_s": settings.WEBHOOK_REPLAY_WINDOW_MINUTES * 60,
         }
         return cls(**{**values, **overrides})
 
@@ -75,6 +91,14 @@ class _Due:
     report: dict = field(compare=False)
 
 
+class Refused(Exception):
+    """The carrier refuses a whole request (strict mode) because of one message: answered 400."""
+
+    def __init__(self, ref: str, reason: str):
+        super().__init__(reason)
+        self.ref, self.reason = ref, reason
+
+
 class SimCarrier:
     def __init__(self, config: CarrierConfig, *, host: str = "127.0.0.1", port: int = 0):
         self.config = config
@@ -82,8 +106,8 @@ class SimCarrier:
         self.lock = threading.Lock()
         self.sink: dict[str, Received] = {}
         self.receipts: list[str] = []
+        self.rejected: dict[str, str] = {}
         self.reports_posted = 0
-        self._ids = itertools.count(1)
         self._seq = itertools.count()
         self._due: list[_Due] = []
         self._wake = threading.Condition(self.lock)
@@ -120,16 +144,37 @@ class SimCarrier:
 
     # --- what the HTTP handler calls ------------------------------------------------------------------
 
+    def refusal(self, message: dict) -> str:
+        """Why the carrier will not take this message ("" when it will)."""
+        if message.get("to", "") in self.config.reject_to:
+            return "invalid destination number"
+        body = str(message.get("body", ""))
+        if any(phrase in body for phrase in self.config.reject_text):
+            return "content rejected by the carrier's filter"
+        return ""
+
     def receive(self, messages: list[dict]) -> list[dict]:
+        """Take a request's messages; raises Refused (answered 400) in strict mode when one is refused."""
         results = []
         now = time.time()
         with self.lock:
+            refusals = {str(m["ref"]): self.refusal(m) for m in messages}
+            if self.config.strict and any(refusals.values()):
+                ref, reason = next((ref, why) for ref, why in refusals.items() if why)
+                self.rejected[ref] = reason
+                raise Refused(ref, reason)
             for m in messages:
                 ref = str(m["ref"])
                 self.receipts.append(ref)
+                if refusals[ref]:
+                    self.rejected[ref] = refusals[ref]
+                    results.append({"ref": ref, "status": "rejected", "error": refusals[ref]})
+                    continue
                 known = self.sink.get(ref)
                 if known is None:
-                    known = Received(f"SIM{next(self._ids):010d}", ref, m.get("channel", "sms"), m.get("to", ""), now)
+                    # unguessable, as a real carrier's: knowing one message's id says nothing of another's
+                    carrier_id = f"SIM{secrets.token_hex(16)}"
+                    known = Received(carrier_id, ref, m.get("channel", "sms"), m.get("to", ""), now)
                     self.sink[ref] = known
                     if self.config.send_reports and m.get("status_callback"):
                         self._schedule(known, m["status_callback"], now)
@@ -191,7 +236,7 @@ class SimCarrier:
             response = session.post(
                 callback,
                 data=body,
-                headers={"Content-Type": "application/json", "X-Sim-Signature": sign(body, self.config.secret)},
+                headers={"Content-Type": "application/json", **sim_headers(body, self.config.secret)},
                 timeout=10,
             )
             ok = response.status_code < 300
@@ -204,6 +249,15 @@ class SimCarrier:
             retry_at = time.time() + 0.5  # a carrier retries until we answer; never drops a report
             for item in items:
                 heapq.heappush(self._due, _Due(retry_at, next(self._seq), item.callback, item.report))
+
+    def send_text(self, url: str, *, sender: str, to: str, text: str, text_id: str = "") -> int:
+        """A handset's text to us ("STOP"), posted to our inbound webhook signed like a report.
+
+        Returns the HTTP status; `text_id` repeats an earlier text (a carrier resending it)."""
+        item = {"id": text_id or uuid.uuid4().hex, "from": sender, "to": to, "text": text}
+        body = json.dumps({"inbound": [{**item, "at": datetime.now(UTC).isoformat()}]}).encode()
+        headers = {"Content-Type": "application/json", **sim_headers(body, self.config.secret)}
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
 
     def pending_reports(self) -> int:
         with self.lock:
@@ -231,6 +285,7 @@ def _handler_for(carrier: SimCarrier):
                     stats = {
                         "received": len(carrier.receipts),
                         "unique": len(carrier.sink),
+                        "rejected": len(carrier.rejected),
                         "reports_posted": carrier.reports_posted,
                     }
                 return self._json(200, stats)
@@ -238,14 +293,25 @@ def _handler_for(carrier: SimCarrier):
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if not hmac.compare_digest(sign(body, carrier.config.secret), self.headers.get("X-Sim-Signature", "")):
-                return self._json(403, {"error": "bad signature"})
+            refusal = sim_refusal(
+                body, self.headers, carrier.config.secret, window_seconds=carrier.config.replay_window_s
+            )
+            if refusal:
+                return self._json(403, {"error": refusal})
             try:
                 payload = json.loads(body)
             except ValueError:
                 return self._json(400, {"error": "bad json"})
             if self.path == "/messages":
-                results = carrier.receive(payload["messages"])
+                try:
+                    messages = payload["messages"]
+                    if not isinstance(messages, list) or not all(isinstance(m, dict) and "ref" in m for m in messages):
+                        raise TypeError
+                    results = carrier.receive(messages)
+                except (KeyError, TypeError):
+                    return self._json(400, {"error": "bad request: messages must be a list of objects with a ref"})
+                except Refused as refused:
+                    return self._json(400, {"error": refused.reason, "ref": refused.ref})
                 if carrier.config.accept_latency_ms:
                     time.sleep(carrier.config.accept_latency_ms / 1000)
                 return self._json(200, {"results": results})

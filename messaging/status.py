@@ -1,6 +1,6 @@
 """A message's status is a pure function of its events, written here as data.
 
-Every event kind has a precedence rank, a staff status and a plain-words label. The status of a
+Every event kind has a precedence rank, a staff status and a plain-words label (messaging.vocabulary). The status of a
 message is taken from its event of highest rank; ties go to the later `occurred_at`, then to the
 larger `event_id` (the provider's id, not our row id, so arrival order never matters). Taking a
 maximum over a set is independent of order and of duplicates, and it is one `DISTINCT ON` in SQL,
@@ -14,37 +14,10 @@ from datetime import datetime
 
 from django.db import connection
 
-from messaging.models import EventKind, Status
+from messaging.vocabulary import KINDS, EventKind, Status
 
-
-@dataclass(frozen=True)
-class Rule:
-    rank: int
-    status: str
-    label: str
-
-
-# Ascending precedence. A later event of lower rank never overrides a higher one: a late 'sent'
-# cannot undo 'delivered' or a failure, and a bounce after 'delivered' is a failure.
-RULES: dict[str, Rule] = {
-    EventKind.HELD: Rule(10, Status.PENDING, "Waiting for the patient's opt-in"),
-    EventKind.QUEUED: Rule(20, Status.PENDING, "Queued"),
-    # Same rank: the later wins. A temporary problem supersedes the hand-off it ended, and the next
-    # attempt's hand-off supersedes the temporary problem.
-    EventKind.DEFERRED: Rule(40, Status.PENDING, "Temporary problem, will retry"),
-    EventKind.HANDED_OFF: Rule(40, Status.SENDING, "Handing to carrier, not yet accepted"),
-    EventKind.INTERRUPTED: Rule(45, Status.FAILED, "Hand-off interrupted; not resent automatically"),
-    EventKind.ACCEPTED: Rule(50, Status.SENDING, "Handed to carrier, waiting for delivery report"),
-    EventKind.SENT: Rule(60, Status.SUCCESS, "Sent; delivery not confirmed yet"),
-    EventKind.DELIVERED: Rule(70, Status.SUCCESS, "Delivered"),
-    EventKind.OPENED: Rule(75, Status.SUCCESS, "Delivered and opened"),
-    EventKind.CANCELLED: Rule(80, Status.CANCELLED, "Cancelled by staff"),
-    EventKind.UNDELIVERED: Rule(90, Status.FAILED, "Carrier could not deliver"),
-    EventKind.BOUNCED: Rule(90, Status.FAILED, "Bounced"),
-    EventKind.REJECTED: Rule(90, Status.FAILED, "Rejected by the provider"),
-    EventKind.FAILED: Rule(90, Status.FAILED, "Failed"),
-}
-assert set(RULES) == set(EventKind.values), "every event kind needs a status rule"
+# The rules are the vocabulary's ranks and statuses (messaging.vocabulary.KINDS): one table per concept.
+assert set(KINDS) == set(EventKind.values), "every event kind needs a status rule"
 
 NO_EVENTS = (Status.PENDING, "Not queued yet", None)
 
@@ -57,13 +30,13 @@ class Derived:
 
 
 def detail_for(kind: str, event_detail: str = "") -> str:
-    label = RULES[kind].label
+    label = KINDS[kind].status_words
     return f"{label}: {event_detail}"[:255] if event_detail else label
 
 
 def sort_key(event) -> tuple:
     """The precedence of one event; `event` needs kind, occurred_at and event_id."""
-    return (RULES[event.kind].rank, event.occurred_at, event.event_id)
+    return (KINDS[event.kind].rank, event.occurred_at, event.event_id)
 
 
 def derive(events: Iterable) -> Derived:
@@ -72,7 +45,7 @@ def derive(events: Iterable) -> Derived:
     top = max(events, key=sort_key, default=None)
     if top is None:
         return Derived(*NO_EVENTS)
-    return Derived(RULES[top.kind].status, detail_for(top.kind, top.detail), top.occurred_at)
+    return Derived(KINDS[top.kind].status, detail_for(top.kind, top.detail), top.occurred_at)
 
 
 # --- The same rule in SQL ---------------------------------------------------------------------------
@@ -84,8 +57,8 @@ SEARCH_DOCUMENT_SQL = (
 
 
 def _rules_values() -> tuple[str, list]:
-    rows = ", ".join(["(%s, %s, %s, %s)"] * len(RULES))
-    params = [v for kind, r in RULES.items() for v in (str(kind), r.rank, str(r.status), r.label)]
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(KINDS))
+    params = [v for kind, k in KINDS.items() for v in (kind, k.rank, str(k.status), k.status_words)]
     return f"(VALUES {rows}) AS r(kind, rank, status, label)", params
 
 

@@ -1,7 +1,7 @@
 from anymail import urls as anymail_urls
 from django.urls import URLPattern, include, path
 
-from messaging import views, webhooks
+from messaging import inbound, views, webhooks
 
 # anymail's webhook views, each behind the same size and rate limits as ours.
 anymail_patterns = [
@@ -18,5 +18,7 @@ urlpatterns = [
     path("<int:pk>/retry/", views.message_retry, name="retry"),
     path("webhooks/sim/", webhooks.sim_report, name="webhook-sim"),
     path("webhooks/twilio/", webhooks.twilio_report, name="webhook-twilio"),
+    path("webhooks/sim/inbound/", inbound.sim_inbound, name="webhook-sim-inbound"),
+    path("webhooks/twilio/inbound/", inbound.twilio_inbound, name="webhook-twilio-inbound"),
     path("webhooks/anymail/", include((anymail_patterns, "anymail"))),
 ]

@@ -3,7 +3,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from clinics import consent
 from clinics.views import staff_required
+from kalix_site.forms import new_request_key
 from messaging import dispatch, selectors, services
 from messaging.forms import ComposeForm, MessageFilterForm
 from messaging.models import Status
@@ -44,21 +46,44 @@ def message_list(request):
 def message_compose(request):
     form = ComposeForm(request.POST or None, request.FILES or None, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        key = fields.pop("request_key")
         try:
-            message = services.message_send(clinic=request.clinic, created_by=request.user, **form.cleaned_data)
+            message, made = services.message_send_or_replay(
+                clinic=request.clinic, created_by=request.user, idempotency_key=key, **fields
+            )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
-                for error in errors:
+            if isinstance(exc, services.BouncedAddress):
+                form.offer_bounce_override()
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            if errors.pop("idempotency_key", None):
+                _offer_as_new(form)
+            for field, messages in errors.items():
+                for error in messages:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            flash.success(request, "Message queued.")
+            if made:
+                flash.success(request, "Message queued.")
+            else:
+                flash.info(request, "This form was already sent: here is the message it made.")
             return redirect("messaging:detail", pk=message.pk)
     return render(request, "messaging/compose.html", {"form": form})
+
+
+def _offer_as_new(form) -> None:
+    """The page was sent once and then changed (Back, edit, Send): say so, and give the form a new key,
+    so pressing Send again sends the changed message as a new one."""
+    form.data = form.data.copy()
+    form.data["request_key"] = new_request_key()
+    form.add_error(
+        None, "This form was already sent with other contents. Press Send again to send this as a new message."
+    )
 
 
 @staff_required
 def message_detail(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
+    retried_as = selectors.message_retried_as(message=message)
     return render(
         request,
         "messaging/message_detail.html",
@@ -66,7 +91,9 @@ def message_detail(request, pk):
             "message": message,
             "timeline": timeline(selectors.message_events(message=message)),
             "can_cancel": dispatch.can("cancel", message.dispatch),
-            "can_retry": message.status == Status.FAILED,
+            "can_retry": message.status == Status.FAILED and retried_as is None,
+            "retried_as": retried_as,
+            "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
         },
     )
 
@@ -88,9 +115,18 @@ def message_cancel(request, pk):
 def message_retry(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     try:
-        retry = services.message_retry(message=message, user=request.user)
+        retry = services.message_retry(
+            message=message, user=request.user, send_despite_bounce=_bounce_seen(request, message)
+        )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
         return redirect("messaging:detail", pk=pk)
-    flash.success(request, "Sent again as a new message.")
+    flash.success(request, f"Sent again as message #{retry.pk}.")
     return redirect("messaging:detail", pk=retry.pk)
+
+
+def _bounce_seen(request, message) -> bool:
+    """Whether the Retry form was shown with the address's current bounce warning (its time rides along),
+    so pressing Retry confirms it; a bounce newer than the page refuses the retry with its warning."""
+    bounce = consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient)
+    return bounce is not None and bounce.at is not None and request.POST.get("bounce_seen") == bounce.at.isoformat()

@@ -1,16 +1,19 @@
 """Delivery-report webhooks: check the signature, parse, insert into the inbox, answer. Nothing else.
 
-A bad signature gets 403 and a malformed body 400, and in both cases nothing is stored. Applying the
-reports to messages is the live lane's job (messaging.inbox), in batches.
+A bad or stale signature gets 403; a malformed body, or a report messaging.authenticity finds implausible
+(dated absurdly, or about another provider's message), 400; in every case nothing is stored. A delivery
+already filed is answered 2xx and stored once. Applying the reports to messages is the live lane's job
+(messaging.inbox), in batches.
 """
 
-import hmac
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from functools import wraps
 
 from django.conf import settings
+from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils import timezone
@@ -21,8 +24,10 @@ from twilio.request_validator import RequestValidator
 
 from clinics.ratelimit import ratelimit
 from lanes.pokes import LIVE, poke
+from messaging import authenticity
+from messaging.authenticity import Claim, Implausible
+from messaging.checks import anymail_webhook_secrets
 from messaging.models import EventKind, WebhookInbox
-from messaging.providers import sign
 
 DRAIN = "messaging.worker.drain"
 
@@ -52,23 +57,39 @@ def guarded(view):
 
 
 def esp_webhook(view):
-    """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500)."""
+    """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500).
+
+    Without a webhook secret anymail accepts anybody's posts (with a warning): we refuse them all instead.
+    A post's events are filed all or none, so an implausible one (400) leaves nothing of the others.
+    """
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
+        if not anymail_webhook_secrets():
+            return HttpResponse("webhook secret not configured", status=403, content_type="text/plain")
         try:
-            return view(request, *args, **kwargs)
+            with transaction.atomic():
+                return view(request, *args, **kwargs)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return HttpResponse("malformed body", status=400, content_type="text/plain")
+        except Implausible as exc:
+            return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
 
     return guarded(wrapper)
 
 
-def _store(rows: list[WebhookInbox]) -> HttpResponse:
-    WebhookInbox.objects.bulk_create(rows)
+def _store(rows: list[WebhookInbox], *, provider: str, delivery: bytes | str) -> HttpResponse:
+    """File a delivery's reports once: a copy of a delivery already filed is acknowledged, not stored."""
     if rows:
-        poke(DRAIN, lane=LIVE)
+        with transaction.atomic():
+            if authenticity.first_delivery(provider, delivery):
+                WebhookInbox.objects.bulk_create(rows)
+                poke(DRAIN, lane=LIVE)
     return HttpResponse(status=204)
+
+
+def _claims(rows: list[WebhookInbox]) -> list[Claim]:
+    return [Claim(r.occurred_at, r.send_key, r.provider_message_id) for r in rows]
 
 
 # --- Simulated carrier -------------------------------------------------------------------------------
@@ -110,22 +131,37 @@ def _sim_row(report: dict, now: datetime) -> WebhookInbox:
     )
 
 
+def sim_refusal(request) -> str:
+    """The one check of the simulated carrier's signed timestamp and signature, for its delivery reports and
+    its inbound texts: why the request is refused (403), or "" when it is authentic and fresh."""
+    return authenticity.sim_refusal(
+        request.body,
+        request.headers,
+        settings.SIMCARRIER_SECRET,
+        window_seconds=authenticity.replay_window_seconds(),
+    )
+
+
 @guarded
 @csrf_exempt
 @require_POST
 def sim_report(request):
-    expected = sign(request.body, settings.SIMCARRIER_SECRET or "")
-    if not hmac.compare_digest(expected, request.headers.get("X-Sim-Signature", "")):
-        return HttpResponse("bad signature", status=403)
+    refusal = sim_refusal(request)
+    if refusal:
+        return HttpResponse(refusal, status=403, content_type="text/plain")
     now = timezone.now()
     try:
         reports = json.loads(request.body)["reports"]
         if not isinstance(reports, list):
             raise Malformed("reports must be a list")
         rows = [_sim_row(r, now) for r in reports]
+        authenticity.check_reports("sim", _claims(rows), now=now)
+    except Implausible as exc:
+        return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
     except (ValueError, KeyError, TypeError) as exc:
         return HttpResponse(f"malformed: {exc}", status=400, content_type="text/plain")
-    return _store(rows)
+    # the whole body is the delivery: a carrier's retry of it, re-signed later, is the same delivery
+    return _store(rows, provider="sim", delivery=request.body)
 
 
 # --- Twilio ------------------------------------------------------------------------------------------
@@ -143,13 +179,20 @@ TWILIO_KINDS = {
 TWILIO_KEEP = ("MessageSid", "MessageStatus", "ErrorCode", "AccountSid", "ApiVersion")
 
 
+def twilio_signature_ok(request) -> bool:
+    """The one check of Twilio's signature: its status callbacks and its inbound texts."""
+    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return bool(settings.TWILIO_AUTH_TOKEN) and validator.validate(
+        request.build_absolute_uri(), request.POST, signature
+    )
+
+
 @guarded
 @csrf_exempt
 @require_POST
 def twilio_report(request):
-    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not settings.TWILIO_AUTH_TOKEN or not validator.validate(request.build_absolute_uri(), request.POST, signature):
+    if not twilio_signature_ok(request):
         return HttpResponse("bad signature", status=403)
     sid, status = request.POST.get("MessageSid", ""), request.POST.get("MessageStatus", "")
     ref = request.GET.get("ref")
@@ -162,18 +205,25 @@ def twilio_report(request):
     if status not in TWILIO_KINDS:
         return HttpResponse(status=204)  # an intermediate status we do not record (scheduled, canceled...)
     error = request.POST.get("ErrorCode", "")
+    now = timezone.now()
     row = WebhookInbox(
         provider="twilio",
         provider_message_id=sid,
         send_key=send_key,
         event_id=f"twilio:{sid}:{status}",
         kind=TWILIO_KINDS[status],
-        occurred_at=timezone.now(),  # Twilio's callbacks carry no event time
-        received_at=timezone.now(),
+        occurred_at=now,  # Twilio's callbacks carry no event time
+        received_at=now,
         detail=f"Twilio error {error}" if error else "",
         payload={k: request.POST[k] for k in TWILIO_KEEP if k in request.POST},
     )
-    return _store([row])
+    try:
+        authenticity.check_reports("twilio", _claims([row]), now=now)
+    except Implausible as exc:
+        return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
+    # Twilio signs no timestamp, and its I-Twilio-Idempotency-Token header is not signed (a replay could
+    # change it): the event id, which the signature covers, names the delivery.
+    return _store([row], provider="twilio", delivery=row.event_id)
 
 
 # --- Email via django-anymail's tracking webhooks ------------------------------------------------------
@@ -187,11 +237,27 @@ ANYMAIL_KINDS = {
     "bounced": EventKind.BOUNCED,
     "rejected": EventKind.REJECTED,
     "failed": EventKind.FAILED,
+    "complained": EventKind.COMPLAINED,
+    "unsubscribed": EventKind.UNSUBSCRIBED,
 }
 
 
+# Kinds whose event detail is the provider's reason (a delivery's "250 OK" would only be noise).
+ANYMAIL_REASON_KINDS = {EventKind.DEFERRED, EventKind.BOUNCED, EventKind.REJECTED, EventKind.FAILED}
+
+
+def esp_reason(event) -> str:
+    """The provider's own words for what went wrong (the MTA's answer, else the ESP's description, else
+    anymail's reject reason), with the recipient's address taken out: staff need the why, not the who."""
+    reason = str(event.mta_response or event.description or event.reject_reason or "")
+    if event.recipient:
+        reason = re.sub(re.escape(str(event.recipient)), "<recipient>", reason, flags=re.IGNORECASE)
+    return " ".join(reason.split())[:200]
+
+
 def anymail_tracking(sender, event, esp_name, **kwargs):
-    """anymail has checked the ESP's webhook authentication; we only file the event."""
+    """anymail has checked the ESP's webhook authentication (esp_webhook made sure there is one); we
+    check the event is plausible (Implausible: esp_webhook answers 400) and file it once."""
     kind = ANYMAIL_KINDS.get(event.event_type)
     if kind is None or not event.message_id:
         return
@@ -200,17 +266,18 @@ def anymail_tracking(sender, event, esp_name, **kwargs):
     if occurred_at.tzinfo is None:
         occurred_at = occurred_at.replace(tzinfo=UTC)
     event_id = event.event_id or f"{event.message_id}:{event.event_type}:{occurred_at.isoformat()}"
-    WebhookInbox.objects.create(
+    row = WebhookInbox(
         provider="email",
         provider_message_id=str(event.message_id)[:128],
         event_id=f"anymail:{esp_name}:{event_id}"[:200],
         kind=kind,
         occurred_at=occurred_at,
         received_at=now,
-        detail=str(event.reject_reason or "")[:200],
+        detail=esp_reason(event) if kind in ANYMAIL_REASON_KINDS else "",
         payload={"esp": esp_name, "event_type": event.event_type, "reject_reason": event.reject_reason},
     )
-    poke(DRAIN, lane=LIVE)
+    authenticity.check_reports("email", _claims([row]), now=now)
+    _store([row], provider="email", delivery=row.event_id)  # Basic auth signs no time: the event id names it
 
 
 def connect_signals() -> None:

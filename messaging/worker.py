@@ -13,10 +13,12 @@ A message found 'handing off' whose lock is free lost its worker (PostgreSQL dro
 connection); we then ask the provider whether it got that send key, and never resend blindly.
 """
 
+import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID
 
@@ -24,14 +26,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinics import consent
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import inbox
+from messaging.authenticity import purge_receipts
 from messaging.claims import claim_batch_cte
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Dispatch, EventKind, EventSource, Message
-from messaging.providers import UNKNOWN, Outcome, provider_for
+from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
 from messaging.status import recompute_sql
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,8 @@ class Claimed:
 # queue operations: the lane's pause, order and backlog share decide the batch (messaging.claims)
 PICK_SQL = """
     WITH {batch}
-    SELECT m.id, m.attempts FROM batch JOIN messaging_message m ON m.id = batch.id
+    SELECT m.id, m.attempts, m.clinic_id, m.patient_id, m.channel, m.recipient
+      FROM batch JOIN messaging_message m ON m.id = batch.id
 """
 PICK_WHERE = "next_attempt_at <= statement_timestamp()"
 CLAIM_TARGET = """
@@ -65,9 +70,11 @@ CLAIM_TARGET = """
       JOIN messaging_message mm ON mm.id = v.id
       JOIN clinics_clinic c ON c.id = mm.clinic_id
 """
+# The provider is recorded with the claim, not only with the outcome: a delivery report can arrive
+# before the outcome is recorded, and messaging.inbox matches reports to messages of their provider only.
 CLAIM_SET = """
     dispatch = %s, claim_token = %s, send_key = gen_random_uuid(), attempts = m.attempts + 1,
-    updated_at = statement_timestamp()
+    provider = %s::jsonb ->> m.channel, updated_at = statement_timestamp()
 """
 CLAIM_RETURNING = """
     m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
@@ -97,6 +104,8 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
             assert batch_params["claim_queued"] == MOVES_FROM_CLAIM
             cursor.execute(PICK_SQL.format(batch=batch), batch_params)
             picked = cursor.fetchall()
+            withheld = _withhold(picked)
+            picked = [(pk, attempts) for pk, attempts, *_ in picked if pk not in withheld]
             if not picked:
                 return token, []
             insert_events(
@@ -113,7 +122,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
                 [[pk for pk, _ in picked]],
                 search=False,
                 also_set=CLAIM_SET,
-                also_params=[TARGET["claim"], token],
+                also_params=[TARGET["claim"], token, json.dumps(provider_names())],
                 returning=CLAIM_RETURNING,
             )
             cursor.execute(sql, params)
@@ -125,14 +134,50 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
     return token, [Claimed(*r[:10]) for r in rows]
 
 
+WITHHOLD_TARGET = "SELECT unnest(%s::bigint[]) AS id"
+WITHHOLD_SET = "dispatch = %s, updated_at = statement_timestamp()"
+
+
+def _withhold(picked: list[tuple]) -> set[int]:
+    """Of the picked rows (id, attempts, clinic, patient, channel, recipient), withhold those whose consent
+    changed after they were queued (clinics.consent.withheld: an opt-out, a STOP, a decline): a 'withheld'
+    event and done, in the claim's transaction, so they never get a send key. Returns their ids."""
+    why = consent.withheld(
+        [consent.Outgoing(pk, clinic, patient, channel, to) for pk, _, clinic, patient, channel, to in picked]
+    )
+    if not why:
+        return set()
+    insert_events(
+        NewEvent(
+            pk,
+            EventKind.WITHHELD,
+            own_event_id(pk, EventKind.WITHHELD),
+            source=EventSource.WORKER,
+            detail=f"{reason} after it was queued",
+        )
+        for pk, reason in why.items()
+    )
+    assert MOVES_FROM_CLAIM in MOVES["withhold"]
+    sql, params = recompute_sql(
+        WITHHOLD_TARGET, [sorted(why)], search=False, also_set=WITHHOLD_SET, also_params=[TARGET["withhold"]]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    return set(why)
+
+
 def release_claim(token: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s)", [token])
 
 
-def backoff(attempts: int) -> timedelta:
-    seconds = settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.MESSAGING_RETRY_MAX_SECONDS))
+def backoff(attempts: int, *, base: float | None = None, cap: float | None = None) -> timedelta:
+    """The wait before try `attempts` + 1: base * 2^(attempts-1) seconds, at most cap (defaults: the
+    message hand-off's MESSAGING_RETRY_* settings; the inbox passes its own)."""
+    base = settings.MESSAGING_RETRY_BASE_SECONDS if base is None else base
+    cap = settings.MESSAGING_RETRY_MAX_SECONDS if cap is None else cap
+    doublings = min(max(attempts - 1, 0), 64)  # past 2^64 any base is over any cap: no huge integers
+    return timedelta(seconds=min(base * 2**doublings, cap))
 
 
 RECORD_TARGET = """
@@ -195,14 +240,38 @@ def hand_off(token: int, claimed: list[Claimed]) -> None:
         by_channel.setdefault(c.channel, []).append(c)
     for channel, batch in by_channel.items():
         provider = provider_for(channel)
-        try:
-            outcomes = provider.send_batch(batch)
-        except Exception as exc:  # a provider bug must not strand the batch in 'handing off'
-            log.exception("provider %s failed on a batch of %d", provider.name, len(batch))
-            outcomes = [
-                Outcome(c.id, EventKind.DEFERRED, detail=f"provider error ({type(exc).__name__})") for c in batch
-            ]
-        record_outcomes(token=token, claimed=batch, outcomes=outcomes, provider=provider.name)
+        record_outcomes(token=token, claimed=batch, outcomes=collect_outcomes(provider, batch), provider=provider.name)
+
+
+def collect_outcomes(provider, batch: list[Claimed]) -> list[Outcome]:
+    """Exactly one outcome per message of `batch`: what the provider answered for it, in its order.
+
+    Providers classify every message's problem themselves, so an exception escaping one is a bug, and
+    it may come after some messages were handed over. What the provider answered before it stands; every
+    message it did not answer for is UNKNOWN (settled by lookup, or 'interrupted'), never deferred: a
+    deferral would send again a message the provider may already hold. An answer for a message not in
+    the batch, or a second answer for one, is ignored.
+    """
+    wanted = {c.id for c in batch}
+    answered: dict[int, Outcome] = {}
+    fallback = Outcome(0, UNKNOWN, detail="the provider did not answer for this message")
+    try:
+        for outcome in provider.send_batch(batch):
+            if outcome.message_id in wanted:
+                answered.setdefault(outcome.message_id, outcome)
+    except Exception as exc:  # broad on purpose: whatever a provider raises must not resend or fail the rest
+        # The type and where, not the text: an exception's message may quote a subject or an address.
+        where = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+        log.error(
+            "provider %s raised %s after answering for %d of %d messages; the rest are left unknown\n%s",
+            provider.name,
+            type(exc).__name__,
+            len(answered),
+            len(batch),
+            where,
+        )
+        fallback = Outcome(0, UNKNOWN, detail=f"provider error ({type(exc).__name__})")
+    return [answered.get(c.id) or replace(fallback, message_id=c.id) for c in batch]
 
 
 def send_batch(*, lane: str = LIVE, limit: int | None = None) -> int:
@@ -253,9 +322,21 @@ def _recover_batch(token: int) -> int:
     by_channel: dict[str, list[Message]] = {}
     for m in stranded:
         by_channel.setdefault(m.channel, []).append(m)
+    settled = 0
     for channel, messages in by_channel.items():
         provider = provider_for(channel)
-        found = provider.lookup([m.send_key for m in messages]) if provider.can_lookup else None
+        found = None
+        if provider.can_lookup:
+            try:
+                found = provider.lookup([m.send_key for m in messages])
+            except Exception as exc:  # broad on purpose: a provider that cannot answer now must not stop the lane
+                log.warning(
+                    "lookup at provider %s failed (%s); %d hand-offs are asked about again on the next drain",
+                    provider.name,
+                    type(exc).__name__,
+                    len(messages),
+                )
+                continue
         outcomes = []
         for m in messages:
             if found is None:
@@ -278,7 +359,8 @@ def _recover_batch(token: int) -> int:
             for m in messages
         ]
         record_outcomes(token=token, claimed=claimed, outcomes=outcomes, provider=provider.name, retry_now=True)
-    return len(stranded)
+        settled += len(messages)
+    return settled
 
 
 # --- The task a poke runs ----------------------------------------------------------------------------
@@ -292,22 +374,24 @@ def drain(lane: str = LIVE) -> dict:
     while time.monotonic() < deadline:
         if lane_paused(lane):
             return done  # a pause stops reports too, not only claims; resuming pokes this drain again
-        reports = inbox.apply_batch()
+        reports = inbox.apply_due()
         messages = send_batch(lane=lane)
-        done["reports"] += reports
+        done["reports"] += reports.matched
         done["messages"] += messages
-        if not reports and not messages:
+        if not reports.picked and not messages:  # unmatched reports tried are work done too: go on
             return done
     poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
     return done
 
 
 def safety_drain() -> dict:
-    """Run by the schedule: release messages whose patient has opted in, expire stale reports, drain."""
+    """Run by the schedule: release messages whose patient has opted in, expire stale reports and old
+    webhook receipts, drain."""
     from messaging.services import release_held
 
     release_held()
     inbox.expire_unmatched()
+    purge_receipts()
     return drain()
 
 
@@ -335,9 +419,13 @@ def backlog_messages():
 
 
 def pending_reports():
+    """Reports due to be tried, and since when the longest-waiting one is due (as for messages):
+    parked reports and those waiting for their retry time are not live work (messaging.inbox)."""
     from django.db.models import Count, Min
 
     from messaging.models import WebhookInbox
 
-    row = WebhookInbox.objects.aggregate(n=Count("id"), oldest=Min("received_at"))
+    row = WebhookInbox.objects.filter(parked_at__isnull=True, next_attempt_at__lte=timezone.now()).aggregate(
+        n=Count("id"), oldest=Min("next_attempt_at")
+    )
     return row["n"], row["oldest"]

@@ -1,9 +1,21 @@
-"""Start the whole system in the foreground: gunicorn and one django-q2 cluster per lane.
+"""Start the whole system in the foreground, and stop all of it on Ctrl-C: a small supervisor.
 
-Ctrl-C (or SIGTERM) stops every child cleanly, waits for them, then stops the embedded PostgreSQL
-if this script is using it. Prints the URLs and demo logins once /healthz says every lane is alive.
+Start: the embedded PostgreSQL (unless DATABASE_URL is set), then gunicorn, the simulated carrier and
+one django-q2 cluster per lane, each child in a process group of its own. Prints the URLs and demo
+logins once /healthz says every lane is alive.
+
+Stop (SIGINT, SIGTERM, or any child exiting): the workers (the lanes' clusters) first, then the
+simulated carrier, then the web server, then the embedded database, so nothing ever finds what it
+talks to gone (workers send to the carrier, the carrier reports to web, all use the database). Each child
+gets SIGTERM (django-q2 lets its workers finish their task, gunicorn its requests) and, after a grace,
+SIGKILL for its whole process group and every descendant it had: a worker stuck in a task, a task's own
+child processes. The default graces keep the whole stop under 15 s; a second Ctrl-C skips them.
+
+Why a group per child: Ctrl-C in a terminal signals every process of the foreground group at once, so
+web, workers and database would stop in no order. Here only this supervisor (and make) get it.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -14,14 +26,115 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+LANES = ("live", "bulk")
 
 
-def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
-    print(f"[run] starting {name}: {' '.join(argv)}", flush=True)
-    return subprocess.Popen(argv, cwd=ROOT, env=env)
+def env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    try:
+        seconds = float(value) if value.strip() else default
+    except ValueError:
+        raise SystemExit(f"[run] {name}={value!r} is not a number of seconds") from None
+    if seconds < 0:
+        raise SystemExit(f"[run] {name}={value!r} must not be negative")
+    return seconds
+
+
+class Child:
+    """One process we started, the leader of its own process group."""
+
+    def __init__(self, name: str, argv: list[str], env: dict):
+        print(f"[run] starting {name}: {' '.join(argv)}", flush=True)
+        self.name = name
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def terminate(self) -> None:
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+
+    def kill(self, descendants: list[psutil.Process]) -> list[psutil.Process]:
+        """SIGKILL whatever is left of its group and of the descendants it had; returns those still alive."""
+        survivors = [proc for proc in descendants if alive(proc)]
+        with contextlib.suppress(ProcessLookupError):  # the group is empty
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        for proc in survivors:  # in case one left the group (setsid)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        self.proc.wait()
+        return survivors
+
+
+def alive(proc: psutil.Process) -> bool:
+    """Running, not a zombie waiting for its (new) parent to reap it: a zombie has already exited."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class Supervisor:
+    def __init__(self, *, worker_grace: float, web_grace: float):
+        self.worker_grace = worker_grace
+        self.web_grace = web_grace
+        self.children: dict[str, Child] = {}
+        self.stop_requested = False
+        self.hurry = False
+
+    def on_signal(self, signum, frame):
+        if self.stop_requested:
+            self.hurry = True  # a second Ctrl-C: no more waiting for graceful exits
+            print("\n[run] stopping now", flush=True)
+            return
+        self.stop_requested = True
+        print(f"\n[run] {signal.Signals(signum).name}: stopping…", flush=True)
+
+    def start(self, name: str, argv: list[str], env: dict) -> None:
+        self.children[name] = Child(name, argv, env)
+
+    def exited(self) -> Child | None:
+        return next((child for child in self.children.values() if not child.running()), None)
+
+    def stop(self, names: list[str], grace: float, what: str) -> None:
+        """SIGTERM to each, wait up to `grace` for them to exit, then kill what is left of them."""
+        children = [self.children[name] for name in names if name in self.children]
+        began = time.monotonic()
+        descendants = {child.name: child.descendants() for child in children}
+        for child in children:
+            child.terminate()
+        deadline = began + grace
+        while time.monotonic() < deadline and not self.hurry and any(c.running() for c in children):
+            time.sleep(0.1)
+        for child in children:
+            still_running = child.running()
+            left = child.kill(descendants[child.name])
+            if still_running:
+                print(f"[run] {child.name} still running after {time.monotonic() - began:.1f}s: killed", flush=True)
+            elif left:
+                print(f"[run] {child.name} exited but left {len(left)} processes behind: killed", flush=True)
+        print(f"[run] {what} stopped ({time.monotonic() - began:.1f}s)", flush=True)
+
+    def stop_all(self) -> None:
+        """Workers, then the carrier they send to (it posts its reports to web), then web."""
+        self.stop([name for name in self.children if name.startswith("lane ")], self.worker_grace, "workers")
+        # The simulated carrier keeps nothing worth waiting for (SIGTERM ends it at once); one second
+        # keeps the default graces (5 + 1 + 3, and 4 for the database) within the 15 s we promise.
+        self.stop(["carrier"], 1.0, "carrier")
+        self.stop(["web"], self.web_grace, "web")
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -30,13 +143,16 @@ def port_in_use(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def wait_healthy(base: str, children: dict, timeout: float = 120) -> dict:
+def wait_healthy(base: str, supervisor: Supervisor, timeout: float = 120) -> dict | None:
+    """/healthz's answer once every lane is alive; None if a stop was asked for first."""
     deadline = time.monotonic() + timeout
     last = {}
     while time.monotonic() < deadline:
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                raise SystemExit(f"[run] {name} exited with {proc.returncode} during start-up")
+        if supervisor.stop_requested:
+            return None
+        child = supervisor.exited()
+        if child is not None:
+            raise SystemExit(f"[run] {child.name} exited with {child.proc.returncode} during start-up")
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 (our own http URL)
                 return json.load(response)
@@ -48,76 +164,13 @@ def wait_healthy(base: str, children: dict, timeout: float = 120) -> dict:
     raise SystemExit(f"[run] not healthy after {timeout:.0f}s: {last}")
 
 
-def main() -> int:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
-    web_workers = os.environ.get("WEB_CONCURRENCY", "3")
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "kalix_site.settings")
-    env.setdefault("KALIX_PUBLIC_URL", f"http://{host}:{port}")  # where the simulated carrier reports
-    started = time.monotonic()
-    if port_in_use(host, int(port)):
-        # Another `make run` (or something else) serves there; starting ours would fail to bind and,
-        # on the way out, stop the database the other one is using.
-        print(f"[run] {host}:{port} is already in use: is Kalix already running? Stop it, or set PORT.", flush=True)
-        return 1
-
-    children = {
-        "web": start(
-            "web",
-            [
-                PYTHON,
-                "-m",
-                "gunicorn",
-                "kalix_site.wsgi",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                web_workers,
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-            ],
-            env,
-        ),
-    }
-    # The simulated SMS/fax carrier, posting delivery reports back to our webhooks (docs/messaging.md).
-    children["carrier"] = start("carrier", [PYTHON, "manage.py", "simcarrier"], env)
-    for lane in ("live", "bulk"):
-        children[f"lane {lane}"] = start(
-            f"lane {lane}", [PYTHON, "manage.py", "qcluster"], {**env, "Q_CLUSTER_NAME": lane}
-        )
-
-    stopping = False
-
-    def stop(signum, frame):
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        print("\n[run] stopping…", flush=True)
-        for proc in children.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-
-    base = f"http://{host}:{port}"
-    try:
-        health = wait_healthy(base, children)
-    except SystemExit as exc:
-        print(exc, flush=True)
-        stop(None, None)
-        health = None
-    if health:
-        since_make = ""
-        if os.environ.get("KALIX_MAKE_STARTED"):
-            since_make = f", {time.time() - float(os.environ['KALIX_MAKE_STARTED']):.1f}s after `make run` began"
-        lanes = ", ".join(f"{name}: {info['workers']} workers" for name, info in health["lanes"].items())
-        print(
-            f"""
+def print_ready(base: str, health: dict, started: float) -> None:
+    since_make = ""
+    if os.environ.get("KALIX_MAKE_STARTED"):
+        since_make = f", {time.time() - float(os.environ['KALIX_MAKE_STARTED']):.1f}s after `make run` began"
+    lanes = ", ".join(f"{name}: {info['workers']} workers" for name, info in health["lanes"].items())
+    print(
+        f"""
 ==========================================================================
  Kalix is ready: services up in {time.monotonic() - started:.1f}s{since_make}
  Lanes: {lanes}
@@ -139,33 +192,98 @@ def main() -> int:
  Ctrl-C stops everything.
 ==========================================================================
 """,
-            flush=True,
+        flush=True,
+    )
+
+
+def main() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    web_workers = os.environ.get("WEB_CONCURRENCY", "3")
+    supervisor = Supervisor(
+        worker_grace=env_seconds("KALIX_RUN_WORKER_GRACE_SECONDS", 5),
+        web_grace=env_seconds("KALIX_RUN_WEB_GRACE_SECONDS", 3),
+    )
+    db_stop_timeout = int(env_seconds("KALIX_RUN_DB_STOP_SECONDS", 4)) or 1
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "kalix_site.settings")
+    env.setdefault("KALIX_PUBLIC_URL", f"http://{host}:{port}")  # where the simulated carrier reports
+    carrier = urlsplit(env.get("KALIX_SIMCARRIER_URL") or "http://127.0.0.1:8025")
+    started = time.monotonic()
+    if port_in_use(host, int(port)):
+        # Another `make run` (or something else) serves there; starting ours would fail to bind and,
+        # on the way out, stop the database the other one is using.
+        print(f"[run] {host}:{port} is already in use: is Kalix already running? Stop it, or set PORT.", flush=True)
+        return 1
+
+    signal.signal(signal.SIGINT, supervisor.on_signal)
+    signal.signal(signal.SIGTERM, supervisor.on_signal)
+
+    embedded = not os.environ.get("DATABASE_URL")
+    sys.path.insert(0, str(ROOT))
+    from kalix_site import embedded_db
+
+    if embedded:
+        print(f"[run] starting the embedded PostgreSQL in {embedded_db.data_dir(ROOT)}", flush=True)
+        embedded_db.start(ROOT)
+
+    failed = False
+    if not supervisor.stop_requested:
+        supervisor.start(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "kalix_site.wsgi",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                web_workers,
+                "--access-logfile",
+                "-",
+                # gunicorn's own SIGKILL of its workers comes before ours of the whole group.
+                "--graceful-timeout",
+                f"{max(1, int(supervisor.web_grace) - 1)}",
+                # Its control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl): a second
+                # instance on the machine (another checkout, a test) would take it over.
+                "--no-control-socket",
+            ],
+            env,
         )
+        # The simulated SMS/fax carrier, posting delivery reports back to our webhooks (docs/messaging.md).
+        supervisor.start(
+            "carrier",
+            [PYTHON, "manage.py", "simcarrier", "--host", carrier.hostname, "--port", str(carrier.port or 80)],
+            env,
+        )
+        for lane in LANES:
+            supervisor.start(f"lane {lane}", [PYTHON, "manage.py", "qcluster"], {**env, "Q_CLUSTER_NAME": lane})
 
-    deadline = None
-    while any(proc.poll() is None for proc in children.values()):
-        if not stopping:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    print(f"[run] {name} exited with {proc.returncode}; stopping the rest", flush=True)
-                    stop(None, None)
-                    break
-        if stopping and deadline is None:
-            deadline = time.monotonic() + 30
-        if deadline and time.monotonic() > deadline:
-            for proc in children.values():
-                if proc.poll() is None:
-                    proc.kill()
-        time.sleep(0.2)
+        base = f"http://{host}:{port}"
+        try:
+            health = wait_healthy(base, supervisor)
+        except SystemExit as exc:
+            print(exc, flush=True)
+            health, failed = None, True
+        if health:
+            print_ready(base, health, started)
 
-    if not os.environ.get("DATABASE_URL") and os.environ.get("KALIX_KEEP_DB") != "1":
-        sys.path.insert(0, str(ROOT))
-        from kalix_site.embedded_db import stop as stop_db
+        while not (supervisor.stop_requested or failed):
+            child = supervisor.exited()
+            if child is not None:
+                print(f"[run] {child.name} exited with {child.proc.returncode}; stopping the rest", flush=True)
+                failed = True
+                break
+            time.sleep(0.2)
+        supervisor.stop_all()
 
-        if stop_db(ROOT):
-            print("[run] embedded PostgreSQL stopped", flush=True)
+    if embedded and os.environ.get("KALIX_KEEP_DB") != "1":
+        began = time.monotonic()
+        if embedded_db.stop(ROOT, timeout=db_stop_timeout):
+            print(f"[run] embedded PostgreSQL stopped ({time.monotonic() - began:.1f}s)", flush=True)
     print("[run] stopped", flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ Emails go out through Django's email backend from a live-lane task; the lead may
 the messaging app's providers later by replacing `send_email` alone.
 """
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -25,6 +23,7 @@ from django.db.models import Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from kalix_site import signing
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
@@ -86,8 +85,9 @@ def absolute(path: str) -> str:
     return settings.STATUSPAGE_URL.rstrip("/") + path
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes) -> str:
+    """GitHub-style `sha256=<hex HMAC>` of the body, by the one signer (kalix_site.signing)."""
+    return "sha256=" + signing.hmac_sha256(secret, body)
 
 
 def webhook_payload(notice: Notice) -> dict:
@@ -146,7 +146,7 @@ def send_webhook(notice: Notice) -> None:
         headers={
             "Content-Type": "application/json",
             "User-Agent": "Kalix-Statuspage",
-            SIGNATURE_HEADER: sign(notice.subscriber.secret, body),
+            SIGNATURE_HEADER: signature(notice.subscriber.secret, body),
         },
         timeout=settings.STATUSPAGE_WEBHOOK_TIMEOUT,
         allow_redirects=False,

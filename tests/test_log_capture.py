@@ -7,11 +7,11 @@ The live lane's work runs in-process (messaging.worker.drain), so its records ar
 import base64
 import json
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from messaging.providers import sign
+from messaging.authenticity import sim_headers
 from messaging.tests.conftest import PDF, SIM_SECRET
 
 FIRST, LAST = "Zebedee", "Quixotic-Farnsworth"
@@ -88,6 +88,7 @@ def test_main_flows_log_no_patient_details(
             "mobile": MOBILE,
             "fax": FAX,
             "messaging_consent": "opted_in",
+            "form_clinic": clinic_a.pk,
         },
     )
     assert response.status_code == 302
@@ -95,7 +96,10 @@ def test_main_flows_log_no_patient_details(
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = client.post("/messages/new/", {"patient": patient.pk, "channel": "sms", "body": BODY})
+    response = client.post(
+        "/messages/new/",
+        {"patient": patient.pk, "channel": "sms", "body": BODY, "form_clinic": clinic_a.pk, "request_key": "k-1"},
+    )
     assert response.status_code == 302
     message_send(clinic=clinic_a, patient=patient, channel="email", subject=SUBJECT, body=BODY)
     message_send(
@@ -114,7 +118,7 @@ def test_main_flows_log_no_patient_details(
             "ref": str(sms.send_key),
             "message_id": sms.provider_message_id,
             "status": "delivered",
-            "at": "2026-11-28T10:00:00+00:00",
+            "at": datetime.now(UTC).isoformat(),  # a report dated before its message is refused
             "error": f"{MOBILE} {BODY}",
         },
         {"id": "r2", "ref": "not-a-uuid", "message_id": BODY, "status": "sent", "at": "x"},
@@ -125,7 +129,7 @@ def test_main_flows_log_no_patient_details(
             "/messages/webhooks/sim/",
             body,
             content_type="application/json",
-            HTTP_X_SIM_SIGNATURE=sign(body, SIM_SECRET),
+            headers=sim_headers(body, SIM_SECRET),
         )
     client.post("/messages/webhooks/sim/", body, content_type="application/json", HTTP_X_SIM_SIGNATURE="forged")
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
@@ -137,7 +141,7 @@ def test_main_flows_log_no_patient_details(
         "ID": 9,
         "Email": EMAIL,
         "Description": BODY,
-        "BouncedAt": "2026-11-28T10:00:00Z",
+        "BouncedAt": datetime.now(UTC).isoformat(),
     }
     auth = "Basic " + base64.b64encode(b"hook:secret").decode()
     client.post(
@@ -148,6 +152,26 @@ def test_main_flows_log_no_patient_details(
     )
     inbox.apply_batch()
     assert not WebhookInbox.objects.filter(provider="sim").exists()
+
+    # The patient texts back: a STOP (applied to consent) and a text that is no keyword (dropped), then
+    # a typed send to the number is refused, naming the patient, to staff only.
+    texts = [
+        {"id": "in-1", "from": MOBILE, "to": "+61400000000", "text": "STOP"},
+        {"id": "in-2", "from": MOBILE, "to": "+61400000000", "text": BODY},
+    ]
+    body = json.dumps({"inbound": texts}).encode()
+    response = client.post(
+        "/messages/webhooks/sim/inbound/",
+        body,
+        content_type="application/json",
+        headers=sim_headers(body, SIM_SECRET),
+    )
+    assert response.status_code == 204
+    response = client.post(
+        "/messages/new/",
+        {"channel": "sms", "recipient": MOBILE, "body": BODY, "form_clinic": clinic_a.pk, "request_key": "k-2"},
+    )
+    assert response.status_code == 200 and "opted out of SMS" in response.content.decode()
 
     make_invoice(patient=patient, payer=payer_a)
     batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=date.today())

@@ -71,7 +71,7 @@ def test_every_exemption_still_matches_a_route():
 
 
 @pytest.mark.django_db
-def test_clinic_a_gets_404_for_every_clinic_b_object(client_a, staff_a, world_b):
+def test_clinic_a_gets_404_for_every_clinic_b_object(client_a, clinic_a, staff_a, world_b):
     found, unmapped = probes(world_b)
     assert not unmapped, f"id-taking URLs neither probed nor exempt (map them in SEGMENT_KIND or EXEMPT): {unmapped}"
     api_auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_a).key}"}
@@ -82,7 +82,8 @@ def test_clinic_a_gets_404_for_every_clinic_b_object(client_a, staff_a, world_b)
         extra = api_auth if url.startswith("/api/") else {}
         response = client_a.get(url, **extra)
         if response.status_code == 405:
-            body = {"invoice": world_b["invoice"].pk, "amount": "1.00"}  # a body that would pass validation
+            # a body that would pass validation, from a form rendered for clinic A (the session's clinic)
+            body = {"invoice": world_b["invoice"].pk, "amount": "1.00", "form_clinic": clinic_a.pk}
             response = client_a.post(url, body, **extra)
         if response.status_code != 404:
             leaks.append((url, response.status_code))

@@ -8,8 +8,8 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from messaging.authenticity import sim_headers
 from messaging.models import WebhookInbox
-from messaging.providers import sign
 
 SIM_SECRET = "probe-sim-secret"
 TWILIO_TOKEN = "probe-twilio-token"
@@ -25,11 +25,17 @@ def hooks(live_server, settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": ANYMAIL_AUTH}
     settings.WEBHOOK_MAX_BYTES = 4096
     base = live_server.url + "/messages/webhooks/"
-    return {"sim": base + "sim/", "twilio": base + "twilio/", "anymail": base + "anymail/postmark/tracking/"}
+    return {
+        "sim": base + "sim/",
+        "twilio": base + "twilio/",
+        "anymail": base + "anymail/postmark/tracking/",
+        "sim-inbound": base + "sim/inbound/",
+        "twilio-inbound": base + "twilio/inbound/",
+    }
 
 
 def post_sim(url, body: bytes, secret=SIM_SECRET):
-    headers = {"Content-Type": "application/json", "X-Sim-Signature": sign(body, secret)}
+    headers = {"Content-Type": "application/json", **sim_headers(body, secret)}
     return requests.post(url, data=body, headers=headers, timeout=10)
 
 
@@ -67,6 +73,33 @@ def test_twilio_refuses_bad_signature_malformed_and_oversized(hooks):
     assert post_twilio(url + "?ref=not-a-uuid", report).status_code in (400, 403)
     assert post_twilio(url, {**report, "Body": "x" * 5000}).status_code == 413
     assert not WebhookInbox.objects.exists()
+
+
+def test_inbound_texts_refuse_bad_signature_malformed_and_oversized(hooks):
+    from clinics.models import AddressConsent
+
+    stop = {"id": "t1", "from": "+61412000001", "to": "+61400000000", "text": "STOP"}
+    good = json.dumps({"inbound": [stop]}).encode()
+    assert post_sim(hooks["sim-inbound"], good, secret="wrong").status_code == 403
+    for malformed in (
+        b"{not json",
+        b'{"inbound": {}}',
+        b'{"inbound": [{"id": "t2", "from": "not a number", "text": "STOP"}]}',
+        json.dumps({"inbound": [stop, {"id": "", "from": "+61412000001", "text": "STOP"}]}).encode(),
+        json.dumps({"inbound": [{**stop, "at": "2026-11-28T10:00:00"}]}).encode(),  # no time zone
+        json.dumps({"inbound": [{**stop, "at": "yesterday"}]}).encode(),
+        b"\xff\xfe",
+    ):
+        assert post_sim(hooks["sim-inbound"], malformed).status_code == 400, malformed
+    huge = json.dumps({"inbound": [], "pad": "x" * 5000}).encode()
+    assert post_sim(hooks["sim-inbound"], huge).status_code == 413
+
+    text = {"MessageSid": "SM1", "From": "+61412000001", "To": "+61400000000", "Body": "STOP"}
+    assert post_twilio(hooks["twilio-inbound"], text, token="wrong").status_code == 403
+    assert post_twilio(hooks["twilio-inbound"], {**text, "MessageSid": ""}).status_code == 400
+    assert post_twilio(hooks["twilio-inbound"], {**text, "From": "12"}).status_code == 400
+    assert post_twilio(hooks["twilio-inbound"], {**text, "Body": "x" * 5000}).status_code == 413
+    assert not AddressConsent.objects.exists()
 
 
 def test_anymail_refuses_bad_auth_malformed_and_oversized(hooks):

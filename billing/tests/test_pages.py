@@ -4,6 +4,8 @@ from billing.models import BillingBatch, Invoice
 
 def _invoice_post(patient, payer, practitioner, day, **extra):
     data = {
+        "form_clinic": patient.clinic_id,  # the hidden fields the page renders
+        "request_key": "invoice-form-1",
         "patient": patient.pk,
         "payer": payer.pk,
         "practitioner": practitioner.pk,
@@ -60,7 +62,12 @@ def test_fixing_an_invoice_moves_it_into_the_pool(client_a, make_invoice, staff_
 def test_double_submit_of_the_batch_form_makes_one_batch(client_a, make_invoice, patient_a, payer_a, yesterday):
     make_invoice(patient=patient_a, payer=payer_a)
     form = client_a.get("/billing/").context["form"]
-    data = {"payer": payer_a.pk, "cutoff_date": yesterday.isoformat(), "request_key": form.initial["request_key"]}
+    data = {
+        "payer": payer_a.pk,
+        "cutoff_date": yesterday.isoformat(),
+        "request_key": form["request_key"].value(),
+        "form_clinic": payer_a.clinic_id,
+    }
     first = client_a.post("/billing/batches/new/", data)
     second = client_a.post("/billing/batches/new/", data)
     batch = BillingBatch.objects.get()
@@ -75,8 +82,10 @@ def test_waiting_batch_shows_its_place_in_the_queue(client_a, clinic_a, staff_a,
     assert 'http-equiv="refresh"' in content
 
 
-def test_batch_form_field_errors(client_a):
-    response = client_a.post("/billing/batches/new/", {"cutoff_date": "not a date", "request_key": "k"})
+def test_batch_form_field_errors(client_a, clinic_a):
+    response = client_a.post(
+        "/billing/batches/new/", {"cutoff_date": "not a date", "request_key": "k", "form_clinic": clinic_a.pk}
+    )
     assert response.status_code == 400
     assert "cutoff_date" in response.context["form"].errors
     assert BillingBatch.objects.count() == 0
@@ -86,18 +95,21 @@ def test_batch_actions_from_the_page(client_a, make_invoice, clinic_a, staff_a, 
     invoice = make_invoice(patient=patient_a, payer=payer_a, amounts=("50.00",))
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     batches.drain_batch_requests()
-    client_a.post(f"/billing/batches/{batch.pk}/submit/")
-    bad = client_a.post(f"/billing/batches/{batch.pk}/payment/", {"invoice": invoice.pk, "amount": "60"})
+    here = {"form_clinic": clinic_a.pk}
+    client_a.post(f"/billing/batches/{batch.pk}/submit/", here)
+    bad = client_a.post(f"/billing/batches/{batch.pk}/payment/", {**here, "invoice": invoice.pk, "amount": "60"})
     assert bad.status_code == 400 and "amount" in bad.context["payment_form"].errors
-    client_a.post(f"/billing/batches/{batch.pk}/payment/", {"invoice": invoice.pk, "amount": "50"})
+    client_a.post(f"/billing/batches/{batch.pk}/payment/", {**here, "invoice": invoice.pk, "amount": "50"})
     batch.refresh_from_db()
     assert batch.status == "paid"
     summary = client_a.get(f"/billing/batches/{batch.pk}/summary/")
     assert invoice.number in summary.content.decode()
 
 
-def test_other_clinics_billing_is_not_found(client_a, make_user, clinic_b, patient_b, payer_b, yesterday):
+def test_other_clinics_billing_is_not_found(client_a, make_user, clinic_a, clinic_b, patient_b, payer_b, yesterday):
     from billing.services import invoice_create
+
+    here = clinic_a.pk  # the forms alice posts are clinic A's
 
     invoice = invoice_create(
         clinic=clinic_b,
@@ -116,13 +128,14 @@ def test_other_clinics_billing_is_not_found(client_a, make_user, clinic_b, patie
     ]:
         assert client_a.get(url).status_code == 404, url
     for url in [f"/billing/batches/{batch.pk}/cancel/", f"/billing/invoices/{invoice.pk}/status/"]:
-        assert client_a.post(url, {"status": "void"}).status_code == 404, url
+        assert client_a.post(url, {"status": "void", "form_clinic": here}).status_code == 404, url
     batch.refresh_from_db()
     invoice.refresh_from_db()
     assert (batch.status, invoice.status) == ("requested", "draft")
     # and another clinic's payer cannot be chosen for a batch here
     response = client_a.post(
-        "/billing/batches/new/", {"payer": payer_b.pk, "cutoff_date": "2026-01-01", "request_key": "x"}
+        "/billing/batches/new/",
+        {"payer": payer_b.pk, "cutoff_date": "2026-01-01", "request_key": "x", "form_clinic": here},
     )
     assert response.status_code == 400 and "payer" in response.context["form"].errors
 
@@ -131,6 +144,7 @@ def test_edit_page_round_trips_existing_lines(client_a, make_invoice, patient_a,
     invoice = make_invoice(patient=patient_a, payer=payer_a, member_id="", amounts=("10.00", "20.00"))
     lines = client_a.get(f"/billing/invoices/{invoice.pk}/edit/").context["lines"]
     data = {"patient": patient_a.pk, "payer": payer_a.pk, "practitioner": invoice.practitioner_id, "member_id": "M-7"}
+    data["form_clinic"] = patient_a.clinic_id
     data.update({f"lines-{k}": v for k, v in lines.management_form.initial.items()})
     for form in lines.forms:
         for name, field in form.fields.items():
@@ -149,11 +163,11 @@ def test_remove_an_invoice_then_cancel_from_the_page(
     kept, removed = (make_invoice(patient=patient_a, payer=payer_a) for _ in range(2))
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     batches.drain_batch_requests()
-    client_a.post(f"/billing/batches/{batch.pk}/remove/{removed.pk}/")
+    client_a.post(f"/billing/batches/{batch.pk}/remove/{removed.pk}/", {"form_clinic": clinic_a.pk})
     batch.refresh_from_db()
     assert [i.invoice for i in batch.items.filter(active=True)] == [kept]
     assert client_a.get("/billing/").context["pool"][0] == removed
-    client_a.post(f"/billing/batches/{batch.pk}/cancel/")
+    client_a.post(f"/billing/batches/{batch.pk}/cancel/", {"form_clinic": clinic_a.pk})
     batch.refresh_from_db()
     assert batch.status == "cancelled"
     assert set(Invoice.objects.values_list("status", flat=True)) == {"ready"}

@@ -22,6 +22,7 @@ def test_create_patient_stores_e164(client_a, clinic_a):
     response = client_a.post(
         "/patients/new/",
         {
+            "form_clinic": clinic_a.pk,
             "first_name": "Ada",
             "last_name": "Lovelace",
             "mobile": "0412 345 678",
@@ -35,10 +36,17 @@ def test_create_patient_stores_e164(client_a, clinic_a):
     assert patient.consent_at is not None
 
 
-def test_bad_input_gives_field_errors_and_saves_nothing(client_a):
+def test_bad_input_gives_field_errors_and_saves_nothing(client_a, clinic_a):
     response = client_a.post(
         "/patients/new/",
-        {"first_name": "", "last_name": "X", "mobile": "12", "email": "nope", "messaging_consent": "opted_in"},
+        {
+            "first_name": "",
+            "last_name": "X",
+            "mobile": "12",
+            "email": "nope",
+            "messaging_consent": "opted_in",
+            "form_clinic": clinic_a.pk,
+        },
     )
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -50,6 +58,7 @@ def test_edit_with_bad_phone_changes_nothing(client_a, patient_a):
     response = client_a.post(
         f"/patients/{patient_a.pk}/edit/",
         {
+            "form_clinic": patient_a.clinic_id,
             "first_name": "Changed",
             "last_name": "Lovelace",
             "mobile": "not a number",
@@ -65,6 +74,7 @@ def test_edit_saves(client_a, patient_a):
     client_a.post(
         f"/patients/{patient_a.pk}/edit/",
         {
+            "form_clinic": patient_a.clinic_id,
             "first_name": "Augusta",
             "last_name": "Lovelace",
             "mobile": "+61412000001",

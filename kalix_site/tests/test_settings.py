@@ -1,3 +1,6 @@
+import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -8,6 +11,8 @@ PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
     "ALLOWED_HOSTS": "kalix.example",
     "SECURE_PROXY_SSL_HEADER": "1",
+    # the default SMS/fax provider is the simulated carrier: production will not start without its secret
+    "KALIX_SIMCARRIER_SECRET": "a-carrier-secret-0123456789abcdef",
 }
 
 
@@ -119,3 +124,34 @@ def test_the_redis_broker_connects_with_a_timeout():
 
     client = redis.from_url(result.stdout.strip())  # redis-py takes it as a connection option
     assert client.connection_pool.connection_kwargs["socket_connect_timeout"] == 3
+
+
+def postgres_serving(pgdata) -> list:
+    """PostgreSQL server processes whose data directory is `pgdata` (psutil: whatever started them)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+def test_importing_settings_starts_no_database(tmp_path):
+    pgdata = tmp_path / "pg"
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    environ.update(KALIX_PGDATA=str(pgdata), DEBUG="1")
+    code = "import json, kalix_site.settings as s; print(json.dumps(s.DATABASES['default']))"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert postgres_serving(pgdata) == []
+        assert not (pgdata / "PG_VERSION").exists()  # not even initialised
+        computed = json.loads(result.stdout.strip().splitlines()[-1])
+        # Where the embedded server will listen once prepare, run or manage.py starts it.
+        assert (computed["NAME"], computed["HOST"], computed["PORT"]) == ("kalix", str(pgdata), "5432")
+    finally:
+        for proc in postgres_serving(pgdata):
+            proc.send_signal(signal.SIGINT)  # the current code started one: a fast shutdown

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("messaging", "0010_waiting_pokes"),
+        ("messaging", "0015_withheld_event_kind"),
         ("clinics", "0003_ratelimit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,5 +1,5 @@
 """The queue models moved from messaging to lanes keep their rows, their permissions and every grant:
-a database migrated up to messaging 0010 (the last layout with them in messaging), with data in every
+a database migrated up to messaging 0015 (the last layout with them in messaging), with data in every
 table, comes out of lanes 0001 / messaging 0020 with the same rows under lanes_* tables."""
 
 import pytest
@@ -12,7 +12,7 @@ from kalix_site.testing import restore_migration_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = ("messaging", "0010_waiting_pokes")
+BEFORE = ("messaging", "0015_withheld_event_kind")
 
 
 def migrate(targets):

@@ -68,3 +68,12 @@ def test_a_view_only_user_cannot_run_actions(viewer, clinic_a, patient_a):
     act(viewer, "cancel_pending", message)
     message.refresh_from_db()
     assert message.status == Status.PENDING
+
+
+def test_retry_failed_twice_sends_again_once(admin_client_, clinic_a, patient_a):
+    failed = sms(clinic_a, patient_a)
+    record_events([NewEvent(failed.pk, "failed", "t:f")])
+    act(admin_client_, "retry_failed", failed)
+    again = act(admin_client_, "retry_failed", failed)
+    assert Message.objects.filter(retry_of=failed).count() == 1
+    assert "Retried 0 message(s); 1 skipped (not failed, already sent again" in again.content.decode()

@@ -16,24 +16,31 @@ def sms(clinic, patient, body="hello", **kw):
     return message_send(clinic=clinic, patient=patient, channel="sms", body=body, **kw)
 
 
-def test_compose_queues_a_message_and_shows_it(client_a, patient_a):
-    response = client_a.post("/messages/new/", {"patient": patient_a.pk, "channel": "sms", "body": "See you Tuesday"})
+def compose(clinic, **typed) -> dict:
+    """A compose post: what the user typed, with the hidden fields the page renders."""
+    return {"form_clinic": clinic.pk, "request_key": "compose-form-1", **typed}
+
+
+def test_compose_queues_a_message_and_shows_it(client_a, clinic_a, patient_a):
+    response = client_a.post(
+        "/messages/new/", compose(clinic_a, patient=patient_a.pk, channel="sms", body="See you Tuesday")
+    )
     message = Message.objects.get()
     assert response.status_code == 302 and response.url == f"/messages/{message.pk}/"
     assert (message.created_by.username, message.recipient) == ("alice", "+61412000001")
 
 
-def test_compose_shows_field_errors_and_saves_nothing(client_a, patient_a):
-    response = client_a.post("/messages/new/", {"channel": "email", "recipient": "nobody", "body": "x"})
+def test_compose_shows_field_errors_and_saves_nothing(client_a, clinic_a, patient_a):
+    response = client_a.post("/messages/new/", compose(clinic_a, channel="email", recipient="nobody", body="x"))
     assert response.status_code == 200
     assert "Enter a valid email address." in response.content.decode()
     assert not Message.objects.exists()
 
 
-def test_compose_offers_only_this_clinics_patients(client_a, patient_a, patient_b):
+def test_compose_offers_only_this_clinics_patients(client_a, clinic_a, patient_a, patient_b):
     page = client_a.get("/messages/new/").content.decode()
     assert "Lovelace" in page and "Hopper" not in page
-    response = client_a.post("/messages/new/", {"patient": patient_b.pk, "channel": "sms", "body": "x"})
+    response = client_a.post("/messages/new/", compose(clinic_a, patient=patient_b.pk, channel="sms", body="x"))
     assert response.status_code == 200 and not Message.objects.exists()
 
 
@@ -80,21 +87,21 @@ def test_detail_shows_the_timeline_in_the_clinics_time_zone(client_a, clinic_a, 
 
 def test_cancel_and_retry_from_the_detail_page(client_a, clinic_a, patient_a):
     message = sms(clinic_a, patient_a)
-    client_a.post(f"/messages/{message.pk}/cancel/")
+    client_a.post(f"/messages/{message.pk}/cancel/", {"form_clinic": clinic_a.pk})
     message.refresh_from_db()
     assert message.status == Status.CANCELLED
 
     failed = sms(clinic_a, patient_a)
     record_events([NewEvent(failed.pk, "rejected", "t:2")])
-    response = client_a.post(f"/messages/{failed.pk}/retry/")
+    response = client_a.post(f"/messages/{failed.pk}/retry/", {"form_clinic": clinic_a.pk})
     retry = Message.objects.get(retry_of=failed)
     assert response.url == f"/messages/{retry.pk}/"
 
 
 @pytest.mark.parametrize("path", ["/messages/{}/", "/messages/{}/cancel/", "/messages/{}/retry/"])
-def test_another_clinics_message_is_404(client_a, clinic_b, patient_b, path):
+def test_another_clinics_message_is_404(client_a, clinic_a, clinic_b, patient_b, path):
     theirs = sms(clinic_b, patient_b)
     method = client_a.get if path.endswith("{}/") else client_a.post
-    assert method(path.format(theirs.pk)).status_code == 404
+    assert method(path.format(theirs.pk), {"form_clinic": clinic_a.pk}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == Status.PENDING

@@ -12,8 +12,8 @@ from django.db.models import Count
 from django.urls import reverse
 
 from messaging import worker
+from messaging.authenticity import sim_headers
 from messaging.models import DeliveryEvent, Message, Status, WebhookInbox
-from messaging.providers import sign
 from messaging.services import message_send
 from messaging.tests.conftest import SIM_SECRET
 from tests.faults.ledger import assert_ledger
@@ -25,7 +25,7 @@ N = 30
 
 def post(url: str, reports: list[dict]) -> int:
     body = json.dumps({"reports": reports}).encode()
-    headers = {"Content-Type": "application/json", "X-Sim-Signature": sign(body, SIM_SECRET)}
+    headers = {"Content-Type": "application/json", **sim_headers(body, SIM_SECRET)}
     return requests.post(url, data=body, headers=headers, timeout=10).status_code
 
 

@@ -1,0 +1,189 @@
+"""One press, one message: a double-submitted compose form makes one message, and a failed message is
+sent again at most once however many Retry posts arrive together."""
+
+import threading
+from importlib import import_module
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+
+from messaging import content, worker
+from messaging.events import NewEvent, record_events
+from messaging.models import Message, Status
+from messaging.services import message_send
+from tests.faults.ledger import assert_ledger
+
+
+def compose_form(client) -> dict:
+    """What the rendered compose page would post: its hidden fields plus what the user typed."""
+    page = client.get("/messages/new/")
+    form = page.context["form"]
+    return {
+        "form_clinic": page.wsgi_request.clinic.pk,
+        "request_key": form["request_key"].value(),
+        "channel": "sms",
+        "recipient": "+61412000077",
+        "body": "Your appointment is on Tuesday",
+    }
+
+
+def at_once(count: int, action) -> list:
+    """Run `action` in `count` threads that all reach content.check_content before any goes on, so
+    every one has looked for an earlier message before any inserts its own (the race users hit)."""
+    all_checked = threading.Barrier(count, timeout=20)
+    check_content = content.check_content
+
+    def check_then_wait(**kwargs):
+        segments = check_content(**kwargs)
+        all_checked.wait()
+        return segments
+
+    answers, errors = [], []
+
+    def run():
+        try:
+            answers.append(action())
+        except Exception as exc:  # noqa: BLE001  (reported by the test, not swallowed)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with mock.patch("messaging.content.check_content", side_effect=check_then_wait):
+        threads = [threading.Thread(target=run) for _ in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    return answers
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_posts_of_one_compose_form_make_one_message(staff_a, carrier):
+    data = compose_form(logged_in(staff_a))
+
+    answers = at_once(2, lambda: logged_in(staff_a).post("/messages/new/", data))
+
+    message = Message.objects.get()
+    assert [a.status_code for a in answers] == [302, 302]
+    assert {a.url for a in answers} == {f"/messages/{message.pk}/"}
+    worker.drain()
+    assert len(carrier.sink) == 1
+    assert_ledger(expected=1, carrier=carrier)
+
+
+def test_the_second_press_lands_on_the_first_press_message(client_a, staff_a):
+    data = compose_form(client_a)
+    first = client_a.post("/messages/new/", data)
+    second = client_a.post("/messages/new/", data, follow=True)
+    message = Message.objects.get()
+    assert first.url == f"/messages/{message.pk}/"
+    assert second.redirect_chain == [(f"/messages/{message.pk}/", 302)]
+    assert "already sent" in second.content.decode()
+
+
+def test_a_new_page_is_a_new_message(client_a, staff_a):
+    client_a.post("/messages/new/", compose_form(client_a))
+    client_a.post("/messages/new/", compose_form(client_a))
+    assert Message.objects.count() == 2
+
+
+def test_the_sent_form_changed_and_sent_again_asks_before_sending_it_as_new(client_a, staff_a):
+    data = compose_form(client_a)
+    client_a.post("/messages/new/", data)
+    changed = client_a.post("/messages/new/", {**data, "body": "Your appointment is on Wednesday"})
+    assert changed.status_code == 200 and Message.objects.count() == 1
+    assert "already sent" in changed.content.decode()
+    fresh = changed.context["form"]["request_key"].value()
+    assert fresh != data["request_key"]
+    client_a.post("/messages/new/", {**data, "body": "Your appointment is on Wednesday", "request_key": fresh})
+    assert sorted(Message.objects.values_list("body", flat=True)) == [
+        "Your appointment is on Tuesday",
+        "Your appointment is on Wednesday",
+    ]
+
+
+def test_a_compose_post_without_its_token_sends_nothing(client_a, staff_a):
+    data = compose_form(client_a)
+    del data["request_key"]
+    response = client_a.post("/messages/new/", data)
+    assert response.status_code == 200 and "reload the page" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def failed_sms(clinic, patient, carrier) -> Message:
+    """An SMS the carrier took and then reported undeliverable."""
+    message = message_send(clinic=clinic, patient=patient, channel="sms", body="Your results are in")
+    worker.drain()
+    message.refresh_from_db()
+    record_events([NewEvent(message.pk, "undelivered", f"sim:{message.pk}:undelivered", source="provider")])
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_concurrent_retries_make_one_retry(clinic_a, staff_a, patient_a, carrier):
+    failed = failed_sms(clinic_a, patient_a, carrier)
+    form = {"form_clinic": clinic_a.pk}
+
+    answers = at_once(3, lambda: logged_in(staff_a).post(f"/messages/{failed.pk}/retry/", form))
+
+    retry = Message.objects.get(retry_of=failed)
+    assert [a.url for a in answers] == [f"/messages/{retry.pk}/"] * 3
+    worker.drain()
+    assert len(carrier.sink) == 2  # the original once, its one retry once
+    assert_ledger(expected=2, carrier=carrier)
+
+
+def test_the_database_refuses_a_second_retry_of_one_message(clinic_a, patient_a):
+    original = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="x")
+    message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="x", retry_of=original)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(clinic=clinic_a, channel="sms", recipient="+61412000001", retry_of=original)
+
+
+def test_the_failed_message_links_to_its_retry_and_offers_no_second(client_a, clinic_a, patient_a, carrier):
+    failed = failed_sms(clinic_a, patient_a, carrier)
+    page = client_a.get(f"/messages/{failed.pk}/").content.decode()
+    assert f"/messages/{failed.pk}/retry/" in page
+
+    client_a.post(f"/messages/{failed.pk}/retry/", {"form_clinic": clinic_a.pk})
+    retry = Message.objects.get(retry_of=failed)
+    page = client_a.get(f"/messages/{failed.pk}/").content.decode()
+    assert f'Sent again as <a href="/messages/{retry.pk}/">message #{retry.pk}</a>' in page
+    assert f"/messages/{failed.pk}/retry/" not in page
+    # A Retry pressed on a page loaded before that lands on the same retry.
+    again = client_a.post(f"/messages/{failed.pk}/retry/", {"form_clinic": clinic_a.pk})
+    assert again.url == f"/messages/{retry.pk}/" and Message.objects.filter(retry_of=failed).count() == 1
+
+
+def test_the_migration_unlinks_later_duplicate_retries_and_keeps_the_first(clinic_a, patient_a):
+    """Data made before the constraint may hold several retries of one message: the migration keeps the
+    first linked and unlinks the later ones (their 'retry of message N' event still says what they were)."""
+    migration = import_module("messaging.migrations.0012_one_retry_per_message")
+    original = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="x")
+    other = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="y")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {migration.INDEX}")  # as before the migration (rolled back after the test)
+    first, second, third = (
+        message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="x", retry_of=original) for _ in range(3)
+    )
+    only = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="y", retry_of=other)
+
+    with connection.cursor() as cursor:
+        cursor.execute(migration.UNLINK_LATER_DUPLICATES)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's deferred FK checks, before an index build
+        cursor.execute(migration.CREATE_INDEX.replace(" CONCURRENTLY", ""))  # no CONCURRENTLY in a transaction
+
+    links = dict(Message.objects.filter(pk__in=[first.pk, second.pk, third.pk, only.pk]).values_list("pk", "retry_of"))
+    assert links == {first.pk: original.pk, second.pk: None, third.pk: None, only.pk: other.pk}
+    assert "retry of message" in second.events.get(kind="queued").detail
