@@ -18,13 +18,13 @@ from lanes import reindex
 from lanes.models import LaneAction, ReindexJob, ReindexState
 from lanes.pokes import LIVE, poke
 from lanes.registry import lane_snapshot
+from lanes.tests.queueops_fixtures import derived_columns, seeded
 from messaging import inbox
 from messaging.authenticity import sim_headers
 from messaging.models import Message, Status, WebhookInbox
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
 from messaging.tests.conftest import SIM_SECRET
-from messaging.tests.queueops_fixtures import derived_columns, seeded
 from tests.faults.ledger import assert_ledger
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

@@ -402,9 +402,9 @@ def test_the_queue_dashboard_counts_parked_reports_with_a_link_to_them(ops):
     for _ in range(3):
         row(parked_at=timezone.now(), tries=8, reason=inbox.NO_MATCH)
 
-    html = ops.get(reverse("admin:messaging_lane_changelist")).content.decode()
+    html = ops.get(reverse("admin:lanes_lane_changelist")).content.decode()
 
-    assert "Parked reports" in html
+    assert "Parked delivery reports" in html
     assert f'href="{INBOX_ADMIN}?state=parked">3</a>' in html
 
 
