@@ -66,7 +66,8 @@ class Poster(threading.Thread):
 
 
 def live_age() -> float:
-    from messaging.lanes import LIVE, lane_snapshot
+    from lanes.pokes import LIVE
+    from lanes.registry import lane_snapshot
 
     return lane_snapshot()[LIVE]["oldest_age_s"] or 0.0
 
@@ -137,7 +138,7 @@ def main() -> None:
             )
         )
 
-        from messaging.lanes import LIVE, poke
+        from lanes.pokes import LIVE, poke
 
         def all_parked():
             poke("messaging.worker.drain", lane=LIVE)  # as the safety-net schedule would, sooner

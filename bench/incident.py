@@ -273,8 +273,9 @@ def run(mode: str, *, clinic, user, payers, first: int, last: int, web_url: str,
     from billing.lifecycle import WAITING_BATCH_STATUSES
     from billing.models import BillingBatch
     from kalix_site.testing import Cluster
-    from messaging import reindex
-    from messaging.models import Message, ReindexJob
+    from lanes import reindex
+    from lanes.models import ReindexJob
+    from messaging.models import Message
     from messaging.seed import scramble_derived
 
     started = time.perf_counter()
@@ -381,7 +382,7 @@ def run(mode: str, *, clinic, user, payers, first: int, last: int, web_url: str,
     # leave nothing queued for the next configuration
     from django_q.models import OrmQ
 
-    from messaging.models import WaitingPoke
+    from lanes.models import WaitingPoke
 
     OrmQ.objects.all().delete()
     WaitingPoke.objects.all().delete()  # their tasks are gone: a row left would hold back the next run's pokes

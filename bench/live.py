@@ -129,7 +129,7 @@ def run_ours(clinic, patient, env) -> float:
     from django_q.tasks import async_task
 
     from kalix_site.testing import Cluster
-    from messaging.lanes import LIVE
+    from lanes.pokes import LIVE
 
     cluster = Cluster(LIVE, workers=WORKERS, **env)
     try:
@@ -161,8 +161,8 @@ def run_naive(clinic, patient, env) -> float:
     from django_q.tasks import async_task
 
     from kalix_site.testing import Cluster
-    from messaging.lanes import LIVE
-    from messaging.models import WaitingPoke
+    from lanes.models import WaitingPoke
+    from lanes.pokes import LIVE
 
     OrmQ.objects.all().delete()  # a poke left over from ours would drain the naive mode's messages
     WaitingPoke.objects.all().delete()  # and the rows saying those pokes wait

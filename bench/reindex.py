@@ -113,8 +113,8 @@ def main() -> None:
 
     from clinics.models import Clinic
     from kalix_site.testing import Cluster, wait_for
-    from messaging import reindex
-    from messaging.models import ReindexJob, ReindexState
+    from lanes import reindex
+    from lanes.models import ReindexJob, ReindexState
     from messaging.seed import indexes_deferred, scramble_derived, seed_messages
     from messaging.simcarrier import CarrierConfig, SimCarrier
     from messaging.status import recompute_status_range

@@ -1,12 +1,12 @@
 """Billing batches: requests, the live-lane worker that builds them, and the actions on a built batch.
 
 The durable queue is the BillingBatch rows in 'requested'. Requesting a batch pokes the live lane on
-commit; a django-q2 Schedule (migration 0002) pokes it too, so a lost poke delays a build by at most
-a minute. A worker claims one requested batch at a time with FOR UPDATE SKIP LOCKED, then builds it
-set-based in one transaction: the invoices are claimed with FOR UPDATE SKIP LOCKED and inserted as
-BatchItems, whose partial unique index (invoice_in_one_active_batch) makes a second active batch for
-the same invoice impossible even if the code above it were wrong. A task that runs twice finds
-nothing left to claim.
+commit; a django-q2 schedule (registered in BillingConfig.ready, every BILLING_SCHEDULE_MINUTES) pokes
+it too, so a lost poke delays a build by at most that. A worker claims one requested batch at a time
+with FOR UPDATE SKIP LOCKED, then builds it set-based in one transaction: the invoices are claimed
+with FOR UPDATE SKIP LOCKED and inserted as BatchItems, whose partial unique index
+(invoice_in_one_active_batch) makes a second active batch for the same invoice impossible even if the
+code above it were wrong. A task that runs twice finds nothing left to claim.
 """
 
 import logging
@@ -26,7 +26,8 @@ from billing.money import to_money
 from billing.services import next_number
 from billing.validation import clinic_today
 from clinics.models import Clinic
-from messaging.lanes import LIVE, poke, queue_source
+from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,6 @@ def queue_position(batch: BillingBatch) -> tuple[int, float] | None:
     return ahead.count() + 1, waited
 
 
-@queue_source(lane=LIVE, kind="billing batches")
 def waiting_batches():
     row = BillingBatch.objects.filter(status__in=lifecycle.WAITING_BATCH_STATUSES).aggregate(
         depth=Count("id"), oldest=Min("requested_at")
@@ -122,6 +122,8 @@ def drain_batch_requests() -> int:
     """Build requested batches until none are left (or the per-poke limit); returns how many were built."""
     built = 0
     for _ in range(settings.BILLING_DRAIN_MAX_BATCHES):
+        if lane_paused(LIVE):
+            break  # a paused live lane builds nothing; resuming pokes this drain again
         claimed = _claim_next()
         if claimed is None:
             break

@@ -4,7 +4,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from messaging.lanes import lane_health
+from lanes.heartbeats import lane_health
 
 log = logging.getLogger(__name__)
 

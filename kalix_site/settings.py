@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "anymail",
     "django_q",
+    "lanes",
     "clinics",
     "messaging",
     "billing",
@@ -236,7 +237,8 @@ SPECTACULAR_SETTINGS = {
 LANES = ("live", "bulk")
 LIVE_WORKERS = env_int("KALIX_LIVE_WORKERS", 2)
 BULK_WORKERS = env_int("KALIX_BULK_WORKERS", 1)
-Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "kalix_site.qbroker.LaneORM")
+# The lane-aware brokers moved from kalix_site.qbroker to lanes.brokers; an old value still works.
+Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "lanes.brokers.LaneORM").replace("kalix_site.qbroker.", "lanes.brokers.")
 Q_CLUSTER = {
     "name": "kalix",  # shared by every lane: it is also the salt that signs task payloads
     "cluster_name": "live",
@@ -318,6 +320,8 @@ MESSAGING_TIMELINE_MAX_LINES = env_int("KALIX_TIMELINE_MAX_LINES", 100)  # lines
 MESSAGING_INBOX_MAX_TRIES = env_int("KALIX_INBOX_MAX_TRIES", 8)
 MESSAGING_INBOX_RETRY_BASE_SECONDS = env_float("KALIX_INBOX_RETRY_BASE_SECONDS", 2.0)
 MESSAGING_INBOX_RETRY_MAX_SECONDS = env_float("KALIX_INBOX_RETRY_MAX_SECONDS", 120.0)
+# Minutes between the live lane's safety-net drains (behind the pokes; upserted at every migrate).
+MESSAGING_SAFETY_DRAIN_MINUTES = env_int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES", 1)
 MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
@@ -354,7 +358,8 @@ REINDEX_SLICE_SECONDS = env_float("KALIX_REINDEX_SLICE_SECONDS", 20.0)
 REINDEX_LIVE_MAX_AGE_SECONDS = env_float("KALIX_REINDEX_LIVE_MAX_AGE_SECONDS", 5.0)
 # How long the re-index sleeps before looking at the live lane again when it backs off.
 REINDEX_BACKOFF_SECONDS = env_float("KALIX_REINDEX_BACKOFF_SECONDS", 1.0)
-# Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes).
+# Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes; upserted
+# at every migrate).
 REINDEX_SAFETY_MINUTES = env_int("KALIX_REINDEX_SAFETY_MINUTES", 1)
 # Priorities at or above this mark a queued item as in the lane's backlog (moved there by an operator).
 LANE_BACKLOG_PRIORITY = env_int("KALIX_LANE_BACKLOG_PRIORITY", 10000)
@@ -370,7 +375,7 @@ LANE_DASHBOARD_REFRESH_SECONDS = env_int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS",
 BILLING_DRAIN_MAX_BATCHES = env_int("KALIX_BILLING_DRAIN_MAX_BATCHES", 20)
 # A batch 'building' for longer than this (its worker died) is queued again.
 BILLING_BUILD_STALE_S = env_int("KALIX_BILLING_BUILD_STALE_S", 300)
-# Minutes between the safety-net schedule's pokes of the live lane (created by billing migration 0002).
+# Minutes between the safety-net schedule's pokes of the live lane (upserted at every migrate).
 BILLING_SCHEDULE_MINUTES = env_int("KALIX_BILLING_SCHEDULE_MINUTES", 1)
 # Seconds between refreshes of a batch page while it waits or builds.
 BILLING_WAITING_REFRESH_S = env_int("KALIX_BILLING_WAITING_REFRESH_S", 2)
@@ -396,6 +401,11 @@ STATUSPAGE_NOTICE_LEASE_SECONDS = env_int("STATUSPAGE_NOTICE_LEASE_SECONDS", 120
 STATUSPAGE_NOTICE_MAX_ATTEMPTS = env_int("STATUSPAGE_NOTICE_MAX_ATTEMPTS", 8)
 STATUSPAGE_RETRY_BASE_SECONDS = env_float("STATUSPAGE_RETRY_BASE_SECONDS", 30.0)
 STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
+# Minutes between the live lane's schedules of the status page (upserted at every migrate): the notices'
+# safety net behind their pokes, opening and closing maintenance windows, and the queue monitor.
+STATUSPAGE_NOTICE_SCHEDULE_MINUTES = env_int("STATUSPAGE_NOTICE_SCHEDULE_MINUTES", 1)
+STATUSPAGE_MAINTENANCE_TICK_MINUTES = env_int("STATUSPAGE_MAINTENANCE_TICK_MINUTES", 1)
+STATUSPAGE_QUEUE_MONITOR_MINUTES = env_int("STATUSPAGE_QUEUE_MONITOR_MINUTES", 1)
 # Queue monitor: propose an incident when a lane's oldest item is older than RAISE, resolve below CLEAR.
 STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
 STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)

@@ -47,7 +47,7 @@ class Cluster:
         )
 
     def wait_alive(self, timeout: float = 30) -> None:
-        from messaging.lanes import lane_health
+        from lanes.heartbeats import lane_health
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -83,17 +83,20 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.1, message: 
 
 
 def restore_migration_data() -> int:
-    """Run the forward function of every data migration of our apps again; returns how many ran.
+    """Run the forward function of every data migration of our apps again, and upsert the registered
+    schedules as every migrate does; returns how many migration functions ran.
 
-    A transactional test ends by flushing every table, and with them the rows data migrations wrote
-    (staff groups and their permissions, schedules, lane rows). Each of those functions is idempotent
+    A transactional test ends by flushing every table, and with them the rows migrations wrote (staff
+    groups and their permissions, lane rows) and the schedules. Each of those functions is idempotent
     (get_or_create / update_or_create / grant), so running them again restores exactly that data.
     """
     from django.apps import apps
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.operations import RunPython
 
-    ours = {"clinics", "messaging", "billing", "statuspage"}
+    from lanes.schedules import upsert_schedules
+
+    ours = {"lanes", "clinics", "messaging", "billing", "statuspage"}
     loader = MigrationLoader(None, ignore_no_migrations=True)
     plan = []  # every migration once, each after its dependencies
     for leaf in loader.graph.leaf_nodes():
@@ -105,4 +108,5 @@ def restore_migration_data() -> int:
                 if isinstance(operation, RunPython):
                     operation.code(apps, None)
                     ran += 1
+    upsert_schedules()
     return ran

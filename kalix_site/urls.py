@@ -9,7 +9,7 @@ from kalix_site import health
 
 def queue_dashboard(request):
     """/admin/lanes/: the queue dashboard (the Lane admin's change list), under a name operators remember."""
-    from messaging.queue_models import Lane
+    from lanes.models import Lane
 
     return admin.site._registry[Lane].changelist_view(request)
 

@@ -1,10 +1,15 @@
 """Message admin for support staff: look, filter, search; act only through the services."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from lanes import controls as lane_controls
+from lanes.models import LaneAction
+from lanes.stats import duration
 from messaging import inbox, services
-from messaging.models import DeliveryEvent, Message, Status, WebhookInbox
+from messaging.models import DeliveryEvent, Message, QueuedMessage, Status, WebhookInbox
 from messaging.selectors import search_query
 from messaging.status import recompute_status
 
@@ -100,7 +105,7 @@ class InboxStateFilter(admin.SimpleListFilter):
 @admin.register(WebhookInbox)
 class WebhookInboxAdmin(admin.ModelAdmin):
     """Reports not applied yet; parked ones with their reason. Discarding or re-applying them is a queue
-    operation: it needs messaging.control_lane (Operations) and is recorded as a lane action."""
+    operation: it needs lanes.control_lane (Operations) and is recorded as a lane action."""
 
     list_display = [
         "id",
@@ -128,7 +133,7 @@ class WebhookInboxAdmin(admin.ModelAdmin):
         return False  # Discard (parked reports only, recorded) instead of Django's delete
 
     def has_control_permission(self, request):
-        return request.user.has_perm("messaging.control_lane")
+        return request.user.has_perm(lane_controls.CONTROL_PERMISSION)
 
     @admin.action(description="Discard selected parked reports", permissions=["control"])
     def discard(self, request, queryset):
@@ -145,3 +150,82 @@ class WebhookInboxAdmin(admin.ModelAdmin):
         skipped = len(ids) - done
         note = f"; {skipped} not parked, left alone." if skipped else "."
         self.message_user(request, f"Re-applying {done} parked report(s): due now, tries reset, live lane poked{note}")
+
+
+# --- Queued messages: promote, backlog, restore on a selection --------------------------------------
+
+
+@admin.register(QueuedMessage)
+class QueuedMessageAdmin(admin.ModelAdmin):
+    """Queued messages in claim order. No recipient, subject or body: operators steer, they do not read."""
+
+    list_display = ["id", "clinic", "channel", "lane", "priority", "in_backlog", "created_at", "waiting"]
+    list_filter = ["lane", "channel"]
+    list_select_related = ["clinic"]
+    actions = ["promote", "to_backlog", "restore"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(dispatch="queued").order_by("lane", "priority", "id")
+
+    @admin.display(boolean=True, description="backlog")
+    def in_backlog(self, obj):
+        return obj.priority >= settings.LANE_BACKLOG_PRIORITY
+
+    @admin.display(description="waiting")
+    def waiting(self, obj):
+        return duration((timezone.now() - obj.created_at).total_seconds())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_control_permission(self, request):
+        return request.user.has_perm(lane_controls.CONTROL_PERMISSION)
+
+    def _by_lane(self, queryset) -> dict[str, list[int]]:
+        lanes: dict[str, list[int]] = {}
+        for pk, lane in queryset.values_list("id", "lane"):
+            lanes.setdefault(lane, []).append(pk)
+        return lanes
+
+    def _report(self, request, done: list[LaneAction]):
+        for action in done:
+            self.message_user(request, f"{action.lane}: {action.detail} ({action.rows} rows), action #{action.pk}.")
+
+    @admin.action(permissions=["control"], description="Promote selected to the front")
+    def promote(self, request, queryset):
+        try:
+            done = [
+                lane_controls.lane_promote(lane=lane, ids=ids, actor=request.user)
+                for lane, ids in self._by_lane(queryset).items()
+            ]
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return
+        self._report(request, done)
+
+    @admin.action(permissions=["control"], description="Move selected to the backlog")
+    def to_backlog(self, request, queryset):
+        self._report(
+            request,
+            [
+                lane_controls.lane_move_to_backlog(lane=lane, ids=ids, actor=request.user)
+                for lane, ids in self._by_lane(queryset).items()
+            ],
+        )
+
+    @admin.action(permissions=["control"], description="Put selected back from the backlog")
+    def restore(self, request, queryset):
+        self._report(
+            request,
+            [
+                lane_controls.lane_restore_backlog(lane=lane, ids=ids, actor=request.user)
+                for lane, ids in self._by_lane(queryset).items()
+            ],
+        )

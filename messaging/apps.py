@@ -3,16 +3,14 @@ from django.apps import AppConfig
 
 class MessagingConfig(AppConfig):
     name = "messaging"
-    verbose_name = "Messaging and lanes"
+    verbose_name = "Messaging"
 
     def ready(self):
-        from messaging import webhooks, worker  # noqa: F401  (worker registers the live queue sources)
+        from messaging import kinds, webhooks
 
         webhooks.connect_signals()
+        kinds.register()  # the live lane's messages and delivery reports, their schedule, the re-index target
 
         from messaging import checks
 
         checks.register()  # production refuses to start without its webhook secrets
-
-        # Queue operations: the bulk lane's queue source, both lanes' throughput sources, their admin.
-        from messaging import lane_stats, queue_admin, reindex  # noqa: F401

@@ -27,9 +27,10 @@ from django.db.models import F
 from django.db.models.functions import Least, Now
 from django.utils import timezone
 
+from lanes.models import LaneAction
+from lanes.pokes import LIVE, poke
 from messaging import consent
-from messaging.lanes import LIVE, poke
-from messaging.models import EventKind, EventSource, LaneAction, WebhookInbox
+from messaging.models import EventKind, EventSource, WebhookInbox
 from messaging.status import recompute_status
 
 log = logging.getLogger(__name__)

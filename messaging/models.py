@@ -8,25 +8,6 @@ from django.db.models.functions import Now
 from messaging.vocabulary import EventKind, Status  # noqa: F401  (the vocabulary's choices, used here)
 
 
-class LaneHeartbeat(models.Model):
-    """The last sign of life of one django-q2 cluster, and the lane it serves."""
-
-    cluster_id = models.CharField(max_length=64, primary_key=True)
-    lane = models.CharField(max_length=32, db_index=True)
-    host = models.CharField(max_length=255, blank=True)
-    pid = models.IntegerField()
-    workers = models.PositiveIntegerField()
-    status = models.CharField(max_length=32)
-    started_at = models.DateTimeField()
-    seen_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["lane", "-seen_at"]
-
-    def __str__(self):
-        return f"{self.lane} cluster {self.cluster_id} ({self.workers} workers)"
-
-
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
@@ -179,6 +160,15 @@ class WebhookInbox(models.Model):
         return f"{self.provider} report {self.event_id}"
 
 
+class QueuedMessage(Message):
+    """Messages waiting in a lane, as operators see them in admin: claim order, backlog, promote."""
+
+    class Meta:
+        proxy = True
+        ordering = ["lane", "priority", "id"]
+        verbose_name = "queued message"
+
+
 class WebhookReceipt(models.Model):
     """One authenticated webhook delivery already filed: the same delivery again is answered 2xx (so the
     sender stops retrying) and stores nothing (messaging.authenticity).
@@ -192,18 +182,3 @@ class WebhookReceipt(models.Model):
 
     def __str__(self):
         return f"webhook receipt {self.digest[:12]}"
-
-
-# Queue operations (lanes, audit log, re-index jobs) keep their models in a file of their own.
-from messaging.queue_models import (  # noqa: E402,F401
-    Lane,
-    LaneAction,
-    LaneOrder,
-    LaneSample,
-    QueuedMessage,
-    ReindexChunk,
-    ReindexJob,
-    ReindexScope,
-    ReindexState,
-    WaitingPoke,
-)

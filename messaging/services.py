@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from clinics import consent
 from clinics.models import Clinic, Patient
+from lanes.pokes import LIVE, poke
 from messaging import content, dispatch
 from messaging.events import NewEvent, own_event_id, record_events
-from messaging.lanes import LIVE, poke
 from messaging.models import Channel, Dispatch, EventKind, EventSource, Message, Status
 
 DRAIN = "messaging.worker.drain"

@@ -23,10 +23,10 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from clinics.ratelimit import ratelimit
+from lanes.pokes import LIVE, poke
 from messaging import authenticity
 from messaging.authenticity import Claim, Implausible
 from messaging.checks import anymail_webhook_secrets
-from messaging.lanes import LIVE, poke
 from messaging.models import EventKind, WebhookInbox
 
 DRAIN = "messaging.worker.drain"

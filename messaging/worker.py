@@ -27,11 +27,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinics import consent
+from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
 from messaging import inbox
 from messaging.authenticity import purge_receipts
+from messaging.claims import claim_batch_cte
 from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
-from messaging.lanes import LIVE, claim_batch_cte, poke, queue_source
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
 from messaging.status import recompute_sql
@@ -55,7 +57,7 @@ class Claimed:
     clinic_email_from: str
 
 
-# queue operations: the lane's pause, order and backlog share decide the batch (messaging.lanes)
+# queue operations: the lane's pause, order and backlog share decide the batch (messaging.claims)
 PICK_SQL = """
     WITH {batch}
     SELECT m.id, m.attempts, m.clinic_id, m.patient_id, m.channel, m.recipient
@@ -90,7 +92,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
     events, and move them to 'handing off' with a fresh send key while re-deriving their status
     (Sending, "not yet accepted"), one UPDATE. Returns (claim_token, messages); the caller holds the
     session advisory lock on claim_token until it has recorded the outcomes, then release_claim(token).
-    Which messages go first is messaging.lanes.claim_batch_cte's business (pause, order, backlog).
+    Which messages go first is messaging.claims.claim_batch_cte's business (pause, order, backlog).
     """
     limit = limit or settings.MESSAGING_BATCH_SIZE
     token = secrets.randbits(62)
@@ -370,6 +372,8 @@ def drain(lane: str = LIVE) -> dict:
     done = {"reports": 0, "recovered": 0, "messages": 0}
     done["recovered"] += recover_interrupted()
     while time.monotonic() < deadline:
+        if lane_paused(lane):
+            return done  # a pause stops reports too, not only claims; resuming pokes this drain again
         reports = inbox.apply_due()
         messages = send_batch(lane=lane)
         done["reports"] += reports.matched
@@ -391,7 +395,6 @@ def safety_drain() -> dict:
     return drain()
 
 
-@queue_source(lane=LIVE, kind="messages")
 def pending_messages():
     """Depth of messages waiting for the live lane, and since when the longest-waiting one is due
     (not counting the backlog, nor messages waiting for a retry time)."""
@@ -405,9 +408,8 @@ def pending_messages():
     return row["n"], row["oldest"]
 
 
-@queue_source(lane=LIVE, kind="messages (backlog)", backlog=True)
 def backlog_messages():
-    """Messages an operator moved to the live lane's backlog (messaging.lane_controls)."""
+    """Messages an operator moved to the live lane's backlog (lanes.controls)."""
     from django.db.models import Count, Min
 
     row = Message.objects.filter(
@@ -416,7 +418,6 @@ def backlog_messages():
     return row["n"], row["oldest"]
 
 
-@queue_source(lane=LIVE, kind="delivery reports")
 def pending_reports():
     """Reports due to be tried, and since when the longest-waiting one is due (as for messages):
     parked reports and those waiting for their retry time are not live work (messaging.inbox)."""

@@ -24,7 +24,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kalix_site import signing
-from messaging.lanes import LIVE, poke, queue_source
+from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,6 @@ def enqueue_confirmation(subscriber: Subscriber) -> int:
     return _enqueue([Notice(subscriber=subscriber, purpose="confirm", next_attempt_at=timezone.now())])
 
 
-@queue_source(lane=LIVE, kind="status-page notices")
 def pending_notices():
     agg = Notice.objects.filter(state=Notice.PENDING).aggregate(oldest=Min("created_at"))
     return Notice.objects.filter(state=Notice.PENDING).count(), agg["oldest"]
@@ -209,6 +209,8 @@ def deliver_due(*, batch: int | None = None) -> int:
     batch = batch or settings.STATUSPAGE_NOTICE_BATCH
     delivered = 0
     while True:
+        if lane_paused(LIVE):
+            return delivered  # a paused live lane sends no notice; resuming pokes this again
         now = timezone.now()
         rows = _claim(now, batch)
         if not rows:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from messaging.lanes import lane_snapshot
+from lanes.registry import lane_snapshot
 from statuspage import services, states
 from statuspage.models import Component, Incident, QueueAlarm
 

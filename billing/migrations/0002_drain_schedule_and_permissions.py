@@ -1,26 +1,13 @@
-"""Safety net for the live lane: a schedule pokes the batch builder every minute; staff groups' permissions."""
+"""Staff groups' permissions. It once created the batch builder's safety-net schedule too: schedules
+come from the lanes registry now (BillingConfig.ready), upserted by name at every migrate with
+BILLING_SCHEDULE_MINUTES as the settings give it then (lanes.schedules)."""
 
-from django.conf import settings
 from django.db import migrations
 
 from clinics.roles import OPERATIONS, grant
 
-FUNC = "billing.batches.drain_batch_requests"
-NAME = "billing: build requested batches"
-
 
 def create_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name=NAME,
-        defaults={
-            "func": FUNC,
-            "schedule_type": "I",  # minutes
-            "minutes": settings.BILLING_SCHEDULE_MINUTES,
-            "repeats": -1,
-            "cluster": "live",
-        },
-    )
     grant(
         apps,
         OPERATIONS,
@@ -34,10 +21,6 @@ def create_schedule(apps, schema_editor):
     )
 
 
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0001_initial"),
@@ -45,4 +28,4 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, remove_schedule)]
+    operations = [migrations.RunPython(create_schedule, migrations.RunPython.noop)]

@@ -136,7 +136,7 @@ def test_unbatch_submit_and_pay_in_part_then_in_full(make_invoice, patient_a, pa
 def test_queue_position_counts_requests_ahead(request_batch, payer_a):
     first, second, third = request_batch(payer_a), request_batch(payer_a), request_batch(payer_a)
     assert [batches.queue_position(b)[0] for b in (first, second, third)] == [1, 2, 3]
-    from messaging.lanes import lane_snapshot
+    from lanes.registry import lane_snapshot
 
     live = lane_snapshot()["live"]
     assert live["kinds"]["billing batches"] == 3

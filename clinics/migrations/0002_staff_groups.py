@@ -6,7 +6,8 @@ from clinics.roles import CLINIC_STAFF, OPERATIONS, SUPPORT, grant
 def create_groups(apps, schema_editor):
     grant(apps, CLINIC_STAFF, ["clinics.view_patient", "clinics.add_patient", "clinics.change_patient"])
     grant(apps, SUPPORT, [])
-    grant(apps, OPERATIONS, ["messaging.view_laneheartbeat", "django_q.view_ormq", "django_q.view_failure"])
+    # messaging.view_laneheartbeat, once granted here, moved with its model (lanes 0002 grants it)
+    grant(apps, OPERATIONS, ["django_q.view_ormq", "django_q.view_failure"])
 
 
 def remove_groups(apps, schema_editor):

@@ -1,6 +1,6 @@
 import pytest
 
-from messaging.models import LaneHeartbeat
+from lanes.models import LaneHeartbeat
 
 
 def test_no_workers_means_503(client, db):

@@ -6,7 +6,7 @@ from django_q.models import Schedule
 
 from clinics.roles import CLINIC_STAFF, GROUPS, OPERATIONS, SUPPORT
 from kalix_site.testing import restore_migration_data
-from messaging.models import Lane
+from lanes.models import Lane
 
 
 @pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def test_flushed_groups_permissions_schedules_and_lanes_come_back_the_same():
     assert {"control_lane", "run_reindexjob", "change_billingbatch"} <= set(groups[OPERATIONS])
     assert {"add_incidentupdate", "change_incident"} <= set(groups[SUPPORT])
     assert not {"control_lane", "run_reindexjob"} & set(groups[SUPPORT])
-    assert {func for _, func, _ in schedules} >= {"messaging.worker.safety_drain", "messaging.reindex.run_pending"}
+    assert {func for _, func, _ in schedules} >= {"messaging.worker.safety_drain", "lanes.reindex.run_pending"}
     assert lanes == ["bulk", "live"]
     Group.objects.all().delete()
     Schedule.objects.all().delete()

@@ -1,4 +1,6 @@
-"""The live lane's safety net: a schedule that drains it every minute, so a lost poke delays little."""
+"""Once created the live lane's safety-net schedule. Schedules now come from the lanes registry, upserted
+at every migrate with the intervals the settings give (lanes.schedules), under the same name, so a
+database that ran this migration keeps one schedule and gets its interval from the settings."""
 
 from django.db import migrations
 
@@ -6,21 +8,7 @@ NAME = "messaging: live-lane safety drain"
 
 
 def create(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name=NAME,
-        defaults={
-            "func": "messaging.worker.safety_drain",
-            "schedule_type": "I",  # every `minutes`
-            "minutes": 1,
-            "repeats": -1,
-            "cluster": "live",
-        },
-    )
-
-
-def remove(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
+    """Nothing: MessagingConfig.ready registers the schedule and migrate upserts it."""
 
 
 class Migration(migrations.Migration):
@@ -29,4 +17,4 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(create, remove)]
+    operations = [migrations.RunPython(create, migrations.RunPython.noop)]

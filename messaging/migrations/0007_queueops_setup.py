@@ -1,39 +1,20 @@
-"""Queue operations: the lane rows, the bulk lane's schedules (re-index safety net, dashboard samples)
-and the permissions of the Operations group (Support gets none: it cannot see or steer queues)."""
+"""Queue operations: the permissions of the Operations group (Support gets none: it cannot see or steer
+queues). It once created the bulk lane's schedules too: they come from the lanes registry now, upserted
+by name at every migrate (lanes.schedules).
 
-from django.conf import settings
+The lane rows and the grants on the queue models are made by lanes 0002 now: the models moved there, and
+this function also runs on today's models (kalix_site.testing.restore_migration_data), which have no
+messaging.lane."""
+
 from django.db import migrations
 
 from clinics.roles import OPERATIONS, grant
 
-SCHEDULES = {
-    "queueops: re-index safety net": ("messaging.reindex.run_pending", lambda: settings.REINDEX_SAFETY_MINUTES),
-    "queueops: lane samples": ("messaging.lane_stats.record_samples", lambda: 1),
-}
-READ = [
-    "messaging.view_lane",
-    "messaging.view_laneaction",
-    "messaging.view_reindexjob",
-    "messaging.view_queuedmessage",
-]
-CONTROL = ["messaging.control_lane", "messaging.run_reindexjob", "messaging.add_reindexjob"]
+READ = ["messaging.view_queuedmessage"]
 
 
 def forwards(apps, schema_editor):
-    Lane = apps.get_model("messaging", "Lane")
-    for name in settings.LANES:
-        Lane.objects.get_or_create(name=name)
-    Schedule = apps.get_model("django_q", "Schedule")
-    for name, (func, minutes) in SCHEDULES.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": "I", "minutes": minutes(), "repeats": -1, "cluster": "bulk"},
-        )
-    grant(apps, OPERATIONS, READ + CONTROL)
-
-
-def backwards(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name__in=list(SCHEDULES)).delete()
+    grant(apps, OPERATIONS, READ)
 
 
 class Migration(migrations.Migration):
@@ -43,4 +24,4 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

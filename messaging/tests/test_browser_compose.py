@@ -2,8 +2,8 @@
 
 import pytest
 
+from lanes.pokes import LIVE
 from messaging.content import sms_encoding, sms_segments, sms_units
-from messaging.lanes import LIVE
 from messaging.simcarrier import CarrierConfig, SimCarrier
 from messaging.tests.conftest import SIM_SECRET
 

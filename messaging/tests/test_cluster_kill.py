@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from kalix_site.testing import wait_for
-from messaging.lanes import LIVE, poke
+from lanes.pokes import LIVE, poke
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier

@@ -14,14 +14,17 @@ from django.urls import reverse
 
 from clinics.roles import OPERATIONS
 from kalix_site.testing import wait_for
-from messaging import inbox, reindex
+from lanes import reindex
+from lanes.models import LaneAction, ReindexJob, ReindexState
+from lanes.pokes import LIVE, poke
+from lanes.registry import lane_snapshot
+from lanes.tests.queueops_fixtures import derived_columns, seeded
+from messaging import inbox
 from messaging.authenticity import sim_headers
-from messaging.lanes import LIVE, lane_snapshot, poke
-from messaging.models import LaneAction, Message, ReindexJob, ReindexState, Status, WebhookInbox
+from messaging.models import Message, Status, WebhookInbox
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
 from messaging.tests.conftest import SIM_SECRET
-from messaging.tests.queueops_fixtures import derived_columns, seeded
 from tests.faults.ledger import assert_ledger
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

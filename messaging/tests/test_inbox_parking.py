@@ -17,10 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinics.roles import OPERATIONS
-from messaging import inbox, reindex, worker
+from lanes import reindex
+from lanes.models import LaneAction
+from lanes.pokes import LIVE
+from lanes.registry import lane_snapshot
+from messaging import inbox, worker
 from messaging.authenticity import sim_headers
-from messaging.lanes import LIVE, lane_snapshot
-from messaging.models import DeliveryEvent, EventKind, LaneAction, Message, Status, WebhookInbox
+from messaging.models import DeliveryEvent, EventKind, Message, Status, WebhookInbox
 from messaging.services import message_send
 from messaging.tests.conftest import SIM_SECRET
 
@@ -399,9 +402,9 @@ def test_the_queue_dashboard_counts_parked_reports_with_a_link_to_them(ops):
     for _ in range(3):
         row(parked_at=timezone.now(), tries=8, reason=inbox.NO_MATCH)
 
-    html = ops.get(reverse("admin:messaging_lane_changelist")).content.decode()
+    html = ops.get(reverse("admin:lanes_lane_changelist")).content.decode()
 
-    assert "Parked reports" in html
+    assert "Parked delivery reports" in html
     assert f'href="{INBOX_ADMIN}?state=parked">3</a>' in html
 
 

@@ -12,13 +12,14 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 
 from kalix_site.testing import wait_for
-from messaging.lanes import LIVE, lane_health
+from lanes.heartbeats import lane_health
+from lanes.pokes import LIVE
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.tests.conftest import SIM_SECRET
 
 REDIS_URL = os.environ.get("KALIX_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-LANE_REDIS = "kalix_site.qbroker.LaneRedis"
+LANE_REDIS = "lanes.brokers.LaneRedis"
 
 pytestmark = pytest.mark.cluster
 

@@ -1,3 +1,7 @@
+"""The page generation row and Support's grants. It once created the status page's schedules too: they
+come from the lanes registry now (StatuspageConfig.ready), upserted by name at every migrate
+(lanes.schedules)."""
+
 from django.db import migrations
 from django.utils import timezone
 
@@ -13,13 +17,6 @@ MODELS_MANAGED = [
 ]
 MODELS_READ = ["componentstatuschange", "incident", "incidentupdate", "notice"]
 
-SCHEDULES = [
-    # (name, func): each every minute on the live lane; the safety net behind the pokes.
-    ("statuspage: maintenance windows", "statuspage.services.maintenance_tick"),
-    ("statuspage: deliver notices", "statuspage.notify.deliver_due"),
-    ("statuspage: queue monitor", "statuspage.queue_monitor.measure"),
-]
-
 
 def forward(apps, schema_editor):
     apps.get_model("statuspage", "PageGeneration").objects.get_or_create(
@@ -31,23 +28,6 @@ def forward(apps, schema_editor):
     perms += [f"statuspage.view_{model}" for model in MODELS_READ]
     perms += ["statuspage.change_incident", "statuspage.add_incidentupdate"]
     grant(apps, SUPPORT, perms)
-    Schedule = apps.get_model("django_q", "Schedule")
-    for name, func in SCHEDULES:
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={
-                "func": func,
-                "schedule_type": "I",
-                "minutes": 1,
-                "repeats": -1,
-                "cluster": "live",
-                "next_run": timezone.now(),
-            },
-        )
-
-
-def backward(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name__in=[n for n, _ in SCHEDULES]).delete()
 
 
 class Migration(migrations.Migration):
@@ -57,4 +37,4 @@ class Migration(migrations.Migration):
         ("django_q", "0018_task_success_index"),
     ]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [migrations.RunPython(forward, migrations.RunPython.noop)]

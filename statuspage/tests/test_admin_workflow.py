@@ -134,7 +134,7 @@ def test_component_base_status_set_in_admin_goes_through_the_logged_service(supp
         "/admin/lanes/",  # the queue dashboard (not built yet: another helper's issue)
         "/admin/django_q/ormq/",
         "/admin/django_q/schedule/",
-        "/admin/messaging/laneheartbeat/",
+        "/admin/lanes/laneheartbeat/",
     ],
 )
 def test_support_cannot_touch_queues(support_client, url):

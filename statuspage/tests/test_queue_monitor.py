@@ -5,20 +5,23 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging.lanes import LIVE, queue_source
+from lanes import registry
+from lanes.pokes import LIVE
 from statuspage import queue_monitor, services, states
 from statuspage.models import Incident
 
 backlog = {"depth": 0, "oldest": None}
 
 
-@queue_source(lane=LIVE, kind="statuspage_test_backlog")
 def fake_backlog():
     return backlog["depth"], backlog["oldest"]
 
 
 @pytest.fixture(autouse=True)
-def empty_backlog():
+def empty_backlog(monkeypatch):
+    """A kind of the live lane whose depth each test sets; registered for this module's tests only."""
+    monkeypatch.setattr(registry, "_kinds", dict(registry._kinds))
+    registry.register_kind(lane=LIVE, kind="statuspage_test_backlog", depth=fake_backlog, drainer="builtins.len")
     yield
     backlog.update(depth=0, oldest=None)
 

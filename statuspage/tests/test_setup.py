@@ -21,7 +21,7 @@ def test_support_manages_the_status_page_but_not_queues(db):
     perms = set(Group.objects.get(name=SUPPORT).permissions.values_list("content_type__app_label", "codename"))
     for model in ("component", "plainincident", "scheduledmaintenance", "incidenttemplate", "subscriber"):
         assert ("statuspage", f"change_{model}") in perms
-    assert not {p for p in perms if p[0] in ("django_q", "messaging")}
+    assert not {p for p in perms if p[0] in ("django_q", "messaging", "lanes")}
 
 
 def test_demo_load_is_idempotent(db):

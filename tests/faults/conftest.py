@@ -7,10 +7,8 @@ from messaging.tests.conftest import carrier, sim_settings  # noqa: F401  (fixtu
 
 @pytest.fixture
 def safety_net(transactional_db):
-    """The live lane's safety-net schedule as data migration 0004 creates it (a transactional test
-    database is flushed between tests, which drops the migration's rows)."""
-    from importlib import import_module
+    """The live lane's safety-net schedule as every migrate upserts it (a transactional test database
+    is flushed between tests, which drops the schedules)."""
+    from lanes.schedules import upsert_schedules
 
-    from django.apps import apps
-
-    import_module("messaging.migrations.0004_safety_drain_schedule").create(apps, None)
+    upsert_schedules(names=["messaging: live-lane safety drain"])

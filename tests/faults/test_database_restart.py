@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from kalix_site.testing import wait_for
-from messaging.lanes import LIVE
+from lanes.pokes import LIVE
 from messaging.models import Message, Status
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier

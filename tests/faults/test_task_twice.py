@@ -11,13 +11,15 @@ from billing import batches
 from billing.models import BatchItem, BillingBatch, Payer
 from billing.testdata import make_ready_invoices
 from kalix_site.testing import wait_for
-from messaging import reindex, worker
-from messaging.lanes import LIVE
-from messaging.models import Dispatch, Message, ReindexChunk, ReindexJob, ReindexState, Status
+from lanes import reindex
+from lanes.models import ReindexChunk, ReindexJob, ReindexState
+from lanes.pokes import LIVE
+from lanes.tests.queueops_fixtures import derived_columns, seeded
+from messaging import worker
+from messaging.models import Dispatch, Message, Status
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
 from messaging.tests.conftest import SIM_SECRET
-from messaging.tests.queueops_fixtures import derived_columns, seeded
 from tests.faults.ledger import assert_ledger
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

@@ -1,0 +1,22 @@
+"""What operators set per lane (paused, order, backlog share), as the workers read it.
+
+Lane rows change only through lanes.controls. A queued item whose priority is at or above
+LANE_BACKLOG_PRIORITY is in its lane's backlog: claimed only when the primary queue is empty, or at the
+lane's backlog share. Every drainer of a kind that honours pause asks lane_paused() before each claim.
+"""
+
+from lanes.models import Lane, LaneOrder
+
+
+def lane_state(lane: str) -> Lane:
+    """The Lane row for `lane` (an unsaved default one if nobody has set anything yet)."""
+    return Lane.objects.filter(name=lane).first() or Lane(name=lane)
+
+
+def lane_paused(lane: str) -> bool:
+    return Lane.objects.filter(name=lane, paused=True).exists()
+
+
+def claim_order_sql(lane: str) -> str:
+    """The ORDER BY a claim of queued items in `lane` must use (priority first, then age)."""
+    return "priority, id DESC" if lane_state(lane).order == LaneOrder.NEWEST else "priority, id"

@@ -1,0 +1,109 @@
+"""What messaging puts on the lanes, registered from MessagingConfig.ready(): its two work kinds on the
+live lane (messages; delivery reports), their safety-net schedule, and the re-index target (a message's
+derived state: status and search document, recomputed from its events).
+
+Messages honour every lane control: the claim reads pause, order and backlog share (messaging.claims),
+and operators move queued messages to the backlog or promote them. Delivery reports honour pause only:
+they are applied in arrival order, whatever the lane's order.
+"""
+
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Count, Max, Min
+
+from lanes import registry
+from lanes.models import ReindexScope
+from lanes.pokes import LIVE
+from messaging import inbox, worker
+from messaging.models import DeliveryEvent, Dispatch, EventKind, EventSource, Message
+from messaging.status import recompute_sql
+
+MESSAGES = "messages"
+REPORTS = "delivery reports"
+
+
+def register() -> None:
+    registry.register_kind(
+        lane=LIVE,
+        kind=MESSAGES,
+        depth=worker.pending_messages,
+        backlog_depth=worker.backlog_messages,
+        done_since=handed_off_since,
+        queued=queued_messages,
+        drainer=worker.DRAIN,
+        honours=registry.CONTROLS,
+    )
+    registry.register_kind(
+        lane=LIVE,
+        kind=REPORTS,
+        depth=worker.pending_reports,
+        drainer=worker.DRAIN,
+        honours=[registry.PAUSE],
+        parked=inbox.parked_count,
+        parked_url="admin:messaging_webhookinbox_changelist?state=parked",
+    )
+    registry.register_schedule(
+        name="messaging: live-lane safety drain",
+        lane=LIVE,
+        func="messaging.worker.safety_drain",
+        minutes="MESSAGING_SAFETY_DRAIN_MINUTES",
+        safety_net_for=(MESSAGES, REPORTS),
+    )
+    registry.register_reindex_target(name=MESSAGES, bounds=reindex_bounds, recompute=reindex_recompute)
+
+
+def queued_messages(lane: str):
+    """The messages waiting in `lane`, as operators move them to the backlog or promote them."""
+    return Message.objects.filter(lane=lane, dispatch=Dispatch.QUEUED)
+
+
+def handed_off_since(since: datetime) -> int:
+    """Every claim of a message by a live-lane worker appends one 'handed_off' worker event."""
+    return DeliveryEvent.objects.filter(
+        source=EventSource.WORKER, kind=EventKind.HANDED_OFF, received_at__gte=since
+    ).count()
+
+
+# --- The re-index target: messages by scope, recomputed one id range at a time ------------------------
+
+
+def _scope_filter(job) -> dict:
+    if job.scope == ReindexScope.CLINIC:
+        return {"clinic_id": job.clinic_id}
+    if job.scope == ReindexScope.CREATED:
+        return {"created_at__gte": job.created_from, "created_at__lt": job.created_to}
+    return {}
+
+
+def reindex_bounds(job) -> tuple[int | None, int | None, int]:
+    row = Message.objects.filter(**_scope_filter(job)).aggregate(first=Min("id"), last=Max("id"), n=Count("id"))
+    return row["first"], row["last"], row["n"]
+
+
+def _scope_sql(job, first_id: int, last_id: int) -> tuple[str, list]:
+    where, params = ["msg.id BETWEEN %s AND %s"], [first_id, last_id]
+    if job.scope == ReindexScope.CLINIC:
+        where.append("msg.clinic_id = %s")
+        params.append(job.clinic_id)
+    elif job.scope == ReindexScope.CREATED:
+        where.append("msg.created_at >= %s AND msg.created_at < %s")
+        params += [job.created_from, job.created_to]
+    return " AND ".join(where), params
+
+
+def reindex_recompute(job, first_id: int, last_id: int) -> tuple[int, int]:
+    """Recompute the messages of `job`'s scope with ids in [first_id, last_id], set-based, in the caller's
+    transaction; returns (messages in that range, messages whose derived state changed)."""
+    where, params = _scope_sql(job, first_id, last_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM messaging_message msg WHERE {where}", params)  # noqa: S608
+        rows = cursor.fetchone()[0]
+        sql, sql_params = recompute_sql(
+            f"SELECT msg.id FROM messaging_message msg WHERE {where}",  # noqa: S608
+            params,
+            search=True,
+            event_range=(first_id, last_id),
+        )
+        cursor.execute(sql, sql_params)
+        return rows, cursor.rowcount
