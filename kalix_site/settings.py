@@ -219,6 +219,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "kalix_site.pagination.IdCursorPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
+    # A service's Django ValidationError is a 400 with its field errors (kalix_site/errors.py).
+    "EXCEPTION_HANDLER": "kalix_site.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kalix API",
