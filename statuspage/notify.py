@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kalix_site import signing
+from kalix_site.backoff import backoff as exponential_backoff
 from messaging.lanes import LIVE, poke, queue_source
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
 
@@ -201,7 +202,9 @@ def _claim(now, batch: int) -> list[Notice]:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=settings.STATUSPAGE_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return exponential_backoff(
+        attempts, base=settings.STATUSPAGE_RETRY_BASE_SECONDS, cap=settings.STATUSPAGE_RETRY_MAX_SECONDS
+    )
 
 
 def deliver_due(*, batch: int | None = None) -> int:
