@@ -191,7 +191,7 @@ def test_email_goes_out_on_the_live_lane(transactional_db, lane_cluster, smtp_se
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=settings.EMAIL_PORT,
-        STATUSPAGE_URL="http://status.test",
+        KALIX_PUBLIC_URL="http://status.test",
     )
     services.incident_open(
         name="Email delays", status=states.INVESTIGATING, body="Looking.", components={email: "degraded_performance"}
