@@ -47,6 +47,10 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 
+# Our public base URL (scheme, host, port): every absolute link we send out (carrier callbacks, status emails,
+# webhooks, feed, API) is built on it by kalix_site.links.absolute_url. Was also STATUSPAGE_URL (still read).
+PUBLIC_URL = env.str("KALIX_PUBLIC_URL", "http://127.0.0.1:8000", old="STATUSPAGE_URL")
+
 # --- Security: secure by default outside DEBUG, each switch configurable -------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -302,10 +306,9 @@ MESSAGING_INBOX_RETRY_MAX_SECONDS = env.float("KALIX_INBOX_RETRY_MAX_SECONDS", 1
 MESSAGING_SMS_PROVIDER = env.str("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env.str("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env.bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
-MESSAGING_PUBLIC_URL = env.str("KALIX_PUBLIC_URL", "http://127.0.0.1:8000")  # base of our webhook URLs
 SIMCARRIER_URL = env.str("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
 SIMCARRIER_SECRET = secret("KALIX_SIMCARRIER_SECRET")
-SIMCARRIER_WEBHOOK_URL = env.str("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: MESSAGING_PUBLIC_URL + webhook path
+SIMCARRIER_WEBHOOK_URL = env.str("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: PUBLIC_URL + webhook path
 SIMCARRIER_ACCEPT_LATENCY_MS = env.int("KALIX_SIMCARRIER_ACCEPT_LATENCY_MS", 0)
 SIMCARRIER_REPORT_DELAY_MS = env.int("KALIX_SIMCARRIER_REPORT_DELAY_MS", 200)
 SIMCARRIER_FAILURE_RATE = env.float("KALIX_SIMCARRIER_FAILURE_RATE", 0.0)
@@ -369,8 +372,6 @@ def statuspage(read, name: str, default):
 
 STATUSPAGE_NAME = statuspage(env.str, "STATUSPAGE_NAME", "Kalix")
 STATUSPAGE_PAGE_ID = statuspage(env.str, "STATUSPAGE_PAGE_ID", "kalix")
-# Public base URL used in links and emails: our public base, as for messaging (its old name still read, warned).
-STATUSPAGE_URL = env.str("KALIX_PUBLIC_URL", "http://localhost:8000", old="STATUSPAGE_URL")
 STATUSPAGE_TIME_ZONE = statuspage(env.str, "STATUSPAGE_TIME_ZONE", "Australia/Sydney")
 STATUSPAGE_FROM_EMAIL = statuspage(env.str, "STATUSPAGE_FROM_EMAIL", DEFAULT_FROM_EMAIL)
 STATUSPAGE_MESSAGE_ID_DOMAIN = statuspage(env.str, "STATUSPAGE_MESSAGE_ID_DOMAIN", "kalix.example")

@@ -216,7 +216,8 @@ def main() -> int:
     db_stop_timeout = int(env_seconds("KALIX_RUN_DB_STOP_SECONDS", 4)) or 1
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "kalix_site.settings")
-    env.setdefault("KALIX_PUBLIC_URL", f"http://{host}:{port}")  # where the simulated carrier reports
+    if not {"KALIX_PUBLIC_URL", "STATUSPAGE_URL"} & env.keys():  # its old name, still read by settings
+        env["KALIX_PUBLIC_URL"] = f"http://{host}:{port}"  # where the simulated carrier reports
     carrier = urlsplit(env.get("KALIX_SIMCARRIER_URL") or "http://127.0.0.1:8025")
     started = time.monotonic()
     if port_in_use(host, port):

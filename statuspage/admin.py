@@ -335,7 +335,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             ),
             "publish_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_publish", args=[incident.pk]),
             "discard_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_discard", args=[incident.pk]),
-            "public_url": f"/status/incidents/{incident.pk}/",
+            "public_url": reverse("statuspage:incident", args=[incident.pk]),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
