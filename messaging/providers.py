@@ -426,10 +426,6 @@ def provider_for(channel: str) -> Provider:
     return PROVIDERS[name]()
 
 
-def provider_named(name: str) -> Provider:
-    return PROVIDERS[name]()
-
-
 def provider_names() -> dict[str, str]:
     """{channel: name of the provider its messages go to}: what the claim records on each message, so a
     delivery report can be bound to its provider before the hand-off's outcome is recorded."""
