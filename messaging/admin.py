@@ -3,25 +3,17 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from kalix_site.admin import ReadOnlyInline
 from messaging import inbox, services
 from messaging.models import DeliveryEvent, Message, Status, WebhookInbox
 from messaging.selectors import search_query
 from messaging.status import recompute_status
 
 
-class DeliveryEventInline(admin.TabularInline):
+class DeliveryEventInline(ReadOnlyInline):
     model = DeliveryEvent
     fields = ["occurred_at", "kind", "detail", "source", "received_at", "event_id"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["occurred_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Message)
