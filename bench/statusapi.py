@@ -185,7 +185,7 @@ def main() -> None:
     setup_django("statusapi")
     seed()
     port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kalix_site.settings", "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kalix_site.settings", "KALIX_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "kalix_site.wsgi",

@@ -16,6 +16,7 @@ from billing.models import (
     InvoiceLine,
     Payer,
 )
+from kalix_site.admin import ReadOnlyInline
 
 
 @admin.register(Payer)
@@ -37,15 +38,9 @@ class InvoiceLineInline(admin.TabularInline):
     can_delete = False
 
 
-class InvoiceHistoryInline(admin.TabularInline):
+class InvoiceHistoryInline(ReadOnlyInline):
     model = InvoiceHistory
-    extra = 0
     fields = ["at", "by", "from_status", "to_status", "batch", "note"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Invoice)
@@ -63,26 +58,14 @@ class InvoiceAdmin(admin.ModelAdmin):
         return False
 
 
-class BatchItemInline(admin.TabularInline):
+class BatchItemInline(ReadOnlyInline):
     model = BatchItem
-    extra = 0
     fields = ["invoice", "active", "amount", "paid_amount", "removed_at"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class BatchHistoryInline(admin.TabularInline):
+class BatchHistoryInline(ReadOnlyInline):
     model = BatchHistory
-    extra = 0
     fields = ["at", "by", "from_status", "to_status", "note"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BillingBatch)

@@ -1,8 +1,10 @@
-"""/api/v1/ billing endpoints: payers, invoices (with lines) and batches, scoped to the caller's clinic."""
+"""/api/v1/ billing endpoints: payers, invoices (with lines) and batches, scoped to the caller's clinic.
+
+A service's Django ValidationError is left to the API's exception handler (kalix_site/errors.py): 400 with
+its field errors."""
 
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,10 +18,6 @@ from billing.lifecycle import InvalidTransition
 from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
 from clinics.api import ClinicScopedMixin
 from clinics.models import Patient
-
-
-def _drf_error(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
 
 
 class ClinicScopedSerializer(serializers.ModelSerializer):
@@ -190,18 +188,12 @@ class InvoiceViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         lines = data.pop("lines")
-        try:
-            serializer.instance = services.invoice_create(clinic=self.clinic, lines=lines, by=self.request.user, **data)
-        except DjangoValidationError as exc:
-            raise _drf_error(exc) from None
+        serializer.instance = services.invoice_create(clinic=self.clinic, lines=lines, by=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         lines = data.pop("lines", None)
-        try:
-            serializer.instance = services.invoice_update(invoice=serializer.instance, lines=lines, **data)
-        except DjangoValidationError as exc:
-            raise _drf_error(exc) from None
+        serializer.instance = services.invoice_update(invoice=serializer.instance, lines=lines, **data)
 
     @extend_schema(request=InvoiceStatusSerializer, responses=InvoiceSerializer)
     @action(detail=True, methods=["post"])
@@ -237,17 +229,14 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            batch, created = batches.batch_request(
-                clinic=self.clinic,
-                requested_by=request.user,
-                payer=data.get("payer"),
-                cutoff_date=data["cutoff_date"],
-                selection=data.get("selection"),
-                request_key=data.get("request_key") or request.headers.get("Idempotency-Key"),
-            )
-        except DjangoValidationError as exc:
-            raise _drf_error(exc) from None
+        batch, created = batches.batch_request(
+            clinic=self.clinic,
+            requested_by=request.user,
+            payer=data.get("payer"),
+            cutoff_date=data["cutoff_date"],
+            selection=data.get("selection"),
+            request_key=data.get("request_key") or request.headers.get("Idempotency-Key"),
+        )
         body = self.get_serializer(batch).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -257,8 +246,6 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
             batch = service(batch=batch, by=self.request.user, **kwargs)
         except InvalidTransition as exc:
             raise ValidationError({"status": str(exc)}) from None
-        except DjangoValidationError as exc:
-            raise _drf_error(exc) from None
         batch.refresh_from_db()
         return Response(self.get_serializer(batch).data)
 

@@ -1,8 +1,7 @@
 """Demo billing data: payers, a billing provider, invoices in every state, and one built batch.
 
 Idempotent: payers and providers are updated in place; invoices are made only for a clinic that has
-none yet. The lead calls `billing.demo.load(clinics)` from `manage.py demo`; `manage.py billing_demo`
-does the same for every clinic.
+none yet. `manage.py demo` calls `billing.demo.load(clinics)` with the demo clinics.
 """
 
 from datetime import timedelta

@@ -14,6 +14,7 @@ from billing.lifecycle import EDITABLE_INVOICE_STATUSES, InvalidTransition
 from billing.models import BillingBatch, Invoice
 from billing.validation import clinic_today
 from clinics.views import staff_required
+from kalix_site import errors
 
 PAGE_SIZE = 50
 
@@ -50,17 +51,12 @@ def batch_create(request):
                 request_key=data["request_key"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            errors.add_form_errors(form, exc)
         else:
             if created:
                 messages.success(request, f"{batch} requested.")
             return redirect("billing-batch-detail", pk=batch.pk)
     return _render_pool(request, form, status=400)
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # --- Invoices ---------------------------------------------------------------------------------
@@ -126,7 +122,7 @@ def _invoice_form(request, invoice):
                 if ready and invoice.status == Invoice.Status.DRAFT:
                     invoice = services.invoice_set_status(invoice=invoice, status=Invoice.Status.READY, by=request.user)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            errors.add_form_errors(form, exc)
         else:
             if not made:
                 messages.info(request, f"{invoice.number} was already saved from this form; nothing new was made.")
@@ -231,7 +227,7 @@ def batch_payment(request, pk):
             messages.success(request, "Payment recorded.")
             return redirect("billing-batch-detail", pk=pk)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            errors.add_form_errors(form, exc)
         except InvalidTransition as exc:
             form.add_error(None, str(exc))
     batch.refresh_from_db()

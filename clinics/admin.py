@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from clinics import consent
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
+from kalix_site.admin import ReadOnlyInline
 
 
 class StaffMembershipInline(admin.TabularInline):
@@ -34,19 +35,10 @@ class PatientAdmin(admin.ModelAdmin):
     list_select_related = ["clinic"]
 
 
-class AddressConsentChangeInline(admin.TabularInline):
+class AddressConsentChangeInline(ReadOnlyInline):
     model = AddressConsentChange
     fields = ["occurred_at", "state", "source", "reason", "changed_by", "message_pk", "event_id", "recorded_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["occurred_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AddressConsent)

@@ -28,21 +28,7 @@ class ClinicScopedMixin:
 class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "email",
-            "mobile",
-            "fax",
-            "messaging_consent",
-            "email_opt_out",
-            "sms_opt_out",
-            "fax_opt_out",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *services.PATIENT_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from clinics.models import Clinic, Patient
 
+# What staff may set on a patient, in the order the form and the API show it.
 PATIENT_FIELDS = (
     "first_name",
     "last_name",
@@ -10,10 +11,10 @@ PATIENT_FIELDS = (
     "email",
     "mobile",
     "fax",
+    "messaging_consent",
     "email_opt_out",
     "sms_opt_out",
     "fax_opt_out",
-    "messaging_consent",
 )
 
 

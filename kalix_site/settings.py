@@ -2,57 +2,36 @@
 
 Every setting an operator may change is listed, with its default, in the README's configuration
 table. Development conveniences (a throwaway SECRET_KEY, localhost hosts, email to files) apply only
-when DEBUG is on; production values must be given explicitly.
+when DEBUG is on; production values must be given explicitly. Values are parsed strictly and variables
+follow one naming rule, KALIX_<NAME> for ours (kalix_site/env.py). Importing this module only reads
+configuration: it starts nothing (the embedded PostgreSQL is started by manage.py, run.py and the tests).
 """
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from kalix_site.env import Environment
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name, default)
+# Strict: a value that does not parse stops start-up naming the variable; renamed variables are still read
+# under their old names (old=...), with a warning naming the new one (kalix_site/env.py).
+env = Environment()
 
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-DEBUG = env_bool("DEBUG", False)
+DEBUG = env.bool("DEBUG", False)
 
 # With DEBUG, secrets the environment leaves unset come from this install's random development secrets.
-DEV_SECRETS_FILE = Path(env("KALIX_DEV_SECRETS_FILE") or BASE_DIR / ".data" / "dev-secrets.json")
+DEV_SECRETS_FILE = Path(env.str("KALIX_DEV_SECRETS_FILE") or BASE_DIR / ".data" / "dev-secrets.json")
 
 
 def secret(name: str) -> str:
     """A secret from the environment; with DEBUG, else this install's development one; else empty (an
     empty webhook secret fails the system checks in messaging/checks.py, so production will not start)."""
-    if value := env(name):
+    if value := env.str(name):
         return value
     if DEBUG:
         from kalix_site.dev_secrets import dev_secrets
@@ -65,17 +44,21 @@ SECRET_KEY = secret("SECRET_KEY")
 if not SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for development).")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+# Our public base URL (scheme, host, port): every absolute link we send out (carrier callbacks, status emails,
+# webhooks, feed, API) is built on it by kalix_site.links.absolute_url. Was also STATUSPAGE_URL (still read).
+PUBLIC_URL = env.str("KALIX_PUBLIC_URL", "http://127.0.0.1:8000", old="STATUSPAGE_URL")
 
 # --- Security: secure by default outside DEBUG, each switch configurable -------------------------
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-if env_bool("SECURE_PROXY_SSL_HEADER", False):
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", not DEBUG)
+if env.bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
@@ -141,9 +124,9 @@ TEMPLATES = [
 # --- Database: DATABASE_URL, or the embedded PostgreSQL under .data/pg ----------------------------
 # Settings only say where the embedded server listens; manage.py, scripts/run.py and the test setup
 # start it (kalix_site/embedded_db.py), so importing settings never starts a process.
-DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
-if env("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=DB_CONN_MAX_AGE)}
+DB_CONN_MAX_AGE = env.int("KALIX_DB_CONN_MAX_AGE", 60, old="DB_CONN_MAX_AGE")
+if env.str("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(env.str("DATABASE_URL"), conn_max_age=DB_CONN_MAX_AGE)}
 else:
     from kalix_site.embedded_db import connection_settings
 
@@ -169,7 +152,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-au"
-TIME_ZONE = env("TIME_ZONE", "UTC")
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -186,28 +169,28 @@ STORAGES = {
         )
     },
 }
-MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
 MEDIA_URL = "media/"
 
 # --- Email --------------------------------------------------------------------------------------
-EMAIL_BACKEND = env(
+EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.filebased.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 # Where development email goes (one file per connection), so it never lands in a terminal or log.
-EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Kalix <no-reply@kalix.example>")
-SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Kalix <no-reply@kalix.example>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = {"WEBHOOK_SECRET": secret("ANYMAIL_WEBHOOK_SECRET") or None}
 
-PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", "AU")
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", "AU")
 PHONENUMBER_DB_FORMAT = "E164"
 
 # --- REST API -----------------------------------------------------------------------------------
@@ -219,7 +202,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "kalix_site.pagination.IdCursorPagination",
-    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
+    "PAGE_SIZE": env.int("KALIX_API_PAGE_SIZE", 50, old="API_PAGE_SIZE"),
+    # A service's Django ValidationError is a 400 with its field errors (kalix_site/errors.py).
+    "EXCEPTION_HANDLER": "kalix_site.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kalix API",
@@ -235,10 +220,12 @@ SPECTACULAR_SETTINGS = {
 # Each lane is its own django-q2 cluster with its own workers: start one with
 # `Q_CLUSTER_NAME=<lane> manage.py qcluster`. Tasks are routed with async_task(..., cluster=<lane>).
 LANES = ("live", "bulk")
-LIVE_WORKERS = env_int("KALIX_LIVE_WORKERS", 2)
-BULK_WORKERS = env_int("KALIX_BULK_WORKERS", 1)
+LIVE_WORKERS = env.int("KALIX_LIVE_WORKERS", 2)
+BULK_WORKERS = env.int("KALIX_BULK_WORKERS", 1)
 # The lane-aware brokers moved from kalix_site.qbroker to lanes.brokers; an old value still works.
-Q_BROKER_CLASS = env("KALIX_Q_BROKER_CLASS", "lanes.brokers.LaneORM").replace("kalix_site.qbroker.", "lanes.brokers.")
+Q_BROKER_CLASS = env.str("KALIX_Q_BROKER_CLASS", "lanes.brokers.LaneORM").replace(
+    "kalix_site.qbroker.", "lanes.brokers."
+)
 Q_CLUSTER = {
     "name": "kalix",  # shared by every lane: it is also the salt that signs task payloads
     "cluster_name": "live",
@@ -246,39 +233,39 @@ Q_CLUSTER = {
     "broker_class": Q_BROKER_CLASS,
     "cache": "shared",
     "workers": LIVE_WORKERS,
-    "timeout": env_int("KALIX_LIVE_TIMEOUT", 120),
-    "retry": env_int("KALIX_LIVE_RETRY", 180),
+    "timeout": env.int("KALIX_LIVE_TIMEOUT", 120),
+    "retry": env.int("KALIX_LIVE_RETRY", 180),
     "max_attempts": 1,  # tasks are pokes, backed by schedules; a failed poke is not retried blindly
     "save_limit": -1,  # successes are not saved: the domain rows are the record
-    "recycle": env_int("KALIX_Q_RECYCLE", 5000),
-    "poll": env_float("KALIX_Q_POLL", 0.1),
+    "recycle": env.int("KALIX_Q_RECYCLE", 5000),
+    "poll": env.float("KALIX_Q_POLL", 0.1),
     "catch_up": False,
     "ack_failures": True,
     "label": "Lanes (django-q2)",
     "ALT_CLUSTERS": {
         "bulk": {
             "workers": BULK_WORKERS,
-            "timeout": env_int("KALIX_BULK_TIMEOUT", 600),
-            "retry": env_int("KALIX_BULK_RETRY", 720),
+            "timeout": env.int("KALIX_BULK_TIMEOUT", 600),
+            "retry": env.int("KALIX_BULK_RETRY", 720),
         },
     },
 }
-if env("REDIS_URL"):
+if env.str("REDIS_URL"):
     # A Redis host that drops packets must not hang a web request (the queue dashboard reads the broker's
     # queue size) for the operating system's TCP timeout: connect within a few seconds or fail.
-    _redis = urlsplit(env("REDIS_URL"))
+    _redis = urlsplit(env.str("REDIS_URL"))
     if "socket_connect_timeout" not in _redis.query:
         _query = "&".join(
-            filter(None, [_redis.query, f"socket_connect_timeout={env_int('KALIX_REDIS_CONNECT_TIMEOUT', 3)}"])
+            filter(None, [_redis.query, f"socket_connect_timeout={env.int('KALIX_REDIS_CONNECT_TIMEOUT', 3)}"])
         )
         _redis = _redis._replace(query=_query)
     Q_CLUSTER["redis"] = urlunsplit(_redis)
 
 # Seconds after which a lane whose workers sent no heartbeat counts as down (/healthz answers 503).
-LANE_HEARTBEAT_TTL = env_int("KALIX_LANE_HEARTBEAT_TTL", 15)
+LANE_HEARTBEAT_TTL = env.int("KALIX_LANE_HEARTBEAT_TTL", 15)
 
 # --- Logging: structured enough to grep, never message bodies or patient details ---------------
-LOG_LEVEL = env("LOG_LEVEL", "INFO")
+LOG_LEVEL = env.str("KALIX_LOG_LEVEL", "INFO", old="LOG_LEVEL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -300,116 +287,122 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 
 # --- clinics --------------------------------------------------------------------------------------
 # Login attempts per client address per minute before 429 (0 turns the limit off).
-LOGIN_RATE_PER_MIN = env_int("KALIX_LOGIN_RATE_PER_MIN", 20)
+LOGIN_RATE_PER_MIN = env.int("KALIX_LOGIN_RATE_PER_MIN", 20)
 
 # --- messaging ------------------------------------------------------------------------------------
-MESSAGING_SMS_MAX_SEGMENTS = env_int("KALIX_SMS_MAX_SEGMENTS", 10)
-MESSAGING_EMAIL_MAX_BYTES = env_int("KALIX_EMAIL_MAX_BYTES", 200_000)
-MESSAGING_FAX_MAX_BYTES = env_int("KALIX_FAX_MAX_BYTES", 10_000_000)
-MESSAGING_BATCH_SIZE = env_int("KALIX_MESSAGING_BATCH_SIZE", 500)  # messages claimed per batch
-MESSAGING_DRAIN_SECONDS = env_float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # one drain task's time budget
-MESSAGING_MAX_ATTEMPTS = env_int("KALIX_MESSAGING_MAX_ATTEMPTS", 5)  # hand-off tries for temporary problems
-MESSAGING_RETRY_BASE_SECONDS = env_int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)  # doubled each attempt
-MESSAGING_RETRY_MAX_SECONDS = env_int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
-MESSAGING_RECOVERY_GRACE_SECONDS = env_int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
-MESSAGING_INBOX_MAX_AGE_SECONDS = env_int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
-MESSAGING_SMTP_RECONNECTS = env_int("KALIX_SMTP_RECONNECTS", 3)  # new SMTP connections per batch after hang-ups
-MESSAGING_TIMELINE_MAX_LINES = env_int("KALIX_TIMELINE_MAX_LINES", 100)  # lines a message's timeline shows
+MESSAGING_SMS_MAX_SEGMENTS = env.int("KALIX_SMS_MAX_SEGMENTS", 10)
+MESSAGING_EMAIL_MAX_BYTES = env.int("KALIX_EMAIL_MAX_BYTES", 200_000)
+MESSAGING_FAX_MAX_BYTES = env.int("KALIX_FAX_MAX_BYTES", 10_000_000)
+MESSAGING_BATCH_SIZE = env.int("KALIX_MESSAGING_BATCH_SIZE", 500)  # messages claimed per batch
+MESSAGING_DRAIN_SECONDS = env.float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # one drain task's time budget
+MESSAGING_MAX_ATTEMPTS = env.int("KALIX_MESSAGING_MAX_ATTEMPTS", 5)  # hand-off tries for temporary problems
+MESSAGING_RETRY_BASE_SECONDS = env.int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)  # doubled each attempt
+MESSAGING_RETRY_MAX_SECONDS = env.int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
+MESSAGING_RECOVERY_GRACE_SECONDS = env.int("KALIX_MESSAGING_RECOVERY_GRACE_SECONDS", 15)  # after a worker died
+MESSAGING_INBOX_MAX_AGE_SECONDS = env.int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
+MESSAGING_SMTP_RECONNECTS = env.int("KALIX_SMTP_RECONNECTS", 3)  # new SMTP connections per batch after hang-ups
+MESSAGING_TIMELINE_MAX_LINES = env.int("KALIX_TIMELINE_MAX_LINES", 100)  # lines a message's timeline shows
 # An unmatched delivery report is tried this many times, waiting base * 2^(try-1) s (capped) between
 # tries, then parked for an operator (admin: Webhook inbox, Discard / Re-apply now).
-MESSAGING_INBOX_MAX_TRIES = env_int("KALIX_INBOX_MAX_TRIES", 8)
-MESSAGING_INBOX_RETRY_BASE_SECONDS = env_float("KALIX_INBOX_RETRY_BASE_SECONDS", 2.0)
-MESSAGING_INBOX_RETRY_MAX_SECONDS = env_float("KALIX_INBOX_RETRY_MAX_SECONDS", 120.0)
+MESSAGING_INBOX_MAX_TRIES = env.int("KALIX_INBOX_MAX_TRIES", 8)
+MESSAGING_INBOX_RETRY_BASE_SECONDS = env.float("KALIX_INBOX_RETRY_BASE_SECONDS", 2.0)
+MESSAGING_INBOX_RETRY_MAX_SECONDS = env.float("KALIX_INBOX_RETRY_MAX_SECONDS", 120.0)
 # Minutes between the live lane's safety-net drains (behind the pokes; upserted at every migrate).
-MESSAGING_SAFETY_DRAIN_MINUTES = env_int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES", 1)
-MESSAGING_SMS_PROVIDER = env("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
-MESSAGING_FAX_PROVIDER = env("KALIX_FAX_PROVIDER", "simulated")
-MESSAGING_EMAIL_TRACKING = env_bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
-MESSAGING_PUBLIC_URL = env("KALIX_PUBLIC_URL", "http://127.0.0.1:8000")  # base of our webhook URLs
-SIMCARRIER_URL = env("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
+MESSAGING_SAFETY_DRAIN_MINUTES = env.int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES", 1)
+MESSAGING_SMS_PROVIDER = env.str("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
+MESSAGING_FAX_PROVIDER = env.str("KALIX_FAX_PROVIDER", "simulated")
+MESSAGING_EMAIL_TRACKING = env.bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
+SIMCARRIER_URL = env.str("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
 SIMCARRIER_SECRET = secret("KALIX_SIMCARRIER_SECRET")
-SIMCARRIER_WEBHOOK_URL = env("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: MESSAGING_PUBLIC_URL + webhook path
-SIMCARRIER_ACCEPT_LATENCY_MS = env_int("KALIX_SIMCARRIER_ACCEPT_LATENCY_MS", 0)
-SIMCARRIER_REPORT_DELAY_MS = env_int("KALIX_SIMCARRIER_REPORT_DELAY_MS", 200)
-SIMCARRIER_FAILURE_RATE = env_float("KALIX_SIMCARRIER_FAILURE_RATE", 0.0)
-SIMCARRIER_DUPLICATE_RATE = env_float("KALIX_SIMCARRIER_DUPLICATE_RATE", 0.0)
-SIMCARRIER_REORDER_RATE = env_float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
-SIMCARRIER_REPORT_BATCH = env_int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
+SIMCARRIER_WEBHOOK_URL = env.str("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: PUBLIC_URL + webhook path
+SIMCARRIER_ACCEPT_LATENCY_MS = env.int("KALIX_SIMCARRIER_ACCEPT_LATENCY_MS", 0)
+SIMCARRIER_REPORT_DELAY_MS = env.int("KALIX_SIMCARRIER_REPORT_DELAY_MS", 200)
+SIMCARRIER_FAILURE_RATE = env.float("KALIX_SIMCARRIER_FAILURE_RATE", 0.0)
+SIMCARRIER_DUPLICATE_RATE = env.float("KALIX_SIMCARRIER_DUPLICATE_RATE", 0.0)
+SIMCARRIER_REORDER_RATE = env.float("KALIX_SIMCARRIER_REORDER_RATE", 0.0)
+SIMCARRIER_REPORT_BATCH = env.int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # reports per webhook POST
 # Recipients the simulated carrier always reports undelivered (comma-separated E.164; a fictional number).
-SIMCARRIER_UNDELIVERABLE = env_list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
-SIMCARRIER_REJECT_TO = env_list("KALIX_SIMCARRIER_REJECT_TO", [])  # recipients it refuses at acceptance
-SIMCARRIER_STRICT = env_bool("KALIX_SIMCARRIER_STRICT", False)  # one refused message: 400 for the whole request
-TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
-TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
-TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
-TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com")
-PROVIDER_TIMEOUT_SECONDS = env_float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
+SIMCARRIER_UNDELIVERABLE = env.list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
+SIMCARRIER_REJECT_TO = env.list("KALIX_SIMCARRIER_REJECT_TO", [])  # recipients it refuses at acceptance
+SIMCARRIER_STRICT = env.bool("KALIX_SIMCARRIER_STRICT", False)  # one refused message: 400 for the whole request
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", "https://api.twilio.com")
+PROVIDER_TIMEOUT_SECONDS = env.float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
 
 # --- lanes and re-index ---------------------------------------------------------------------------
 # A poke still waiting unstarted in the broker after this many seconds is sent again (its task may be lost).
-LANE_POKE_RESEND_SECONDS = env_int("KALIX_LANE_POKE_RESEND_SECONDS", 60)
+LANE_POKE_RESEND_SECONDS = env.int("KALIX_LANE_POKE_RESEND_SECONDS", 60)
 # Messages per re-index chunk (one set-based UPDATE each, checkpointed in the job row).
-REINDEX_CHUNK_SIZE = env_int("KALIX_REINDEX_CHUNK_SIZE", 5000)
+REINDEX_CHUNK_SIZE = env.int("KALIX_REINDEX_CHUNK_SIZE", 5000)
 # Default throttle of a new re-index job in rows/s (0: as fast as the bulk lane goes).
-REINDEX_DEFAULT_THROTTLE = env_int("KALIX_REINDEX_DEFAULT_THROTTLE", 0)
+REINDEX_DEFAULT_THROTTLE = env.int("KALIX_REINDEX_DEFAULT_THROTTLE", 0)
 # A re-index task works at most this long, then hands over to a fresh task (a killed worker loses one chunk).
-REINDEX_SLICE_SECONDS = env_float("KALIX_REINDEX_SLICE_SECONDS", 20.0)
+REINDEX_SLICE_SECONDS = env.float("KALIX_REINDEX_SLICE_SECONDS", 20.0)
 # The re-index waits while the live lane's oldest pending item is older than this (seconds; 0: never waits).
-REINDEX_LIVE_MAX_AGE_SECONDS = env_float("KALIX_REINDEX_LIVE_MAX_AGE_SECONDS", 5.0)
+REINDEX_LIVE_MAX_AGE_SECONDS = env.float("KALIX_REINDEX_LIVE_MAX_AGE_SECONDS", 5.0)
 # How long the re-index sleeps before looking at the live lane again when it backs off.
-REINDEX_BACKOFF_SECONDS = env_float("KALIX_REINDEX_BACKOFF_SECONDS", 1.0)
+REINDEX_BACKOFF_SECONDS = env.float("KALIX_REINDEX_BACKOFF_SECONDS", 1.0)
 # Safety-net schedule that resumes re-index jobs whose poke was lost or whose worker died (minutes; upserted
 # at every migrate).
-REINDEX_SAFETY_MINUTES = env_int("KALIX_REINDEX_SAFETY_MINUTES", 1)
+REINDEX_SAFETY_MINUTES = env.int("KALIX_REINDEX_SAFETY_MINUTES", 1)
 # Priorities at or above this mark a queued item as in the lane's backlog (moved there by an operator).
-LANE_BACKLOG_PRIORITY = env_int("KALIX_LANE_BACKLOG_PRIORITY", 10000)
+LANE_BACKLOG_PRIORITY = env.int("KALIX_LANE_BACKLOG_PRIORITY", 10000)
 # The priority "promote to the front" gives (lower goes first; new messages get 100).
-LANE_FRONT_PRIORITY = env_int("KALIX_LANE_FRONT_PRIORITY", 0)
+LANE_FRONT_PRIORITY = env.int("KALIX_LANE_FRONT_PRIORITY", 0)
 # Minutes of per-lane samples kept for the dashboard's sparklines.
-LANE_SAMPLE_KEEP_MINUTES = env_int("KALIX_LANE_SAMPLE_KEEP_MINUTES", 1440)
+LANE_SAMPLE_KEEP_MINUTES = env.int("KALIX_LANE_SAMPLE_KEEP_MINUTES", 1440)
 # Seconds between refreshes of the admin queue dashboard.
-LANE_DASHBOARD_REFRESH_SECONDS = env_int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS", 5)
+LANE_DASHBOARD_REFRESH_SECONDS = env.int("KALIX_LANE_DASHBOARD_REFRESH_SECONDS", 5)
 
 # --- billing --------------------------------------------------------------------------------------
 # Batches one live-lane poke builds before it returns (the next poke or the schedule takes the rest).
-BILLING_DRAIN_MAX_BATCHES = env_int("KALIX_BILLING_DRAIN_MAX_BATCHES", 20)
+BILLING_DRAIN_MAX_BATCHES = env.int("KALIX_BILLING_DRAIN_MAX_BATCHES", 20)
 # A batch 'building' for longer than this (its worker died) is queued again.
-BILLING_BUILD_STALE_S = env_int("KALIX_BILLING_BUILD_STALE_S", 300)
+BILLING_BUILD_STALE_S = env.int("KALIX_BILLING_BUILD_STALE_S", 300)
 # Minutes between the safety-net schedule's pokes of the live lane (upserted at every migrate).
-BILLING_SCHEDULE_MINUTES = env_int("KALIX_BILLING_SCHEDULE_MINUTES", 1)
+BILLING_SCHEDULE_MINUTES = env.int("KALIX_BILLING_SCHEDULE_MINUTES", 1)
 # Seconds between refreshes of a batch page while it waits or builds.
-BILLING_WAITING_REFRESH_S = env_int("KALIX_BILLING_WAITING_REFRESH_S", 2)
+BILLING_WAITING_REFRESH_S = env.int("KALIX_BILLING_WAITING_REFRESH_S", 2)
 # X12 interchange usage indicator: T (test) or P (production); receiver id of the clearinghouse.
-BILLING_X12_USAGE = env("KALIX_BILLING_X12_USAGE", "T")
-BILLING_X12_RECEIVER_ID = env("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
+BILLING_X12_USAGE = env.str("KALIX_BILLING_X12_USAGE", "T")
+BILLING_X12_RECEIVER_ID = env.str("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
 
 # --- status page ----------------------------------------------------------------------------------
-STATUSPAGE_NAME = env("STATUSPAGE_NAME", "Kalix")
-STATUSPAGE_PAGE_ID = env("STATUSPAGE_PAGE_ID", "kalix")
-STATUSPAGE_URL = env("STATUSPAGE_URL", "http://localhost:8000")  # public base URL used in links and emails
-STATUSPAGE_TIME_ZONE = env("STATUSPAGE_TIME_ZONE", "Australia/Sydney")
-STATUSPAGE_FROM_EMAIL = env("STATUSPAGE_FROM_EMAIL", DEFAULT_FROM_EMAIL)
-STATUSPAGE_MESSAGE_ID_DOMAIN = env("STATUSPAGE_MESSAGE_ID_DOMAIN", "kalix.example")
-STATUSPAGE_CACHE_ALIAS = env("STATUSPAGE_CACHE_ALIAS", "default")
-STATUSPAGE_CACHE_SECONDS = env_int("STATUSPAGE_CACHE_SECONDS", 60)  # also bounds "ongoing for" staleness
-STATUSPAGE_GENERATION_CHECK_SECONDS = env_float("STATUSPAGE_GENERATION_CHECK_SECONDS", 1.0)
-STATUSPAGE_UPTIME_DAYS = env_int("STATUSPAGE_UPTIME_DAYS", 90)
-STATUSPAGE_HISTORY_MONTHS = env_int("STATUSPAGE_HISTORY_MONTHS", 6)
-STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = env_int("STATUSPAGE_MAINTENANCE_REMINDER_MINUTES", 60)
-STATUSPAGE_NOTICE_BATCH = env_int("STATUSPAGE_NOTICE_BATCH", 50)
-STATUSPAGE_NOTICE_LEASE_SECONDS = env_int("STATUSPAGE_NOTICE_LEASE_SECONDS", 120)
-STATUSPAGE_NOTICE_MAX_ATTEMPTS = env_int("STATUSPAGE_NOTICE_MAX_ATTEMPTS", 8)
-STATUSPAGE_RETRY_BASE_SECONDS = env_float("STATUSPAGE_RETRY_BASE_SECONDS", 30.0)
-STATUSPAGE_WEBHOOK_TIMEOUT = env_float("STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
+# Its variables were STATUSPAGE_<NAME>; they are KALIX_STATUSPAGE_<NAME> now (the old names still read, warned).
+
+
+def statuspage(read, name: str, default):
+    return read(f"KALIX_{name}", default, old=name)
+
+
+STATUSPAGE_NAME = statuspage(env.str, "STATUSPAGE_NAME", "Kalix")
+STATUSPAGE_PAGE_ID = statuspage(env.str, "STATUSPAGE_PAGE_ID", "kalix")
+STATUSPAGE_TIME_ZONE = statuspage(env.str, "STATUSPAGE_TIME_ZONE", "Australia/Sydney")
+STATUSPAGE_FROM_EMAIL = statuspage(env.str, "STATUSPAGE_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+STATUSPAGE_MESSAGE_ID_DOMAIN = statuspage(env.str, "STATUSPAGE_MESSAGE_ID_DOMAIN", "kalix.example")
+STATUSPAGE_CACHE_ALIAS = statuspage(env.str, "STATUSPAGE_CACHE_ALIAS", "default")
+STATUSPAGE_CACHE_SECONDS = statuspage(env.int, "STATUSPAGE_CACHE_SECONDS", 60)  # also bounds "ongoing for" staleness
+STATUSPAGE_GENERATION_CHECK_SECONDS = statuspage(env.float, "STATUSPAGE_GENERATION_CHECK_SECONDS", 1.0)
+STATUSPAGE_UPTIME_DAYS = statuspage(env.int, "STATUSPAGE_UPTIME_DAYS", 90)
+STATUSPAGE_HISTORY_MONTHS = statuspage(env.int, "STATUSPAGE_HISTORY_MONTHS", 6)
+STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = statuspage(env.int, "STATUSPAGE_MAINTENANCE_REMINDER_MINUTES", 60)
+STATUSPAGE_NOTICE_BATCH = statuspage(env.int, "STATUSPAGE_NOTICE_BATCH", 50)
+STATUSPAGE_NOTICE_LEASE_SECONDS = statuspage(env.int, "STATUSPAGE_NOTICE_LEASE_SECONDS", 120)
+STATUSPAGE_NOTICE_MAX_ATTEMPTS = statuspage(env.int, "STATUSPAGE_NOTICE_MAX_ATTEMPTS", 8)
+STATUSPAGE_RETRY_BASE_SECONDS = statuspage(env.float, "STATUSPAGE_RETRY_BASE_SECONDS", 30.0)
+STATUSPAGE_RETRY_MAX_SECONDS = env.float("KALIX_STATUSPAGE_RETRY_MAX_SECONDS", 3600.0)  # longest wait between tries
+STATUSPAGE_WEBHOOK_TIMEOUT = statuspage(env.float, "STATUSPAGE_WEBHOOK_TIMEOUT", 10.0)
 # Minutes between the live lane's schedules of the status page (upserted at every migrate): the notices'
 # safety net behind their pokes, opening and closing maintenance windows, and the queue monitor.
-STATUSPAGE_NOTICE_SCHEDULE_MINUTES = env_int("STATUSPAGE_NOTICE_SCHEDULE_MINUTES", 1)
-STATUSPAGE_MAINTENANCE_TICK_MINUTES = env_int("STATUSPAGE_MAINTENANCE_TICK_MINUTES", 1)
-STATUSPAGE_QUEUE_MONITOR_MINUTES = env_int("STATUSPAGE_QUEUE_MONITOR_MINUTES", 1)
+STATUSPAGE_NOTICE_SCHEDULE_MINUTES = statuspage(env.int, "STATUSPAGE_NOTICE_SCHEDULE_MINUTES", 1)
+STATUSPAGE_MAINTENANCE_TICK_MINUTES = statuspage(env.int, "STATUSPAGE_MAINTENANCE_TICK_MINUTES", 1)
+STATUSPAGE_QUEUE_MONITOR_MINUTES = statuspage(env.int, "STATUSPAGE_QUEUE_MONITOR_MINUTES", 1)
 # Queue monitor: propose an incident when a lane's oldest item is older than RAISE, resolve below CLEAR.
-STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
-STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = env_int("STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)
-STATUSPAGE_BROWSER_CACHE_SECONDS = env_int("STATUSPAGE_BROWSER_CACHE_SECONDS", 5)  # Cache-Control max-age
+STATUSPAGE_QUEUE_RAISE_AGE_SECONDS = statuspage(env.int, "STATUSPAGE_QUEUE_RAISE_AGE_SECONDS", 300)
+STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS = statuspage(env.int, "STATUSPAGE_QUEUE_CLEAR_AGE_SECONDS", 60)
+STATUSPAGE_BROWSER_CACHE_SECONDS = statuspage(env.int, "STATUSPAGE_BROWSER_CACHE_SECONDS", 5)  # Cache-Control max-age
 # The status API's vocabularies get stable names in the OpenAPI schema.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
@@ -422,19 +415,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     }
 )
 # Webhooks to private/loopback addresses are refused (no requests into our own network) unless allowed.
-STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = env_bool("STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", False)
+STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = statuspage(env.bool, "STATUSPAGE_WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- hardening ------------------------------------------------------------------------------------
 # Largest webhook body accepted (bytes); bigger ones get 413 before they are read.
-WEBHOOK_MAX_BYTES = env_int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
+WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
 # Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
-WEBHOOK_RATE_PER_MIN = env_int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
+WEBHOOK_RATE_PER_MIN = env.int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
 # A signed webhook timestamp further than this from our clock is refused (403): a captured request
 # cannot be replayed later. Deliveries already filed are remembered for twice this long.
-WEBHOOK_REPLAY_WINDOW_MINUTES = env_float("KALIX_WEBHOOK_REPLAY_WINDOW_MINUTES", 5.0)
+WEBHOOK_REPLAY_WINDOW_MINUTES = env.float("KALIX_WEBHOOK_REPLAY_WINDOW_MINUTES", 5.0)
 # A delivery report dated more than this long ago is refused (400): no carrier reports that late.
-WEBHOOK_REPORT_MAX_AGE_HOURS = env_float("KALIX_WEBHOOK_REPORT_MAX_AGE_HOURS", 168.0)
+WEBHOOK_REPORT_MAX_AGE_HOURS = env.float("KALIX_WEBHOOK_REPORT_MAX_AGE_HOURS", 168.0)
 # How far a report's own time may run ahead of our clock, or before its message was created (400 beyond).
-WEBHOOK_CLOCK_SKEW_SECONDS = env_int("KALIX_WEBHOOK_CLOCK_SKEW_SECONDS", 300)
+WEBHOOK_CLOCK_SKEW_SECONDS = env.int("KALIX_WEBHOOK_CLOCK_SKEW_SECONDS", 300)
 # Status page subscribe POSTs per client address per minute before 429 (0 turns the limit off).
-STATUSPAGE_SUBSCRIBE_RATE_PER_MIN = env_int("KALIX_STATUSPAGE_SUBSCRIBE_RATE_PER_MIN", 10)
+STATUSPAGE_SUBSCRIBE_RATE_PER_MIN = env.int("KALIX_STATUSPAGE_SUBSCRIBE_RATE_PER_MIN", 10)

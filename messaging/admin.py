@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from kalix_site.admin import ReadOnlyInline
 from lanes import controls as lane_controls
 from lanes.models import LaneAction
 from lanes.stats import duration
@@ -14,19 +15,10 @@ from messaging.selectors import search_query
 from messaging.status import recompute_status
 
 
-class DeliveryEventInline(admin.TabularInline):
+class DeliveryEventInline(ReadOnlyInline):
     model = DeliveryEvent
     fields = ["occurred_at", "kind", "detail", "source", "received_at", "event_id"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["occurred_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Message)

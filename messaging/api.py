@@ -1,6 +1,5 @@
 """/api/v1/messages: send (honouring Idempotency-Key), list, and detail with the event timeline."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -135,12 +134,10 @@ class MessageViewSet(ClinicScopedMixin, mixins.ListModelMixin, mixins.RetrieveMo
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
             raise ValidationError({"Idempotency-Key": "At most 100 characters."})
-        try:
-            message, created = services.message_send_or_replay(
-                clinic=self.clinic, patient=patient, created_by=request.user, idempotency_key=key, **fields
-            )
-        except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+        # A refusal is a Django ValidationError: the API's exception handler answers it 400 with its fields.
+        message, created = services.message_send_or_replay(
+            clinic=self.clinic, patient=patient, created_by=request.user, idempotency_key=key, **fields
+        )
         body = MessageDetailSerializer(message).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -7,7 +7,7 @@ no secret (an email carries it in a header), so it alone must never let one prov
 another's message. Its event is inserted unless one with the same event id exists.
 
 The inbox can never stop the lane. A report that cannot be applied (no message matches it yet) is
-tried again after a backoff (messaging.worker.backoff with the MESSAGING_INBOX_RETRY_* settings), at
+tried again after a backoff (kalix_site/backoff.py with the MESSAGING_INBOX_RETRY_* settings), at
 most MESSAGING_INBOX_MAX_TRIES times, then parked with its reason; one that can never apply (nothing to
 match by, an unknown kind) is parked at once. The pick takes only due, unparked rows (the partial index
 inbox_due_idx), so parked and waiting reports cost nothing and never count as live-lane lag. `tries` is
@@ -27,6 +27,7 @@ from django.db.models import F
 from django.db.models.functions import Least, Now
 from django.utils import timezone
 
+from kalix_site.backoff import backoff
 from lanes.models import LaneAction
 from lanes.pokes import LIVE, poke
 from messaging import consent
@@ -106,8 +107,6 @@ def _max_tries() -> int:
 def retry_delays() -> list[float]:
     """Seconds to wait after try n (entry n-1), from the one backoff helper; past the last entry (the
     cap, or the last try before parking) the wait stays the same, so the list stays short."""
-    from messaging.worker import backoff  # the worker imports this module
-
     base, cap = settings.MESSAGING_INBOX_RETRY_BASE_SECONDS, settings.MESSAGING_INBOX_RETRY_MAX_SECONDS
     delays: list[float] = []
     for tries in range(1, _max_tries() + 1):

@@ -25,8 +25,8 @@ import requests
 import urllib3.exceptions
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.urls import reverse
 
+from kalix_site.links import absolute_url
 from messaging.authenticity import sim_headers
 from messaging.content import header_problem
 from messaging.models import Channel, EventKind
@@ -55,10 +55,6 @@ class Provider:
     def lookup(self, send_keys: list[str]) -> dict[str, str]:
         """{send_key: provider message id} for the send keys the provider has received."""
         raise NotImplementedError
-
-
-def public_url(path: str) -> str:
-    return settings.MESSAGING_PUBLIC_URL.rstrip("/") + path
 
 
 _sessions: dict[str, requests.Session] = {}
@@ -299,7 +295,7 @@ class SimulatedCarrier(Provider):
         return response.json()
 
     def callback_url(self) -> str:
-        return settings.SIMCARRIER_WEBHOOK_URL or public_url(reverse("messaging:webhook-sim"))
+        return settings.SIMCARRIER_WEBHOOK_URL or absolute_url("messaging:webhook-sim")
 
     def send_batch(self, messages):
         return self._send(list(messages), self.callback_url())
@@ -381,7 +377,7 @@ class TwilioMessaging(Provider):
 
     def send_batch(self, messages):
         url = f"{settings.TWILIO_API_BASE.rstrip('/')}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Messages.json"
-        callback = public_url(reverse("messaging:webhook-twilio"))
+        callback = absolute_url("messaging:webhook-twilio")
         for m in messages:
             data = {
                 "To": m.recipient,
@@ -427,10 +423,6 @@ def provider_for(channel: str) -> Provider:
     if channel == Channel.EMAIL:
         return EmailProvider()
     name = settings.MESSAGING_SMS_PROVIDER if channel == Channel.SMS else settings.MESSAGING_FAX_PROVIDER
-    return PROVIDERS[name]()
-
-
-def provider_named(name: str) -> Provider:
     return PROVIDERS[name]()
 
 

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_POST
 
 from clinics import consent
 from clinics.views import staff_required
+from kalix_site import errors
 from kalix_site.forms import new_request_key
 from messaging import dispatch, selectors, services
 from messaging.forms import ComposeForm, MessageFilterForm
@@ -55,12 +56,10 @@ def message_compose(request):
         except ValidationError as exc:
             if isinstance(exc, services.BouncedAddress):
                 form.offer_bounce_override()
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-            if errors.pop("idempotency_key", None):
-                _offer_as_new(form)
-            for field, messages in errors.items():
-                for error in messages:
-                    form.add_error(field if field in form.fields else None, error)
+            if "idempotency_key" in errors.error_dict(exc):
+                _offer_as_new(form)  # says so in its own words, in place of the service's
+                exc = ValidationError({k: v for k, v in exc.message_dict.items() if k != "idempotency_key"})
+            errors.add_form_errors(form, exc)
         else:
             if made:
                 flash.success(request, "Message queued.")

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinics import consent
+from kalix_site.backoff import backoff as exponential_backoff
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import inbox
@@ -172,12 +173,10 @@ def release_claim(token: int) -> None:
 
 
 def backoff(attempts: int, *, base: float | None = None, cap: float | None = None) -> timedelta:
-    """The wait before try `attempts` + 1: base * 2^(attempts-1) seconds, at most cap (defaults: the
-    message hand-off's MESSAGING_RETRY_* settings; the inbox passes its own)."""
+    """The one backoff (kalix_site/backoff.py) with the message hand-off's MESSAGING_RETRY_* settings."""
     base = settings.MESSAGING_RETRY_BASE_SECONDS if base is None else base
     cap = settings.MESSAGING_RETRY_MAX_SECONDS if cap is None else cap
-    doublings = min(max(attempts - 1, 0), 64)  # past 2^64 any base is over any cap: no huge integers
-    return timedelta(seconds=min(base * 2**doublings, cap))
+    return exponential_backoff(attempts, base=base, cap=cap)
 
 
 RECORD_TARGET = """

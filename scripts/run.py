@@ -197,9 +197,18 @@ def print_ready(base: str, health: dict, started: float) -> None:
 
 
 def main() -> int:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
-    web_workers = os.environ.get("WEB_CONCURRENCY", "3")
+    sys.path.insert(0, str(ROOT))
+    from kalix_site import embedded_db
+    from kalix_site.env import ConfigurationError, Environment
+
+    env_vars = Environment()  # strict, and the old names HOST and PORT still read with a warning
+    try:
+        host = env_vars.str("KALIX_HOST", "127.0.0.1", old="HOST")
+        port = env_vars.int("KALIX_PORT", 8000, old="PORT")
+        web_workers = env_vars.int("WEB_CONCURRENCY", 3)
+        keep_db = env_vars.bool("KALIX_KEEP_DB", False)
+    except ConfigurationError as exc:
+        raise SystemExit(f"[run] {exc}") from None
     supervisor = Supervisor(
         worker_grace=env_seconds("KALIX_RUN_WORKER_GRACE_SECONDS", 5),
         web_grace=env_seconds("KALIX_RUN_WEB_GRACE_SECONDS", 3),
@@ -207,22 +216,22 @@ def main() -> int:
     db_stop_timeout = int(env_seconds("KALIX_RUN_DB_STOP_SECONDS", 4)) or 1
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "kalix_site.settings")
-    env.setdefault("KALIX_PUBLIC_URL", f"http://{host}:{port}")  # where the simulated carrier reports
+    if not {"KALIX_PUBLIC_URL", "STATUSPAGE_URL"} & env.keys():  # its old name, still read by settings
+        env["KALIX_PUBLIC_URL"] = f"http://{host}:{port}"  # where the simulated carrier reports
     carrier = urlsplit(env.get("KALIX_SIMCARRIER_URL") or "http://127.0.0.1:8025")
     started = time.monotonic()
-    if port_in_use(host, int(port)):
+    if port_in_use(host, port):
         # Another `make run` (or something else) serves there; starting ours would fail to bind and,
         # on the way out, stop the database the other one is using.
-        print(f"[run] {host}:{port} is already in use: is Kalix already running? Stop it, or set PORT.", flush=True)
+        print(
+            f"[run] {host}:{port} is already in use: is Kalix already running? Stop it, or set KALIX_PORT.", flush=True
+        )
         return 1
 
     signal.signal(signal.SIGINT, supervisor.on_signal)
     signal.signal(signal.SIGTERM, supervisor.on_signal)
 
     embedded = not os.environ.get("DATABASE_URL")
-    sys.path.insert(0, str(ROOT))
-    from kalix_site import embedded_db
-
     if embedded:
         print(f"[run] starting the embedded PostgreSQL in {embedded_db.data_dir(ROOT)}", flush=True)
         embedded_db.start(ROOT)
@@ -239,7 +248,7 @@ def main() -> int:
                 "--bind",
                 f"{host}:{port}",
                 "--workers",
-                web_workers,
+                str(web_workers),
                 "--access-logfile",
                 "-",
                 # gunicorn's own SIGKILL of its workers comes before ours of the whole group.
@@ -278,7 +287,7 @@ def main() -> int:
             time.sleep(0.2)
         supervisor.stop_all()
 
-    if embedded and os.environ.get("KALIX_KEEP_DB") != "1":
+    if embedded and not keep_db:
         began = time.monotonic()
         if embedded_db.stop(ROOT, timeout=db_stop_timeout):
             print(f"[run] embedded PostgreSQL stopped ({time.monotonic() - began:.1f}s)", flush=True)

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from kalix_site import errors
 from statuspage import selectors, services, states
 from statuspage.models import (
     Component,
@@ -51,14 +52,6 @@ def chosen_components(form: forms.Form) -> dict[Component, str]:
         if name.startswith("component_") and value
     }
     return {c: picked[c.pk] for c in Component.objects.filter(pk__in=picked)}
-
-
-def apply_errors(form: forms.Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errs in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errs)
-    else:
-        form.add_error(None, error)
 
 
 class PostUpdateForm(forms.Form):
@@ -299,7 +292,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
                         by=request.user,
                     )
                 except ValidationError as error:
-                    apply_errors(form, error)
+                    errors.add_form_errors(form, error)
                 else:
                     self.message_user(request, f"Update posted to “{incident.name}”.", messages.SUCCESS)
                     return redirect(self._change_url(incident))
@@ -342,7 +335,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             ),
             "publish_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_publish", args=[incident.pk]),
             "discard_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_discard", args=[incident.pk]),
-            "public_url": f"/status/incidents/{incident.pk}/",
+            "public_url": reverse("statuspage:incident", args=[incident.pk]),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
@@ -369,7 +362,7 @@ class IncidentAdmin(BaseIncidentAdmin):
                         by=request.user,
                     )
                 except ValidationError as error:
-                    apply_errors(form, error)
+                    errors.add_form_errors(form, error)
                 else:
                     self.message_user(request, f"Incident “{incident.name}” opened.", messages.SUCCESS)
                     return redirect(self._change_url(incident))
@@ -410,7 +403,7 @@ class ScheduledMaintenanceAdmin(BaseIncidentAdmin):
                         by=request.user,
                     )
                 except ValidationError as error:
-                    apply_errors(form, error)
+                    errors.add_form_errors(form, error)
                 else:
                     self.message_user(request, f"Maintenance “{maintenance.name}” scheduled.", messages.SUCCESS)
                     return redirect(self._change_url(maintenance))

@@ -1,16 +1,13 @@
-"""The Atom feed: one entry per incident update, newest first."""
+"""The Atom feed: one entry per incident update, newest first. Its links are built on PUBLIC_URL, not the
+request's host (kalix_site.links): one cached feed serves every host."""
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.utils.feedgenerator import Atom1Feed
 
+from kalix_site.links import absolute_url
 from statuspage import selectors, states
 from statuspage.text import render_markdown
-
-
-def absolute(path: str) -> str:
-    """Links from STATUSPAGE_URL, not the request's host: one cached feed serves every host."""
-    return settings.STATUSPAGE_URL.rstrip("/") + path
 
 
 class IncidentFeed(Feed):
@@ -18,10 +15,10 @@ class IncidentFeed(Feed):
     subtitle = "Incidents and maintenance, with every update"
 
     def link(self):
-        return absolute("/status/")
+        return absolute_url("statuspage:home")
 
     def feed_url(self):
-        return absolute("/status/feed.atom")
+        return absolute_url("statuspage:feed")
 
     def title(self):
         return f"{settings.STATUSPAGE_NAME} status"
@@ -36,7 +33,7 @@ class IncidentFeed(Feed):
         return render_markdown(update.body)
 
     def item_link(self, update):
-        return absolute(f"/status/incidents/{update.incident_id}/#update-{update.pk}")
+        return absolute_url("statuspage:incident", update.incident_id) + f"#update-{update.pk}"
 
     def item_guid(self, update):
         return f"tag:{settings.STATUSPAGE_MESSAGE_ID_DOMAIN},2026:statuspage/update/{update.pk}"

@@ -24,6 +24,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kalix_site import signing
+from kalix_site.backoff import backoff as exponential_backoff
+from kalix_site.links import absolute_url
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from statuspage.models import Incident, IncidentUpdate, Notice, Subscriber
@@ -81,10 +83,6 @@ def pending_notices():
 # --- Delivery ---------------------------------------------------------------------------------------
 
 
-def absolute(path: str) -> str:
-    return settings.STATUSPAGE_URL.rstrip("/") + path
-
-
 def signature(secret: str, body: bytes) -> str:
     """GitHub-style `sha256=<hex HMAC>` of the body, by the one signer (kalix_site.signing)."""
     return "sha256=" + signing.hmac_sha256(secret, body)
@@ -97,8 +95,8 @@ def webhook_payload(notice: Notice) -> dict:
     status = v2.status_object()
     payload = {
         "meta": {
-            "unsubscribe": absolute(f"/status/unsubscribe/{subscriber.token}/"),
-            "documentation": absolute("/api/docs/"),
+            "unsubscribe": absolute_url("statuspage:unsubscribe", subscriber.token),
+            "documentation": absolute_url("api-docs"),
             "generated_at": v2.iso(timezone.now()),
             "event": notice.purpose,
         },
@@ -160,12 +158,12 @@ def email_content(notice: Notice) -> tuple[str, str]:
     context = {
         "notice": notice,
         "page_name": settings.STATUSPAGE_NAME,
-        "unsubscribe_url": absolute(f"/status/unsubscribe/{subscriber.token}/"),
-        "confirm_url": absolute(f"/status/subscribe/confirm/{subscriber.token}/"),
+        "unsubscribe_url": absolute_url("statuspage:unsubscribe", subscriber.token),
+        "confirm_url": absolute_url("statuspage:confirm", subscriber.token),
     }
     if notice.incident_id:
         context["incident"] = notice.incident
-        context["incident_url"] = absolute(f"/status/incidents/{notice.incident_id}/")
+        context["incident_url"] = absolute_url("statuspage:incident", notice.incident_id)
     if notice.update_id:
         context["update"] = notice.update
     subject = render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).strip()
@@ -174,7 +172,7 @@ def email_content(notice: Notice) -> tuple[str, str]:
 
 def send_email(notice: Notice) -> None:
     subject, body = email_content(notice)
-    unsubscribe = absolute(f"/status/unsubscribe/{notice.subscriber.token}/")
+    unsubscribe = absolute_url("statuspage:unsubscribe", notice.subscriber.token)
     EmailMessage(
         subject=subject,
         body=body,
@@ -201,7 +199,9 @@ def _claim(now, batch: int) -> list[Notice]:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=settings.STATUSPAGE_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return exponential_backoff(
+        attempts, base=settings.STATUSPAGE_RETRY_BASE_SECONDS, cap=settings.STATUSPAGE_RETRY_MAX_SECONDS
+    )
 
 
 def deliver_due(*, batch: int | None = None) -> int:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import Prefetch
 
+from kalix_site.links import absolute_url
 from statuspage import cache, states
 from statuspage.models import AffectedComponent, Component, ComponentGroup, Incident, IncidentUpdate
 
@@ -27,7 +28,7 @@ def page_object() -> dict:
     return {
         "id": settings.STATUSPAGE_PAGE_ID,
         "name": settings.STATUSPAGE_NAME,
-        "url": settings.STATUSPAGE_URL,
+        "url": settings.PUBLIC_URL,
         "time_zone": settings.STATUSPAGE_TIME_ZONE,
         "updated_at": iso(updated_at),
     }
@@ -108,7 +109,7 @@ def incident_object(incident: Incident) -> dict:
         "monitoring_at": iso(incident.monitoring_at),
         "resolved_at": iso(incident.resolved_at),
         "impact": incident.impact,
-        "shortlink": settings.STATUSPAGE_URL.rstrip("/") + f"/status/incidents/{incident.pk}/",
+        "shortlink": absolute_url("statuspage:incident", incident.pk),
         "started_at": iso(incident.started_at),
         "page_id": settings.STATUSPAGE_PAGE_ID,
         "incident_updates": [update_object(u) for u in incident.updates.all()],

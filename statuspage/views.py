@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from clinics.ratelimit import ratelimit
+from kalix_site import errors
 from statuspage import cache, selectors, services
 from statuspage.feed import IncidentFeed
 from statuspage.models import Component
@@ -75,8 +76,7 @@ def subscribe(request):
                 components=form.cleaned_data["components"],
             )
         except ValidationError as error:
-            for field, errors in error.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            errors.add_form_errors(form, error)
         else:
             return render(request, "statuspage/subscribed.html", {"subscriber": subscriber})
     return render(request, "statuspage/subscribe.html", {"form": form})

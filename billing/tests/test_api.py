@@ -1,6 +1,6 @@
 from rest_framework.authtoken.models import Token
 
-from billing import batches
+from billing import batches, services
 from billing.models import BillingBatch, Invoice
 
 
@@ -105,3 +105,16 @@ def test_invoice_list_does_not_query_per_invoice(
     with django_assert_max_num_queries(9):
         body = client_a.get("/api/v1/billing/invoices/").json()
     assert [len(i["lines"]) for i in body["results"]] == [2] * 10
+
+
+def test_the_api_answers_a_service_refusal_as_a_serializer_would(client_a, make_invoice, patient_a, payer_a):
+    """Editing a void invoice: the service's plain message comes back under non_field_errors (the key a
+    serializer's own validation uses), not under "detail", which DRF keeps for errors that are not
+    validation (404, 403), and nothing changes."""
+    invoice = make_invoice(patient=patient_a, payer=payer_a)
+    services.invoice_set_status(invoice=invoice, status=Invoice.Status.VOID)
+    response = client_a.patch(f"/api/v1/billing/invoices/{invoice.pk}/", {"member_id": "NEW"}, "application/json")
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["A void invoice cannot be edited."]}
+    invoice.refresh_from_db()
+    assert invoice.member_id == "M-123"

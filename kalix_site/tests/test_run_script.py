@@ -23,7 +23,7 @@ def test_refuses_a_port_in_use_and_starts_nothing():
         result = subprocess.run(
             [sys.executable, "scripts/run.py"],
             cwd=ROOT,
-            env={"PORT": str(port), "HOST": "127.0.0.1", "PATH": "/usr/bin:/bin"},
+            env={"KALIX_PORT": str(port), "KALIX_HOST": "127.0.0.1", "PATH": "/usr/bin:/bin"},
             capture_output=True,
             text=True,
             timeout=60,
@@ -81,8 +81,8 @@ def test_ctrl_c_stops_workers_then_web_then_database_and_leaves_no_process(tmp_p
     env.update(
         DEBUG="1",
         KALIX_PGDATA=str(pgdata),  # a database of its own: stopping it must not stop the test's
-        HOST="127.0.0.1",
-        PORT=str(port),
+        KALIX_HOST="127.0.0.1",
+        KALIX_PORT=str(port),
         KALIX_SIMCARRIER_URL=f"http://127.0.0.1:{carrier_port}",
         WEB_CONCURRENCY="2",
     )

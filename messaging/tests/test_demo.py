@@ -15,7 +15,7 @@ from messaging.tests.conftest import SIM_SECRET
 def test_demo_messages_reach_delivered_held_cancelled_and_undelivered(live_server, sim_settings):
     with SimCarrier(CarrierConfig(secret=SIM_SECRET, report_delay_ms=50)) as carrier:
         sim_settings.SIMCARRIER_URL = carrier.url
-        sim_settings.MESSAGING_PUBLIC_URL = live_server.url
+        sim_settings.PUBLIC_URL = live_server.url
         call_command("demo", verbosity=0)
         made = Message.objects.count()
         assert OrmQ.objects.filter(key="live").exists()  # the demo's sends poked the live lane

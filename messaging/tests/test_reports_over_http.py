@@ -17,7 +17,7 @@ def test_reports_posted_to_the_webhook_settle_every_status(live_server, sim_sett
     )
     with SimCarrier(config) as carrier:
         sim_settings.SIMCARRIER_URL = carrier.url
-        sim_settings.MESSAGING_PUBLIC_URL = live_server.url
+        sim_settings.PUBLIC_URL = live_server.url
         for i in range(40):
             message_send(clinic=clinic_a, patient=patient_a, channel="sms", body=f"Reminder {i}")
 

@@ -7,7 +7,7 @@ from statuspage import cache, services, states
 def fresh_generation(settings):
     """Each test sees its own writes at once (the generation is re-read on every request)."""
     settings.STATUSPAGE_GENERATION_CHECK_SECONDS = 0
-    settings.STATUSPAGE_URL = "http://status.test"
+    settings.PUBLIC_URL = "http://status.test"
     cache.forget()
     cache._hot.clear()
     from django.core.cache import caches

@@ -20,7 +20,7 @@ def gunicorn(transactional_db):
         [sys.executable, "-m", "gunicorn", "kalix_site.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", "2", "--worker-class", "sync", "--log-level", "warning"],
         cwd=ROOT,
-        env=process_env(STATUSPAGE_GENERATION_CHECK_SECONDS="0.5", STATUSPAGE_CACHE_SECONDS="3600"),
+        env=process_env(KALIX_STATUSPAGE_GENERATION_CHECK_SECONDS="0.5", KALIX_STATUSPAGE_CACHE_SECONDS="3600"),
         start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -131,6 +131,24 @@ def test_failing_webhook_is_retried_with_backoff(components, open_incident, webh
     assert len(webhook_server.received) == 3
 
 
+def test_a_receiver_down_for_long_waits_at_most_the_cap_between_tries(
+    components, open_incident, webhook_server, settings
+):
+    """The status page's own backoff doubled without end: after 13 failed tries it waited 34 hours, and
+    from the 43rd the wait no longer fit a timedelta (OverflowError stopped every notice's delivery)."""
+    settings.STATUSPAGE_NOTICE_MAX_ATTEMPTS = 100
+    settings.STATUSPAGE_RETRY_MAX_SECONDS = 600
+    services.subscriber_add(webhook_url=webhook_server.url)
+    open_incident()
+    for attempts_before in (12, 60):
+        webhook_server.answers.append(503)
+        Notice.objects.update(attempts=attempts_before, next_attempt_at=timezone.now())
+        notify.deliver_due()
+        notice = Notice.objects.get()
+        assert (notice.state, notice.attempts) == (Notice.PENDING, attempts_before + 1)
+        assert timedelta(seconds=590) < notice.next_attempt_at - timezone.now() <= timedelta(seconds=600)
+
+
 def test_webhook_gives_up_after_max_attempts(components, open_incident, webhook_server, settings):
     settings.STATUSPAGE_NOTICE_MAX_ATTEMPTS = 2
     services.subscriber_add(webhook_url=webhook_server.url)
@@ -173,7 +191,7 @@ def test_email_goes_out_on_the_live_lane(transactional_db, lane_cluster, smtp_se
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=settings.EMAIL_PORT,
-        STATUSPAGE_URL="http://status.test",
+        KALIX_PUBLIC_URL="http://status.test",
     )
     services.incident_open(
         name="Email delays", status=states.INVESTIGATING, body="Looking.", components={email: "degraded_performance"}
