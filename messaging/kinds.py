@@ -99,6 +99,7 @@ def reindex_recompute(job, first_id: int, last_id: int) -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM messaging_message msg WHERE {where}", params)  # noqa: S608
         rows = cursor.fetchone()[0]
+        cursor.execute(f"SELECT msg.id FROM messaging_message msg WHERE {where} ORDER BY id FOR NO KEY UPDATE", params)  # noqa: S608  (lock first: messaging.status.LOCK_IDS_SQL)
         sql, sql_params = recompute_sql(
             f"SELECT msg.id FROM messaging_message msg WHERE {where}",  # noqa: S608
             params,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 from messaging.vocabulary import KINDS, EventKind, Status
 
@@ -134,7 +134,7 @@ def recompute_sql(
               LEFT JOIN clinics_patient p ON p.id = msg.patient_id
               {top_join}
              ORDER BY msg.id
-               FOR UPDATE OF msg
+               FOR NO KEY UPDATE OF msg
         )
         UPDATE messaging_message m
            SET status = d.status, status_detail = d.detail, status_at = d.at {set_search}
@@ -146,13 +146,31 @@ def recompute_sql(
     return sql, [*top_params, str(NO_EVENTS[0]), NO_EVENTS[1], *target_params, *join_params, *also_params]
 
 
+# Lock first, derive after, in two statements. In READ COMMITTED a statement keeps the snapshot it began
+# with: a recompute whose FOR UPDATE waited for another transaction re-checks only the message row, and
+# would derive the status from events that miss the ones that transaction committed, then write that stale
+# status over the newer one (a 'sent' written over 'delivered'). Once this statement holds the locks, the
+# recompute that follows starts with a snapshot that has every committed event of these messages.
+# NO KEY UPDATE: it does not conflict with the KEY SHARE locks that inserting events (foreign keys) takes,
+# so a re-index chunk and a worker inserting events cannot deadlock over them.
+LOCK_IDS_SQL = "SELECT id FROM messaging_message WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+LOCK_RANGE_SQL = "SELECT id FROM messaging_message WHERE id BETWEEN %s AND %s ORDER BY id FOR NO KEY UPDATE"
+
+
+def lock_messages(cursor, message_ids: Sequence[int]) -> None:
+    """Lock these messages (in id order) for the caller's transaction, before it recomputes them."""
+    cursor.execute(LOCK_IDS_SQL, [list(message_ids)])
+
+
 def recompute_status(message_ids: Sequence[int], *, search: bool = False) -> int:
-    """Re-derive the status (and with `search`, the search document) of these messages in one
-    statement; returns rows changed. New events never change the search document, hence the default."""
+    """Re-derive the status (and with `search`, the search document) of these messages; returns rows
+    changed. New events never change the search document, hence the default. Locks the rows first (see
+    LOCK_IDS_SQL), in the caller's transaction or its own."""
     if not message_ids:
         return 0
     sql, params = recompute_sql("SELECT unnest(%s::bigint[]) AS id", [list(message_ids)], search=search)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock_messages(cursor, message_ids)
         cursor.execute(sql, params)
         return cursor.rowcount
 
@@ -168,6 +186,7 @@ def recompute_status_range(first_id: int, last_id: int, *, search: bool = True) 
         search=search,
         event_range=(first_id, last_id),
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOCK_RANGE_SQL, [first_id, last_id])
         cursor.execute(sql, params)
         return cursor.rowcount

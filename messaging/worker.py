@@ -37,7 +37,7 @@ from messaging.dispatch import MOVES, TARGET
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
-from messaging.status import recompute_sql
+from messaging.status import lock_messages, recompute_sql
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,7 @@ def record_outcomes(
     with transaction.atomic():
         insert_events(events)
         with connection.cursor() as cursor:
+            lock_messages(cursor, sorted(ids))  # then derive from every committed event (messaging.status)
             cursor.execute(sql, params)
 
 

@@ -84,6 +84,48 @@ def sending(clinic_a, patient_a):
     return message
 
 
+def own_event_then(recompute):
+    """The waiting side has an event of its own (a 'sent' report racing a 'delivered' one): its recompute
+    writes a status either way, so a stale snapshot would be written, not skipped as unchanged."""
+
+    def second():
+        with transaction.atomic():
+            insert_events([NewEvent(sending_pk[0], EventKind.SENT, "race:sent", source="provider")])
+            recompute()
+
+    return second
+
+
+sending_pk: list[int] = []
+
+
+def test_a_recompute_with_its_own_event_that_waited_for_the_lock_sees_the_event_committed_meanwhile(sending):
+    sending_pk[:] = [sending.pk]
+    race(sending, own_event_then(lambda: recompute_status([sending.pk])))
+    assert_true_status(sending)
+    assert sending.status_detail == "Delivered"
+
+
+def test_a_recorded_hand_off_that_waited_for_the_lock_keeps_the_delivery_committed_meanwhile(sending):
+    """The worker recording an outcome (its own 'accepted', no "unchanged" guard) while a drain holds the
+    message to apply a 'delivered' report: the status must stay Delivered, not go back to Sending."""
+    from messaging import worker
+    from messaging.providers import Outcome
+
+    token = 42
+    Message.objects.filter(pk=sending.pk).update(dispatch="handing_off", claim_token=token)
+    claimed = [worker.Claimed(sending.pk, sending.clinic_id, "sms", sending.recipient, "", "Hi", "", None, 1, "")]
+
+    def record():
+        worker.record_outcomes(
+            token=token, claimed=claimed, outcomes=[Outcome(sending.pk, EventKind.ACCEPTED, "SIM1")], provider="sim"
+        )
+
+    race(sending, record)
+    assert_true_status(sending)
+    assert sending.status_detail == "Delivered"
+
+
 def test_a_recompute_that_waited_for_the_lock_sees_the_event_committed_meanwhile(sending):
     race(sending, lambda: recompute_status([sending.pk]))
     assert_true_status(sending)
