@@ -103,10 +103,13 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
         with transaction.atomic(), connection.cursor() as cursor:
             batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where=PICK_WHERE)
             assert batch_params["claim_queued"] == MOVES_FROM_CLAIM
-            cursor.execute(PICK_SQL.format(batch=batch), batch_params)
-            picked = cursor.fetchall()
-            withheld = _withhold(picked)
-            picked = [(pk, attempts) for pk, attempts, *_ in picked if pk not in withheld]
+            while True:  # a batch withheld whole (one patient's many reminders after a STOP) is no end of work
+                cursor.execute(PICK_SQL.format(batch=batch), batch_params)
+                rows = cursor.fetchall()
+                withheld = _withhold(rows)
+                picked = [(pk, attempts) for pk, attempts, *_ in rows if pk not in withheld]
+                if picked or not rows:
+                    break
             if not picked:
                 return token, []
             insert_events(

@@ -133,3 +133,22 @@ def test_the_check_stays_on_the_patient_contact_indexes_beside_many_patients(cli
     # addresses no patient has.
     assert set(withheld) == {1, 101, 201, 301, 401}
     assert withheld[1] == "the patient opted out of SMS"
+
+
+def test_a_batch_withheld_whole_does_not_stop_the_drain_before_the_messages_behind_it(
+    clinic_a, patient_a, carrier, settings
+):
+    """A patient with more queued reminders than a batch texts STOP: the drain goes on past them to the
+    message behind, instead of ending as if the lane were empty."""
+    settings.MESSAGING_BATCH_SIZE = 5
+    for i in range(12):
+        message_send(clinic=clinic_a, patient=patient_a, channel="sms", body=f"Reminder {i}")
+    other = patient_create(
+        clinic=clinic_a, first_name="Bo", last_name="Other", mobile="+61412000099", messaging_consent="opted_in"
+    )
+    behind = message_send(clinic=clinic_a, patient=other, channel="sms", body="Written just now")
+    patient_update(patient=patient_a, sms_opt_out=True)
+    assert worker.send_batch() == 1
+    behind.refresh_from_db()
+    assert behind.status == Status.SENDING
+    assert Message.objects.filter(events__kind=EventKind.WITHHELD).count() == 12
