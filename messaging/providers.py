@@ -365,7 +365,10 @@ def _error_text(response) -> str:
 
 # --- Twilio ------------------------------------------------------------------------------------------
 
-TWILIO_TEMPORARY = {429, 500, 502, 503, 504}
+# Refused work, retried later. A 500, 502 or 504 is different: Twilio may have created the message before
+# failing to answer, so it is UNKNOWN (recovery; never resent blindly), like a read timeout.
+TWILIO_TEMPORARY = {429, 503}
+TWILIO_MAYBE_CREATED = {500, 502, 504}
 
 
 class TwilioMessaging(Provider):
@@ -403,6 +406,8 @@ class TwilioMessaging(Provider):
                     yield Outcome(m.id, EventKind.ACCEPTED, provider_message_id=str(response.json()["sid"]))
                 except (ValueError, KeyError, TypeError):  # created, but we cannot read its SID
                     yield Outcome(m.id, UNKNOWN, detail="unreadable answer from Twilio")
+            elif response.status_code in TWILIO_MAYBE_CREATED:
+                yield Outcome(m.id, UNKNOWN, detail=f"Twilio answered {response.status_code}; it may have it")
             elif response.status_code in TWILIO_TEMPORARY:
                 yield Outcome(m.id, EventKind.DEFERRED, detail=f"Twilio answered {response.status_code}")
             else:

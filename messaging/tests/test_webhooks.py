@@ -223,3 +223,45 @@ def test_an_esp_delivery_report_arrives_through_anymail(client, clinic_a, patien
     inbox.apply_batch()
     message.refresh_from_db()
     assert message.status == Status.FAILED and message.status_detail.startswith("Bounced")
+
+
+def test_a_twilio_500_is_unknown_never_resent_and_a_503_waits_to_retry(clinic_a, patient_a, twilio_settings):
+    """Twilio may have created the message when it answers 500/502/504: sending again would make a second
+    text. Such a message is left to recovery (Twilio cannot be asked by send key: 'interrupted', for staff),
+    never deferred; a 503 (or 429) is refused work and is retried."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+    from urllib.parse import parse_qs
+
+    posts = []
+
+    class BrokenTwilio(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            posts.append(form["To"][0])
+            self.send_response(503 if form["To"][0].endswith("03") else 500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BrokenTwilio)
+    Thread(target=server.serve_forever, daemon=True).start()
+    twilio_settings.TWILIO_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    twilio_settings.MESSAGING_SMS_PROVIDER = "twilio"
+    twilio_settings.MESSAGING_RECOVERY_GRACE_SECONDS = 0
+    try:
+        maybe = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="hello")
+        refused = message_send(clinic=clinic_a, channel="sms", recipient="+61412000003", body="hello")
+        worker.drain()
+        worker.drain()  # recovery settles the unknown one; nothing is due to be resent
+    finally:
+        server.shutdown()
+        server.server_close()
+    maybe.refresh_from_db()
+    refused.refresh_from_db()
+    assert posts.count(str(patient_a.mobile)) == 1
+    assert maybe.status == Status.FAILED and maybe.status_detail.startswith("Hand-off interrupted")
+    assert (refused.status, refused.dispatch) == (Status.PENDING, "queued")
+    assert refused.status_detail.startswith("Temporary problem, will retry: Twilio answered 503")
