@@ -87,7 +87,8 @@ def form_clinic_refusal(request: HttpRequest) -> Refusal | None:
     if not sent:
         log.info("staff post refused: no form clinic (session clinic %s, %s)", request.clinic.pk, request.path)
         return Refusal(400, "This form was sent without the clinic it was made for: reload the page and try again.")
-    form_clinic = resolve_clinic(request.user, clinic_id=sent) if sent.isdigit() else None
+    # isascii: "²".isdigit() is True but int("²") raises
+    form_clinic = resolve_clinic(request.user, clinic_id=sent) if sent.isascii() and sent.isdigit() else None
     if form_clinic is not None and str(form_clinic.pk) != sent:
         form_clinic = None  # resolve_clinic falls back to the user's first clinic; that is not the form's
     log.info("staff post refused: form for another clinic (session clinic %s, %s)", request.clinic.pk, request.path)

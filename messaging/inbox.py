@@ -182,9 +182,11 @@ def _apply_one_by_one(params: dict) -> tuple[list[int], int]:
 
 
 def expire_unmatched() -> int:
-    """Drop reports, waiting or parked, that never matched a message within MESSAGING_INBOX_MAX_AGE_SECONDS."""
+    """Drop reports, waiting or parked, that were tried and never matched a message within
+    MESSAGING_INBOX_MAX_AGE_SECONDS. A report never tried (held back by a paused lane) is never dropped:
+    it may well apply once the lane resumes."""
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGING_INBOX_MAX_AGE_SECONDS)
-    deleted, _ = WebhookInbox.objects.filter(received_at__lt=cutoff).delete()
+    deleted, _ = WebhookInbox.objects.filter(received_at__lt=cutoff, tries__gt=0).delete()
     return deleted
 
 

@@ -314,6 +314,25 @@ def test_old_parked_reports_expire_in_the_safety_drain(settings, carrier):
     assert list(WebhookInbox.objects.values_list("pk", flat=True)) == [recent.pk]
 
 
+def test_reports_never_tried_are_not_expired_while_the_lane_is_paused(settings, carrier):
+    """A weekend's pause must not delete the reports it held back: only reports that were tried and
+    matched nothing expire, and not while the live lane is paused."""
+    from lanes import controls
+
+    settings.MESSAGING_INBOX_MAX_AGE_SECONDS = 3600
+    old = timezone.now() - timedelta(hours=30)
+    held_back = row(received_at=old, tries=0)
+    given_up = row(received_at=old, parked_at=old, tries=8, reason=inbox.NO_MATCH)
+    controls.lane_pause(lane=LIVE, reason="weekend maintenance")
+
+    worker.safety_drain()
+    assert set(WebhookInbox.objects.values_list("pk", flat=True)) == {held_back.pk, given_up.pk}
+
+    controls.lane_resume(lane=LIVE)
+    inbox.expire_unmatched()
+    assert set(WebhookInbox.objects.values_list("pk", flat=True)) == {held_back.pk}
+
+
 # --- admin: parked reports with their reason, Discard, Re-apply now; the dashboard counts them -------
 
 
