@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LANES = ("live", "bulk")
 
+# The path without its query string and no Referer: search terms (patient names, phone numbers) ride in
+# query strings, and gunicorn's default format would write them to the log.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(L)s'
+
 
 def env_seconds(name: str, default: float) -> float:
     value = os.environ.get(name, "")
@@ -251,6 +255,8 @@ def main() -> int:
                 str(web_workers),
                 "--access-logfile",
                 "-",
+                "--access-logformat",
+                ACCESS_LOG_FORMAT,
                 # gunicorn's own SIGKILL of its workers comes before ours of the whole group.
                 "--graceful-timeout",
                 f"{max(1, int(supervisor.web_grace) - 1)}",

@@ -141,3 +141,23 @@ def test_ctrl_c_stops_workers_then_web_then_database_and_leaves_no_process(tmp_p
                 proc.kill()
         if (pgdata / "postmaster.pid").exists():
             subprocess.run([sys.executable, "-c", STOP_DB], cwd=ROOT, env=env, timeout=60)
+
+
+def test_the_web_access_log_writes_no_query_string_nor_referer():
+    """Query strings carry search terms (patient names, numbers); the Referer repeats them. gunicorn's
+    default access format logs both (its %(r)s request line, %(q)s query and %(f)s referer)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "kalix_run", Path(__file__).resolve().parents[2] / "scripts" / "run.py"
+    )
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    assert "%(U)s" in run.ACCESS_LOG_FORMAT
+    for atom in ("%(r)s", "%(q)s", "%(f)s", "%(a)s"):  # request line, query, referer, user agent
+        assert atom not in run.ACCESS_LOG_FORMAT
+        atom for atom in ("%(r)s", "%(q)s", "%(f)s", "%(a)s") if atom in run.ACCESS_LOG_FORMAT
+    }
+    source = Path(spec.origin).read_text()
+    assert '"--access-logformat",\n                ACCESS_LOG_FORMAT' in source
