@@ -9,14 +9,14 @@ from django.test import Client
 
 from billing import services
 from billing.models import Invoice
-from billing.tests.test_pages import _invoice_post
+from tests.support.invoices import invoice_post
 
 
 def invoice_form(client, patient, payer, practitioner, day) -> dict:
     page = client.get("/billing/invoices/new/")
     key = page.context["form"]["request_key"].value()
     clinic = page.wsgi_request.clinic.pk
-    return _invoice_post(patient, payer, practitioner, day, request_key=key, form_clinic=clinic)
+    return invoice_post(patient, payer, practitioner, day, request_key=key, form_clinic=clinic)
 
 
 def test_a_double_post_of_the_invoice_form_makes_one_invoice(client_a, staff_a, patient_a, payer_a, yesterday):

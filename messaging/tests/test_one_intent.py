@@ -13,7 +13,7 @@ from messaging import content, worker
 from messaging.events import NewEvent, record_events
 from messaging.models import Message, Status
 from messaging.services import message_send
-from tests.faults.ledger import assert_ledger
+from tests.support.ledger import assert_ledger
 
 
 def compose_form(client) -> dict:
