@@ -25,10 +25,10 @@ def main() -> None:
 
     from billing import batches
     from billing.models import BillingBatch, Invoice, Payer
-    from billing.testdata import make_ready_invoices
     from billing.validation import clinic_today
     from clinics.models import Clinic, Patient, StaffMembership
-    from kalix_site.testing import Cluster, wait_for
+    from tests.support.invoices import make_ready_invoices
+    from tests.support.processes import Cluster, wait_for
 
     clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", timezone="UTC")
     user = get_user_model().objects.create_user("bench")

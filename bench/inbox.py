@@ -91,10 +91,10 @@ def main() -> None:
     from django.conf import settings
 
     from clinics.models import Clinic
-    from kalix_site.testing import Cluster, wait_for
     from messaging.models import WebhookInbox
-    from messaging.seed import indexes_deferred, seed_messages
     from messaging.simcarrier import CarrierConfig, SimCarrier
+    from tests.support.processes import Cluster, wait_for
+    from tests.support.seed import indexes_deferred, seed_messages
 
     clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", timezone="UTC", sms_sender="Bench")
     started = time.perf_counter()

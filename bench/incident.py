@@ -1,7 +1,7 @@
 """`make bench SCENARIO=incident`: the incident's week, replayed in minutes, ours beside naive.
 
-1. Seed BENCH_INCIDENT_ROWS historic messages (default 1,000,000) with 3 events each (messaging.seed).
-2. The status bug: every historic message's derived columns made wrong (messaging.seed.scramble_derived:
+1. Seed BENCH_INCIDENT_ROWS historic messages (default 1,000,000) with 3 events each (tests.support.seed).
+2. The status bug: every historic message's derived columns made wrong (tests.support.seed.scramble_derived:
    'Sending', as the incident showed for messages long sent).
 3. For BENCH_INCIDENT_WINDOW seconds, together:
    - live traffic: BENCH_INCIDENT_LIVE_RATE SMS/s through message_send, the simulated carrier, and its
@@ -25,7 +25,6 @@ bench/out/incident.png and docs/incident-replay.png.
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import time
 from datetime import timedelta
 
 from bench.common import OUT, ROOT, bench_line, print_table, setup_django
+from tests.support.processes import free_port
 
 ROWS = int(os.environ.get("BENCH_INCIDENT_ROWS", 1_000_000))
 WINDOW = float(os.environ.get("BENCH_INCIDENT_WINDOW", 60))
@@ -52,12 +52,6 @@ def pct(values: list[float], p: int) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- tasks the naive cluster runs (imported by its workers) ------------------------------------------
@@ -272,11 +266,11 @@ def run(mode: str, *, clinic, user, payers, first: int, last: int, web_url: str,
 
     from billing.lifecycle import WAITING_BATCH_STATUSES
     from billing.models import BillingBatch
-    from kalix_site.testing import Cluster
     from lanes import reindex
     from lanes.models import ReindexJob
     from messaging.models import Message
-    from messaging.seed import scramble_derived
+    from tests.support.processes import Cluster
+    from tests.support.seed import scramble_derived
 
     started = time.perf_counter()
     scrambled = scramble_derived(first, last)
@@ -437,10 +431,10 @@ def main() -> None:
     from django.utils import timezone
 
     from billing.models import Payer
-    from billing.testdata import make_ready_invoices
     from clinics.models import Clinic, Patient, StaffMembership
-    from messaging.seed import indexes_deferred, seed_messages
     from messaging.simcarrier import CarrierConfig, SimCarrier
+    from tests.support.invoices import make_ready_invoices
+    from tests.support.seed import indexes_deferred, seed_messages
 
     clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", timezone="UTC", sms_sender="Bench")
     user = get_user_model().objects.create_user("bench")

@@ -128,8 +128,8 @@ def run_ours(clinic, patient, env) -> float:
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
-    from kalix_site.testing import Cluster
     from lanes.pokes import LIVE
+    from tests.support.processes import Cluster
 
     cluster = Cluster(LIVE, workers=WORKERS, **env)
     try:
@@ -160,9 +160,9 @@ def run_naive(clinic, patient, env) -> float:
     from django_q.models import OrmQ
     from django_q.tasks import async_task
 
-    from kalix_site.testing import Cluster
     from lanes.models import WaitingPoke
     from lanes.pokes import LIVE
+    from tests.support.processes import Cluster
 
     OrmQ.objects.all().delete()  # a poke left over from ours would drain the naive mode's messages
     WaitingPoke.objects.all().delete()  # and the rows saying those pokes wait

@@ -87,8 +87,8 @@ def time_to_sending_ms(ids: list[int], timeout: float = 120) -> list[float]:
     """Per message: from creation to the live worker's hand-off event, waiting for stragglers."""
     from django.db import connection
 
-    from kalix_site.testing import wait_for
     from messaging.models import DeliveryEvent, EventSource
+    from tests.support.processes import wait_for
 
     def all_handed_off():
         n = DeliveryEvent.objects.filter(message_id__in=ids, source=EventSource.WORKER).values("message").distinct()
@@ -112,12 +112,12 @@ def main() -> None:
     from django_q.tasks import async_task
 
     from clinics.models import Clinic
-    from kalix_site.testing import Cluster, wait_for
     from lanes import reindex
     from lanes.models import ReindexJob, ReindexState
-    from messaging.seed import indexes_deferred, scramble_derived, seed_messages
     from messaging.simcarrier import CarrierConfig, SimCarrier
     from messaging.status import recompute_status_range
+    from tests.support.processes import Cluster, wait_for
+    from tests.support.seed import indexes_deferred, scramble_derived, seed_messages
 
     results, rows = {}, []
     clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", timezone="UTC", sms_sender="Bench")

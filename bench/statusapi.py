@@ -11,7 +11,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import ROOT, bench_line, print_table, setup_django
+from tests.support.processes import free_port
 
 CONCURRENCY = 16
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -34,12 +34,6 @@ done = function(summary, latency, requests)
     + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed() -> None:

@@ -21,7 +21,9 @@ DEMO_INCIDENT = "Delayed SMS delivery"
 
 
 @transaction.atomic
-def load() -> None:
+def load(clinics=()) -> None:
+    """The status page's demo (it is the platform's, not a clinic's: `clinics`, given by `manage.py
+    demo` to every app's loader, is not needed)."""
     for g_position, (group_name, members) in enumerate(GROUPS.items()):
         group, _ = ComponentGroup.objects.get_or_create(name=group_name, defaults={"position": g_position})
         for position, (name, lane, staff_path) in enumerate(members):

@@ -1,20 +1,13 @@
-"""Hostile-input fixtures: one object of every kind for clinic B, made through the apps' services."""
+"""The cross-cutting tests' world: one object of every kind for clinic B, made through the apps'
+services (the fixtures it builds on are shared, tests/support/fixtures/)."""
 
 from datetime import date
 
 import pytest
 
-from billing.tests.conftest import make_invoice, payer_a, payer_b, yesterday  # noqa: F401
-from messaging.tests.conftest import carrier, sim_settings, smtp_server  # noqa: F401
-
-SCRIPT = "<script>alert(1)</script>"
-ATTR = '"><img src=x onerror=alert(1)>'
-JS_LINK = "javascript:alert(1)"
-PAYLOADS = (SCRIPT, ATTR)
-
 
 @pytest.fixture
-def world_b(clinic_b, staff_b, patient_b, payer_b, make_invoice, carrier):  # noqa: F811
+def world_b(clinic_b, staff_b, patient_b, payer_b, make_invoice, carrier):
     """Clinic B's patient, a handed-off message with events, an invoice in a built batch, a payer."""
     from billing.batches import batch_request, drain_batch_requests
     from messaging import worker
@@ -37,14 +30,3 @@ def world_b(clinic_b, staff_b, patient_b, payer_b, make_invoice, carrier):  # no
         "batch": batch,
         "payer": payer_b,
     }
-
-
-def walk_urls(patterns=None, prefix=""):
-    """Every (route, URLPattern) the root resolver knows, with nested prefixes joined."""
-    from django.urls import URLResolver, get_resolver
-
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        if isinstance(pattern, URLResolver):
-            yield from walk_urls(pattern.url_patterns, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern

@@ -7,10 +7,9 @@ webhooks and the one-click unsubscribe (the token in the URL is the secret) are 
 import re
 
 import pytest
-from django.apps import apps
 from django.test import Client
 
-from tests.conftest import walk_urls
+from tests.support.probes import snapshot, walk_urls
 
 PARAM = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)")
 WEBHOOKS = "messages/webhooks/"
@@ -31,15 +30,6 @@ def url_for(route: str, ids: dict) -> str:
 
 def is_drf(callback) -> bool:
     return hasattr(callback, "cls")  # DRF views are csrf_exempt for Django and check CSRF themselves
-
-
-def snapshot():
-    ours = [
-        m
-        for label in ("clinics", "messaging", "billing", "statuspage")
-        for m in apps.get_app_config(label).get_models()
-    ]
-    return {m._meta.label: sorted(map(repr, m.objects.values_list())) for m in ours}
 
 
 def test_only_webhooks_and_one_click_unsubscribe_are_csrf_exempt():

@@ -14,12 +14,11 @@ from django.urls import resolve
 from rest_framework.authtoken.models import Token
 
 from billing.models import BillingBatch
-from kalix_site.testing import ROOT
 from messaging.events import NewEvent, record_events
 from messaging.models import Message
 from messaging.services import message_send
-from tests.conftest import walk_urls
-from tests.test_csrf import snapshot
+from tests.support.probes import snapshot, walk_urls
+from tests.support.processes import ROOT
 
 PARAM = re.compile(r"<(?:\w+:)?(?P<name>\w+)>")
 FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S | re.I)

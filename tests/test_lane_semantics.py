@@ -76,9 +76,9 @@ def test_resuming_a_paused_live_lane_sends_what_waited_at_once(lane_cluster, car
 
     from django_q.models import Schedule
 
-    from kalix_site.testing import wait_for
     from messaging.models import Dispatch, Message
-    from messaging.tests.conftest import SIM_SECRET
+    from tests.support.channels import SIM_SECRET
+    from tests.support.processes import wait_for
 
     Schedule.objects.all().delete()
     controls.lane_pause(lane=LIVE, reason="test")
@@ -176,7 +176,7 @@ def test_the_dashboard_says_exactly_which_kinds_a_pause_stops(db):
 def test_a_paused_bulk_lane_runs_no_reindex(clinic_a):
     from lanes import reindex
     from lanes.models import ReindexState
-    from lanes.tests.queueops_fixtures import seeded
+    from tests.support.seed import seeded
 
     seeded(clinic_a, 20)
     job = reindex.reindex_start(chunk_size=10)

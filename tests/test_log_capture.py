@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from messaging.authenticity import sim_headers
-from messaging.tests.conftest import PDF, SIM_SECRET
+from tests.support.channels import PDF, SIM_SECRET
 
 FIRST, LAST = "Zebedee", "Quixotic-Farnsworth"
 EMAIL = "zebedee.quixotic@example.com"

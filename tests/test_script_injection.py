@@ -6,16 +6,21 @@ import pytest
 from django.urls import reverse
 
 from statuspage import states
-from statuspage.tests.conftest import components, fresh_generation  # noqa: F401
-from tests.conftest import ATTR, JS_LINK, PAYLOADS, SCRIPT
 
+# The status page renders what each test just wrote, not a cached generation.
+pytestmark = pytest.mark.usefixtures("fresh_generation")
+
+SCRIPT = "<script>alert(1)</script>"
+ATTR = '"><img src=x onerror=alert(1)>'
+JS_LINK = "javascript:alert(1)"
+PAYLOADS = (SCRIPT, ATTR)
 HOSTILE = f'{SCRIPT} {ATTR} <a href="{JS_LINK}">x</a>'
 MARKDOWN = f"{SCRIPT}\n\n{ATTR}\n\n[click me]({JS_LINK}) <a href='{JS_LINK}'>raw</a>"
 JS_HREF = re.compile(r"""href\s*=\s*["']?\s*javascript:""", re.I)
 
 
 @pytest.fixture
-def hostile(clinic_b, staff_b, payer_b, make_invoice, components):  # noqa: F811
+def hostile(clinic_b, staff_b, payer_b, make_invoice, components):
     from clinics.services import patient_create
     from messaging.services import message_send
     from statuspage.services import incident_open

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from billing.views import BATCH_ACTIONS
-from tests.conftest import walk_urls
+from tests.support.probes import walk_urls
 
 PARAM = re.compile(r"<(?:\w+:)?(?P<a>\w+)>|\(\?P<(?P<b>\w+)>[^)]*\)")
 

@@ -9,8 +9,8 @@ from django.db import connection
 
 from billing import batches
 from billing.models import BillingBatch, Invoice, Payer
-from billing.testdata import make_ready_invoices
-from kalix_site.testing import database_url, wait_for
+from tests.support.invoices import make_ready_invoices
+from tests.support.processes import database_url, wait_for
 
 pytestmark = pytest.mark.cluster
 

@@ -1,22 +1,18 @@
 """The invoice form makes one invoice per page: a double click (or two posts racing) makes one invoice."""
 
-import threading
-from unittest import mock
-
 import pytest
-from django.db import connection
 from django.test import Client
 
-from billing import services
 from billing.models import Invoice
-from billing.tests.test_pages import _invoice_post
+from tests.support.concurrency import at_once
+from tests.support.invoices import invoice_post
 
 
 def invoice_form(client, patient, payer, practitioner, day) -> dict:
     page = client.get("/billing/invoices/new/")
     key = page.context["form"]["request_key"].value()
     clinic = page.wsgi_request.clinic.pk
-    return _invoice_post(patient, payer, practitioner, day, request_key=key, form_clinic=clinic)
+    return invoice_post(patient, payer, practitioner, day, request_key=key, form_clinic=clinic)
 
 
 def test_a_double_post_of_the_invoice_form_makes_one_invoice(client_a, staff_a, patient_a, payer_a, yesterday):
@@ -50,29 +46,14 @@ def test_two_concurrent_invoice_posts_make_one_invoice_and_use_one_number(
     client = Client()
     client.force_login(staff_a)
     data = invoice_form(client, patient_a, payer_a, staff_a, yesterday)
-    both_looked = threading.Barrier(2, timeout=20)
-    next_number = services.next_number
-
-    def look_then_number(**kwargs):
-        both_looked.wait()  # each has looked for an invoice with this key before either takes a number
-        return next_number(**kwargs)
-
-    answers = []
 
     def post():
-        try:
-            c = Client()
-            c.force_login(staff_a)
-            answers.append(c.post("/billing/invoices/new/", data))
-        finally:
-            connection.close()
+        c = Client()
+        c.force_login(staff_a)
+        return c.post("/billing/invoices/new/", data)
 
-    with mock.patch("billing.services.next_number", side_effect=look_then_number):
-        threads = [threading.Thread(target=post) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    # Each has looked for an invoice with this key before either takes a number.
+    answers = at_once(2, post, meet_at="billing.services.next_number", before=True)
 
     invoice = Invoice.objects.get()
     assert [a.status_code for a in answers] == [302, 302]

@@ -1,32 +1,10 @@
 from billing import batches
 from billing.models import BillingBatch, Invoice
-
-
-def _invoice_post(patient, payer, practitioner, day, **extra):
-    data = {
-        "form_clinic": patient.clinic_id,  # the hidden fields the page renders
-        "request_key": "invoice-form-1",
-        "patient": patient.pk,
-        "payer": payer.pk,
-        "practitioner": practitioner.pk,
-        "member_id": "M-1",
-        "diagnosis_code": "R69",
-        "lines-TOTAL_FORMS": "2",
-        "lines-INITIAL_FORMS": "0",
-        "lines-MIN_NUM_FORMS": "0",
-        "lines-MAX_NUM_FORMS": "1000",
-        "lines-0-service_code": "C1",
-        "lines-0-description": "Consultation",
-        "lines-0-date_of_service": day.isoformat(),
-        "lines-0-units": "1",
-        "lines-0-amount": "95.50",
-    }
-    data.update(extra)
-    return data
+from tests.support.invoices import invoice_post
 
 
 def test_create_invoice_with_lines_and_mark_ready(client_a, staff_a, patient_a, payer_a, yesterday):
-    response = client_a.post("/billing/invoices/new/", _invoice_post(patient_a, payer_a, staff_a, yesterday, ready=""))
+    response = client_a.post("/billing/invoices/new/", invoice_post(patient_a, payer_a, staff_a, yesterday, ready=""))
     invoice = Invoice.objects.get()
     assert response.status_code == 302 and response.url == f"/billing/invoices/{invoice.pk}/"
     assert (invoice.status, str(invoice.total), invoice.lines.count()) == ("ready", "95.50", 1)
@@ -34,9 +12,7 @@ def test_create_invoice_with_lines_and_mark_ready(client_a, staff_a, patient_a, 
 
 
 def test_bad_line_gives_field_errors_and_saves_nothing(client_a, staff_a, patient_a, payer_a, yesterday):
-    data = _invoice_post(
-        patient_a, payer_a, staff_a, yesterday, **{"lines-0-amount": "abc", "lines-0-service_code": ""}
-    )
+    data = invoice_post(patient_a, payer_a, staff_a, yesterday, **{"lines-0-amount": "abc", "lines-0-service_code": ""})
     response = client_a.post("/billing/invoices/new/", data)
     assert response.status_code == 400
     errors = response.context["lines"].forms[0].errors
@@ -54,7 +30,7 @@ def test_pool_banner_links_to_fixes(client_a, make_invoice, patient_a, payer_a):
 def test_fixing_an_invoice_moves_it_into_the_pool(client_a, make_invoice, staff_a, patient_a, payer_a, yesterday):
     broken = make_invoice(patient=patient_a, payer=payer_a, member_id="")
     assert list(client_a.get("/billing/").context["pool"]) == []
-    data = _invoice_post(patient_a, payer_a, staff_a, yesterday)
+    data = invoice_post(patient_a, payer_a, staff_a, yesterday)
     client_a.post(f"/billing/invoices/{broken.pk}/edit/", data)
     assert list(client_a.get("/billing/").context["pool"]) == [broken]
 

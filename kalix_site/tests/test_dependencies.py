@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from kalix_site.testing import ROOT
+from tests.support.processes import ROOT
 
 LAYERS = [("requirements.in", "requirements.txt"), ("requirements-dev.in", "requirements-dev.txt")]
 

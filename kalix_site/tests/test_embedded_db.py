@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kalix_site.testing import ROOT
+from tests.support.processes import ROOT
 
 SCRIPT = """
 import sys, pathlib

@@ -8,8 +8,8 @@ import pytest
 
 from kalix_site import env as kalix_env
 from kalix_site.env import ConfigurationError, Environment, RenamedVariableWarning
-from kalix_site.testing import ROOT
 from kalix_site.tests.test_settings import run_manage
+from tests.support.processes import ROOT
 
 # --- the reader ------------------------------------------------------------------------------------
 

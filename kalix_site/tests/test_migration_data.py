@@ -5,8 +5,8 @@ from django.contrib.auth.models import Group
 from django_q.models import Schedule
 
 from clinics.roles import CLINIC_STAFF, GROUPS, OPERATIONS, SUPPORT
-from kalix_site.testing import restore_migration_data
 from lanes.models import Lane
+from tests.support.migration_data import restore_migration_data
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ import urllib.request
 import psutil
 import pytest
 
-from kalix_site.testing import ROOT, wait_for
+from tests.support.processes import ROOT, free_port, wait_for
 
 
 def test_refuses_a_port_in_use_and_starts_nothing():
@@ -31,12 +31,6 @@ def test_refuses_a_port_in_use_and_starts_nothing():
     assert result.returncode == 1
     assert "already in use" in result.stdout
     assert "starting" not in result.stdout  # no web server, lane or carrier was started
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alive(proc: psutil.Process) -> bool:

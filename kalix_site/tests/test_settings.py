@@ -4,7 +4,7 @@ import signal
 import subprocess
 import sys
 
-from kalix_site.testing import ROOT, process_env
+from tests.support.processes import ROOT, process_env
 
 PRODUCTION = {
     "DEBUG": "0",

@@ -30,7 +30,7 @@ def test_an_old_broker_class_setting_names_the_moved_broker():
     import subprocess
     import sys
 
-    from kalix_site.testing import ROOT, process_env
+    from tests.support.processes import ROOT, process_env
 
     code = "from django.conf import settings; print(settings.Q_CLUSTER['broker_class'])"
     env = process_env(KALIX_Q_BROKER_CLASS="kalix_site.qbroker.LaneRedis")

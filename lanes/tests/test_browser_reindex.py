@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 
 from clinics.roles import OPERATIONS, SUPPORT
 from lanes.models import ReindexJob, ReindexState
-from lanes.tests.queueops_fixtures import derived_columns, ensure_queueops_roles, seeded
+from tests.support.migration_data import ensure_queueops_roles
+from tests.support.seed import derived_columns, seeded
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
 

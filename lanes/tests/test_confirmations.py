@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from clinics.roles import OPERATIONS
 from lanes import controls, reindex
 from lanes.models import LaneAction, ReindexState
 from lanes.state import lane_state
@@ -21,13 +20,8 @@ REASON = "Carrier incident: hold sends until they confirm"
 
 
 @pytest.fixture
-def ops(make_user):
-    return make_user("olga", groups=[OPERATIONS], is_staff=True)
-
-
-@pytest.fixture
 def job(clinic_a):
-    from messaging.seed import seed_messages
+    from tests.support.seed import seed_messages
 
     seed_messages(clinic_id=clinic_a.pk, count=3)
     return reindex.reindex_start()

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def in_scope(clinic):
     """A message for the job to re-index: a job over nothing is done at once, with no depth."""
-    from messaging.seed import seed_messages
+    from tests.support.seed import seed_messages
 
     seed_messages(clinic_id=clinic.pk, count=1)
 

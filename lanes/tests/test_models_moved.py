@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from clinics.roles import OPERATIONS
-from kalix_site.testing import restore_migration_data
+from tests.support.migration_data import restore_migration_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ get neither (queue operations hidden from them, URLs 403)."""
 import pytest
 from django.urls import reverse
 
-from clinics.roles import CLINIC_STAFF, OPERATIONS, SUPPORT
+from clinics.roles import CLINIC_STAFF
 from lanes.models import LaneAction, ReindexJob
 from lanes.state import lane_state
 from messaging.models import Message
@@ -15,16 +15,6 @@ pytestmark = pytest.mark.django_db
 DASHBOARD = reverse("admin:lanes_lane_changelist")
 JOBS = reverse("admin:lanes_reindexjob_changelist")
 QUEUED = reverse("admin:messaging_queuedmessage_changelist")
-
-
-@pytest.fixture
-def ops(make_user):
-    return make_user("olga", groups=[OPERATIONS], is_staff=True)
-
-
-@pytest.fixture
-def support(make_user):
-    return make_user("sam", groups=[SUPPORT], is_staff=True)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.utils import timezone
 from lanes import reindex
 from lanes.controls import lane_pause
 from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
-from lanes.tests.queueops_fixtures import derived_columns, seeded
+from tests.support.seed import derived_columns, seeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,10 +4,10 @@ every status equal to what the bare set-based statement computes."""
 import pytest
 from django.db import connection
 
-from kalix_site.testing import wait_for
 from lanes import reindex
 from lanes.models import ReindexChunk, ReindexJob, ReindexState
-from lanes.tests.queueops_fixtures import derived_columns, seeded
+from tests.support.processes import wait_for
+from tests.support.seed import derived_columns, seeded
 
 pytestmark = [pytest.mark.cluster]
 

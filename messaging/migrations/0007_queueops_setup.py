@@ -3,7 +3,7 @@ queues). It once created the bulk lane's schedules too: they come from the lanes
 by name at every migrate (lanes.schedules).
 
 The lane rows and the grants on the queue models are made by lanes 0002 now: the models moved there, and
-this function also runs on today's models (kalix_site.testing.restore_migration_data), which have no
+this function also runs on today's models (tests.support.migration_data.restore_migration_data), which have no
 messaging.lane."""
 
 from django.db import migrations

@@ -66,39 +66,18 @@ def test_messages_are_in_the_openapi_schema(client, db):
 def test_two_concurrent_posts_with_one_key_make_one_message_one_201_and_one_200(staff_a, patient_a):
     """Both requests pass the 'key already used?' look before either commits; the unique index decides,
     and the loser answers as a replay."""
-    import threading
-    from unittest import mock
-
-    from django.db import connection
     from rest_framework.test import APIClient
 
-    from messaging import content
-
-    both_checked = threading.Barrier(2, timeout=10)
-    check_content = content.check_content
-
-    def check_then_wait(**kwargs):
-        segments = check_content(**kwargs)
-        both_checked.wait()  # neither inserts until both have looked for the key
-        return segments
-
-    answers = []
+    from tests.support.concurrency import at_once
 
     def post():
-        try:
-            api = APIClient()
-            api.force_login(staff_a)
-            payload = {"patient": patient_a.pk, "channel": "sms", "body": "Your appointment is tomorrow"}
-            answers.append(api.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="race-1"))
-        finally:
-            connection.close()
+        api = APIClient()
+        api.force_login(staff_a)
+        payload = {"patient": patient_a.pk, "channel": "sms", "body": "Your appointment is tomorrow"}
+        return api.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="race-1")
 
-    with mock.patch("messaging.content.check_content", side_effect=check_then_wait):
-        threads = [threading.Thread(target=post) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    # Neither inserts until both have looked for the key (check_content comes before the insert).
+    answers = at_once(2, post, meet_at="messaging.content.check_content", timeout=10)
 
     assert sorted(a.status_code for a in answers) == [200, 201], [a.content for a in answers]
     assert answers[0].json()["id"] == answers[1].json()["id"]

@@ -5,7 +5,7 @@ import pytest
 from lanes.pokes import LIVE
 from messaging.content import sms_encoding, sms_segments, sms_units
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
 

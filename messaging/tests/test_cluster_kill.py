@@ -3,12 +3,12 @@
 import pytest
 from django.db import transaction
 
-from kalix_site.testing import wait_for
 from lanes.pokes import LIVE, poke
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from clinics.services import patient_create, patient_update
 from messaging import inbox
 from messaging.models import Message, Status
 from messaging.services import BouncedAddress, message_send
-from tests.faults.ledger import assert_ledger
+from tests.support.ledger import assert_ledger
 
 pytestmark = pytest.mark.django_db
 

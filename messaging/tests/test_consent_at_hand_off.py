@@ -14,7 +14,7 @@ from messaging import worker
 from messaging.consent import apply_inbound
 from messaging.models import Dispatch, EventKind, Message, Status
 from messaging.services import message_send
-from tests.faults.ledger import assert_ledger
+from tests.support.ledger import assert_ledger
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,11 @@ import pytest
 from django.core.management import call_command
 from django_q.models import OrmQ
 
-from kalix_site.testing import wait_for
 from messaging import worker
 from messaging.models import Message, Status
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
+from tests.support.processes import wait_for
 
 
 @pytest.mark.django_db(transaction=True)

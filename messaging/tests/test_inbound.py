@@ -14,8 +14,8 @@ from messaging import worker
 from messaging.authenticity import sim_headers
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
-from tests.faults.ledger import assert_ledger
+from tests.support.channels import SIM_SECRET
+from tests.support.ledger import assert_ledger
 
 NUMBER = "+61412000001"  # Ada's mobile (patient_a)
 SHARED = "+61400000000"  # a sender number all clinics share

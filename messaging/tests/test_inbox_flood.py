@@ -13,19 +13,19 @@ import requests
 from django.urls import reverse
 
 from clinics.roles import OPERATIONS
-from kalix_site.testing import wait_for
 from lanes import reindex
 from lanes.models import LaneAction, ReindexJob, ReindexState
 from lanes.pokes import LIVE, poke
 from lanes.registry import lane_snapshot
-from lanes.tests.queueops_fixtures import derived_columns, seeded
 from messaging import inbox
 from messaging.authenticity import sim_headers
 from messaging.models import Message, Status, WebhookInbox
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
-from tests.faults.ledger import assert_ledger
+from tests.support.channels import SIM_SECRET
+from tests.support.ledger import assert_ledger
+from tests.support.processes import wait_for
+from tests.support.seed import derived_columns, seeded
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,6 @@ from django_q.models import OrmQ
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clinics.roles import OPERATIONS
 from lanes import reindex
 from lanes.models import LaneAction
 from lanes.pokes import LIVE
@@ -25,7 +24,7 @@ from messaging import inbox, worker
 from messaging.authenticity import sim_headers
 from messaging.models import DeliveryEvent, EventKind, Message, Status, WebhookInbox
 from messaging.services import message_send
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -337,8 +336,8 @@ def test_reports_never_tried_are_not_expired_while_the_lane_is_paused(settings, 
 
 
 @pytest.fixture
-def ops(client, make_user):
-    client.force_login(make_user("olga", groups=[OPERATIONS], is_staff=True))
+def ops_client(client, ops):
+    client.force_login(ops)
     return client
 
 
@@ -347,24 +346,24 @@ def act(client, action, reports, **query):
     return client.post(url, {"action": action, "_selected_action": [r.pk for r in reports]}, follow=True)
 
 
-def test_operations_see_parked_reports_with_their_reason(ops):
+def test_operations_see_parked_reports_with_their_reason(ops_client):
     parked = row(parked_at=timezone.now(), tries=8, reason=inbox.NO_MATCH)
     waiting = row(tries=1, next_attempt_at=timezone.now() + timedelta(minutes=1), reason=inbox.NO_MATCH)
 
-    page = ops.get(INBOX_ADMIN, {"state": "parked"})
+    page = ops_client.get(INBOX_ADMIN, {"state": "parked"})
 
     assert page.status_code == 200
     assert [r.pk for r in page.context["cl"].result_list] == [parked.pk]
     html = page.content.decode()
     assert inbox.NO_MATCH in html and "Discard" in html and "Re-apply now" in html
-    assert [r.pk for r in ops.get(INBOX_ADMIN, {"state": "waiting"}).context["cl"].result_list] == [waiting.pk]
+    assert [r.pk for r in ops_client.get(INBOX_ADMIN, {"state": "waiting"}).context["cl"].result_list] == [waiting.pk]
 
 
-def test_discard_deletes_only_parked_reports_and_is_recorded(ops):
+def test_discard_deletes_only_parked_reports_and_is_recorded(ops_client):
     parked = [row(parked_at=timezone.now(), tries=8, reason=inbox.NO_MATCH) for _ in range(2)]
     waiting = row(tries=1, next_attempt_at=timezone.now() + timedelta(minutes=1))
 
-    response = act(ops, "discard", [*parked, waiting])
+    response = act(ops_client, "discard", [*parked, waiting])
 
     assert list(WebhookInbox.objects.values_list("pk", flat=True)) == [waiting.pk]
     assert "Discarded 2 parked report(s); 1 not parked, left alone." in response.content.decode()
@@ -373,7 +372,7 @@ def test_discard_deletes_only_parked_reports_and_is_recorded(ops):
 
 
 def test_reapply_puts_parked_reports_back_as_due_and_pokes_the_live_drain(
-    ops, sim_settings, clinic_a, patient_a, django_capture_on_commit_callbacks
+    ops_client, sim_settings, clinic_a, patient_a, django_capture_on_commit_callbacks
 ):
     # made directly, as a handed-off message: message_send's own poke would coalesce with ours
     message = Message.objects.create(
@@ -389,7 +388,7 @@ def test_reapply_puts_parked_reports_back_as_due_and_pokes_the_live_drain(
     parked = row(provider_message_id="SIM-LATE", parked_at=timezone.now(), tries=8, reason=inbox.NO_MATCH)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = act(ops, "reapply", [parked])
+        response = act(ops_client, "reapply", [parked])
 
     assert "Re-applying 1 parked report(s)" in response.content.decode()
     parked.refresh_from_db()
@@ -417,11 +416,11 @@ def test_without_the_lane_control_permission_the_actions_do_nothing(client, make
     assert parked.parked_at is not None and not LaneAction.objects.exists()
 
 
-def test_the_queue_dashboard_counts_parked_reports_with_a_link_to_them(ops):
+def test_the_queue_dashboard_counts_parked_reports_with_a_link_to_them(ops_client):
     for _ in range(3):
         row(parked_at=timezone.now(), tries=8, reason=inbox.NO_MATCH)
 
-    html = ops.get(reverse("admin:lanes_lane_changelist")).content.decode()
+    html = ops_client.get(reverse("admin:lanes_lane_changelist")).content.decode()
 
     assert "Parked delivery reports" in html
     assert f'href="{INBOX_ADMIN}?state=parked">3</a>' in html
@@ -430,7 +429,7 @@ def test_the_queue_dashboard_counts_parked_reports_with_a_link_to_them(ops):
 def test_matching_by_provider_id_stays_on_its_index_beside_many_messages_without_one(inbox_settings, clinic_a):
     """Most messages have no provider id (held, cancelled, not handed off yet): the planner must not
     think a seq scan finds one at once, or every unmatched report reads the whole message table."""
-    from messaging.seed import seed_messages
+    from tests.support.seed import seed_messages
 
     seed_messages(clinic_id=clinic_a.pk, count=20_000)
     for _ in range(3):

@@ -17,8 +17,8 @@ from messaging.models import Dispatch, Message, Status
 from messaging.providers import SimulatedCarrier
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET, Inbox, free_port
-from tests.faults.ledger import assert_ledger
+from tests.support.channels import SIM_SECRET, Inbox, start_smtp
+from tests.support.ledger import assert_ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -136,20 +136,11 @@ class DroppingInbox(Inbox):
 
 @pytest.fixture
 def dropping_smtp(settings):
-    from aiosmtpd.controller import Controller
-
     started = []
 
     def start(**faults):
         inbox = DroppingInbox(**faults)
-        port = free_port()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        started.append(controller)
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        started.append(start_smtp(settings, inbox))
         return inbox
 
     yield start

@@ -1,19 +1,18 @@
 """One press, one message: a double-submitted compose form makes one message, and a failed message is
 sent again at most once however many Retry posts arrive together."""
 
-import threading
 from importlib import import_module
-from unittest import mock
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 
-from messaging import content, worker
+from messaging import worker
 from messaging.events import NewEvent, record_events
 from messaging.models import Message, Status
 from messaging.services import message_send
-from tests.faults.ledger import assert_ledger
+from tests.support.concurrency import at_once
+from tests.support.ledger import assert_ledger
 
 
 def compose_form(client) -> dict:
@@ -29,35 +28,8 @@ def compose_form(client) -> dict:
     }
 
 
-def at_once(count: int, action) -> list:
-    """Run `action` in `count` threads that all reach content.check_content before any goes on, so
-    every one has looked for an earlier message before any inserts its own (the race users hit)."""
-    all_checked = threading.Barrier(count, timeout=20)
-    check_content = content.check_content
-
-    def check_then_wait(**kwargs):
-        segments = check_content(**kwargs)
-        all_checked.wait()
-        return segments
-
-    answers, errors = [], []
-
-    def run():
-        try:
-            answers.append(action())
-        except Exception as exc:  # noqa: BLE001  (reported by the test, not swallowed)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    with mock.patch("messaging.content.check_content", side_effect=check_then_wait):
-        threads = [threading.Thread(target=run) for _ in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert not errors, errors
-    return answers
+# Every post has looked for an earlier message (check_content comes first) before any inserts its own.
+LOOKED = "messaging.content.check_content"
 
 
 def logged_in(user) -> Client:
@@ -70,7 +42,7 @@ def logged_in(user) -> Client:
 def test_two_concurrent_posts_of_one_compose_form_make_one_message(staff_a, carrier):
     data = compose_form(logged_in(staff_a))
 
-    answers = at_once(2, lambda: logged_in(staff_a).post("/messages/new/", data))
+    answers = at_once(2, lambda: logged_in(staff_a).post("/messages/new/", data), meet_at=LOOKED)
 
     message = Message.objects.get()
     assert [a.status_code for a in answers] == [302, 302]
@@ -135,7 +107,7 @@ def test_three_concurrent_retries_make_one_retry(clinic_a, staff_a, patient_a, c
     failed = failed_sms(clinic_a, patient_a, carrier)
     form = {"form_clinic": clinic_a.pk}
 
-    answers = at_once(3, lambda: logged_in(staff_a).post(f"/messages/{failed.pk}/retry/", form))
+    answers = at_once(3, lambda: logged_in(staff_a).post(f"/messages/{failed.pk}/retry/", form), meet_at=LOOKED)
 
     retry = Message.objects.get(retry_of=failed)
     assert [a.url for a in answers] == [f"/messages/{retry.pk}/"] * 3

@@ -13,13 +13,13 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
-from kalix_site.testing import wait_for
 from lanes import registry
 from lanes.models import ReindexJob
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import DeliveryEvent, EventKind, Message, Status
 from messaging.services import message_send
 from messaging.status import derive, recompute_status, recompute_status_range
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,12 +11,12 @@ import pytest
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from kalix_site.testing import wait_for
 from lanes.heartbeats import lane_health
 from lanes.pokes import LIVE
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
+from tests.support.processes import wait_for
 
 REDIS_URL = os.environ.get("KALIX_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 LANE_REDIS = "lanes.brokers.LaneRedis"

@@ -2,12 +2,12 @@
 
 import pytest
 
-from kalix_site.testing import wait_for
 from messaging import worker
 from messaging.models import DeliveryEvent, Message, Status
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
+from tests.support.processes import wait_for
 
 
 @pytest.mark.django_db(transaction=True)

@@ -22,7 +22,7 @@ from messaging import inbox, worker
 from messaging.models import DeliveryEvent, EventKind, Message, Status, WebhookInbox
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -354,7 +354,7 @@ def test_copies_of_one_delivery_racing_over_http_are_stored_once(live_server, cl
 
     import requests
 
-    from tests.faults.ledger import assert_ledger
+    from tests.support.ledger import assert_ledger
 
     messages = [message_send(clinic=clinic_a, patient=patient_a, channel="sms", body=f"hi {i}") for i in range(5)]
     worker.drain()

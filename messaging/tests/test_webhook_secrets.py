@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kalix_site.testing import ROOT, database_url
+from tests.support.processes import ROOT, database_url
 
 PRODUCTION = {
     "DEBUG": "0",

@@ -11,7 +11,7 @@ from messaging import inbox, worker
 from messaging.authenticity import sim_headers
 from messaging.models import DeliveryEvent, Message, Status, WebhookInbox
 from messaging.services import message_send
-from messaging.tests.conftest import SIM_SECRET
+from tests.support.channels import SIM_SECRET
 
 pytestmark = pytest.mark.django_db
 

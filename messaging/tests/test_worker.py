@@ -6,10 +6,10 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from kalix_site.testing import wait_for
 from messaging import worker
 from messaging.models import Dispatch, Message, Status
 from messaging.services import message_send
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,8 @@ import urllib.request
 
 import pytest
 
-from kalix_site.testing import ROOT, process_env, wait_for
 from statuspage import services, states
-from statuspage.tests.conftest import free_port
+from tests.support.processes import ROOT, free_port, process_env, wait_for
 
 
 @pytest.fixture

@@ -181,8 +181,8 @@ def test_maintenance_reminder_is_sent_once_before_it_starts(components, smtp_ser
 @pytest.mark.cluster
 def test_email_goes_out_on_the_live_lane(transactional_db, lane_cluster, smtp_server, settings):
     """A real live-lane cluster picks up the poke sent on commit and delivers the notice."""
-    from kalix_site.testing import wait_for
     from statuspage.models import Component
+    from tests.support.processes import wait_for
 
     email = Component.objects.create(name="Email")
     subscriber = email_subscriber()

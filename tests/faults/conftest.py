@@ -1,8 +1,7 @@
-"""Fault-injection fixtures: the messaging fixtures, and the live lane's safety-net schedule."""
+"""Fault-injection fixtures: the live lane's safety-net schedule (the carrier and the rest are shared,
+tests/support/fixtures/)."""
 
 import pytest
-
-from messaging.tests.conftest import carrier, sim_settings  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ workers, the web process and the carrier's retries bring every message to its fi
 import pytest
 from django.db import transaction
 
-from kalix_site.testing import wait_for
 from lanes.pokes import LIVE
 from messaging.models import Message, Status
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
-from tests.faults.ledger import assert_ledger, restart_database
+from tests.support.channels import SIM_SECRET
+from tests.support.ledger import assert_ledger, restart_database
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ from messaging import worker
 from messaging.models import DeliveryEvent, Dispatch, Message, Status
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
-from tests.faults.ledger import assert_ledger
+from tests.support.channels import SIM_SECRET
+from tests.support.ledger import assert_ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

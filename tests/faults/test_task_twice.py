@@ -9,18 +9,18 @@ from django_q.models import OrmQ
 
 from billing import batches
 from billing.models import BatchItem, BillingBatch, Payer
-from billing.testdata import make_ready_invoices
-from kalix_site.testing import wait_for
 from lanes import reindex
 from lanes.models import ReindexChunk, ReindexJob, ReindexState
 from lanes.pokes import LIVE
-from lanes.tests.queueops_fixtures import derived_columns, seeded
 from messaging import worker
 from messaging.models import Dispatch, Message, Status
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.conftest import SIM_SECRET
-from tests.faults.ledger import assert_ledger
+from tests.support.channels import SIM_SECRET
+from tests.support.invoices import make_ready_invoices
+from tests.support.ledger import assert_ledger
+from tests.support.processes import wait_for
+from tests.support.seed import derived_columns, seeded
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -15,8 +15,8 @@ from messaging import worker
 from messaging.authenticity import sim_headers
 from messaging.models import DeliveryEvent, Message, Status, WebhookInbox
 from messaging.services import message_send
-from messaging.tests.conftest import SIM_SECRET
-from tests.faults.ledger import assert_ledger
+from tests.support.channels import SIM_SECRET
+from tests.support.ledger import assert_ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

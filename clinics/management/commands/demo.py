@@ -1,11 +1,22 @@
-"""Load demo data: idempotent, so `make run` can call it every time."""
+"""Load demo data: idempotent, so `make run` can call it every time.
 
+This command makes the demo clinics, staff and patients, then hands the clinics to every other app's own
+loader: `<app>.demo.load(clinics)`, found through django.apps for each of our installed apps that has a
+`demo` module, in INSTALLED_APPS order (the order apps build on one another). The tenancy app therefore
+names no domain app: a new app offers demo data by adding its `demo.load`.
+"""
+
+import importlib
 from datetime import date
+from pathlib import Path
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import module_has_submodule
 
 from clinics.models import Clinic, Patient, StaffMembership
 from clinics.roles import CLINIC_STAFF, OPERATIONS, SUPPORT
@@ -94,14 +105,20 @@ class Command(BaseCommand):
                     last_name=last,
                     defaults={"date_of_birth": dob, "email": email, "mobile": mobile, "messaging_consent": consent},
                 )
-        for load in self.app_loaders():
+        for load in app_loaders():
             load(list(clinics.values()))
         self.stdout.write(self.style.SUCCESS(f"Demo data ready; every demo login uses the password '{DEMO_PASSWORD}'."))
 
-    def app_loaders(self):
-        """Each app's idempotent demo loader, called with the demo clinics."""
-        from billing import demo as billing_demo
-        from messaging import demo as messaging_demo
-        from statuspage import demo as statuspage_demo
 
-        return [billing_demo.load, messaging_demo.load, lambda clinics: statuspage_demo.load()]
+def app_loaders() -> list:
+    """`<app>.demo.load` of every installed app of ours that has a demo module, in INSTALLED_APPS order.
+
+    Only the project's own apps (a top-level package of it): a third-party app's `demo` module is not ours
+    to run.
+    """
+    loaders = []
+    for config in apps.get_app_configs():
+        ours = Path(config.path).resolve().parent == settings.BASE_DIR
+        if ours and config.name != "clinics" and module_has_submodule(config.module, "demo"):
+            loaders.append(importlib.import_module(f"{config.name}.demo").load)
+    return loaders

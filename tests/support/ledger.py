@@ -5,9 +5,9 @@ from collections import Counter
 
 from django.db import connection
 
-from kalix_site.testing import ROOT
 from messaging.models import DeliveryEvent, Dispatch, Message
 from messaging.status import derive
+from tests.support.processes import ROOT
 
 
 def assert_ledger(*, expected: int, carrier=None, final: set[str] | None = None) -> None:

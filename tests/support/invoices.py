@@ -1,4 +1,5 @@
-"""Many valid, ready invoices at once (bulk inserts), for the benchmark and the concurrency test.
+"""Invoices for tests and benchmarks: the invoice form's post as the page sends it, and many valid,
+ready invoices at once (bulk inserts) for the batch benchmark and the concurrency test.
 
 Real invoices go through billing.services; this skips per-invoice validation because every invoice
 made here is valid by construction (payer, member id, practitioner, diagnosis, a positive line).
@@ -65,3 +66,28 @@ def make_ready_invoices(*, clinic, payers, patients, practitioner, count: int, s
         InvoiceLine.objects.bulk_create(lines, batch_size=4000)
         made += size
     return made
+
+
+def invoice_post(patient, payer, practitioner, day, **extra):
+    """The invoice form as the page posts it, hidden fields included, with one line filled; `extra`
+    adds or overrides fields."""
+    data = {
+        "form_clinic": patient.clinic_id,  # the hidden fields the page renders
+        "request_key": "invoice-form-1",
+        "patient": patient.pk,
+        "payer": payer.pk,
+        "practitioner": practitioner.pk,
+        "member_id": "M-1",
+        "diagnosis_code": "R69",
+        "lines-TOTAL_FORMS": "2",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-service_code": "C1",
+        "lines-0-description": "Consultation",
+        "lines-0-date_of_service": day.isoformat(),
+        "lines-0-units": "1",
+        "lines-0-amount": "95.50",
+    }
+    data.update(extra)
+    return data

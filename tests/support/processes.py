@@ -1,7 +1,10 @@
-"""Helpers for tests that run real processes (django-q2 clusters, gunicorn) against the test database."""
+"""Helpers for tests and benchmarks that run real processes (django-q2 clusters, gunicorn, `make run`)
+against the test database: its URL and environment for a child process, a cluster per lane, a free
+loopback port, and waiting for a condition with a deadline (never a bare sleep)."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,7 +13,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: tests/support/processes.py
 
 
 def database_url() -> str:
@@ -82,31 +85,8 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.1, message: 
     raise TimeoutError(f"{message} not met within {timeout}s")
 
 
-def restore_migration_data() -> int:
-    """Run the forward function of every data migration of our apps again, and upsert the registered
-    schedules as every migrate does; returns how many migration functions ran.
-
-    A transactional test ends by flushing every table, and with them the rows migrations wrote (staff
-    groups and their permissions, lane rows) and the schedules. Each of those functions is idempotent
-    (get_or_create / update_or_create / grant), so running them again restores exactly that data.
-    """
-    from django.apps import apps
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import RunPython
-
-    from lanes.schedules import upsert_schedules
-
-    ours = {"lanes", "clinics", "messaging", "billing", "statuspage"}
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    plan = []  # every migration once, each after its dependencies
-    for leaf in loader.graph.leaf_nodes():
-        plan += [node for node in loader.graph.forwards_plan(leaf) if node not in plan]
-    ran = 0
-    for app_label, name in plan:
-        if app_label in ours:
-            for operation in loader.disk_migrations[app_label, name].operations:
-                if isinstance(operation, RunPython):
-                    operation.code(apps, None)
-                    ran += 1
-    upsert_schedules()
-    return ran
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

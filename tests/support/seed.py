@@ -1,5 +1,6 @@
 """Synthetic messages with events, inserted set-based (INSERT ... SELECT generate_series), for the
-re-index benchmark and tests. Never used on real data.
+re-index benchmarks and the tests (queue operations, re-index, inbox flood), and the statuses a bare
+recompute gives them. Never used on real data, so it lives with the test support, not in messaging.
 
 Columns we do not set take their model default, so a field added to Message later does not break this.
 """
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from django.db import connection
 
 from messaging.models import DeliveryEvent, Message
+from messaging.status import recompute_status_range
 
 # A message's third event, by id modulo 10: most are delivered, some fail or stop earlier.
 THIRD_KINDS = ["delivered"] * 6 + ["opened", "sent", "bounced", "failed"]
@@ -126,3 +128,25 @@ def scramble_derived(first_id: int, last_id: int) -> int:
             [first_id, last_id],
         )
         return cursor.rowcount
+
+
+def derived_columns(first_id: int, last_id: int) -> dict[int, tuple]:
+    """Each message's derived columns (status, detail, time, search document), by id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, status, status_detail, status_at, search::text FROM messaging_message "
+            "WHERE id BETWEEN %s AND %s ORDER BY id",
+            [first_id, last_id],
+        )
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def seeded(clinic, count):
+    """(first_id, last_id, expected): `count` messages whose derived columns are then scrambled;
+    `expected` is what the bare one-statement recompute makes of them."""
+    first, last = seed_messages(clinic_id=clinic.pk, count=count)
+    recompute_status_range(first, last)
+    expected = derived_columns(first, last)
+    scramble_derived(first, last)
+    assert derived_columns(first, last) != expected
+    return first, last, expected
