@@ -8,8 +8,7 @@ import pytest
 
 from kalix_site import env as kalix_env
 from kalix_site.env import ConfigurationError, Environment, RenamedVariableWarning
-from kalix_site.tests.test_settings import run_manage
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, run_manage
 
 # --- the reader ------------------------------------------------------------------------------------
 

@@ -3,11 +3,11 @@
 from django.urls import reverse
 
 from kalix_site.links import absolute_url
-from kalix_site.tests.test_settings import run_manage
 from messaging.providers import SimulatedCarrier
 from statuspage import notify, services, states
 from statuspage.feed import IncidentFeed
 from statuspage.models import Component
+from tests.support.processes import run_manage
 
 
 def test_a_path_or_a_url_name_is_made_absolute_on_the_public_base(settings):

@@ -4,7 +4,7 @@ import signal
 import subprocess
 import sys
 
-from tests.support.processes import ROOT, process_env
+from tests.support.processes import ROOT, process_env, run_manage
 
 PRODUCTION = {
     "DEBUG": "0",
@@ -14,14 +14,6 @@ PRODUCTION = {
     # the default SMS/fax provider is the simulated carrier: production will not start without its secret
     "KALIX_SIMCARRIER_SECRET": "a-carrier-secret-0123456789abcdef",
 }
-
-
-def run_manage(*args, **env):
-    environ = process_env(**env)
-    environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests only
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_check_deploy_is_clean_with_production_values(db):
