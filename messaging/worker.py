@@ -32,7 +32,7 @@ from lanes.state import lane_paused
 from messaging import inbox
 from messaging.authenticity import purge_receipts
 from messaging.claims import claim_batch_cte
-from messaging.dispatch import MOVES, TARGET
+from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
@@ -82,7 +82,9 @@ CLAIM_RETURNING = """
 """
 
 
-(MOVES_FROM_CLAIM,) = (str(state) for state in MOVES["claim"])  # the one state a message is claimed from: queued
+(MOVES_FROM_CLAIM,) = (
+    str(state) for state in DISPATCH.sources("claim")
+)  # the one state a message is claimed from: queued
 
 
 def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, list[Claimed]]:
@@ -122,7 +124,7 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
                 [[pk for pk, _ in picked]],
                 search=False,
                 also_set=CLAIM_SET,
-                also_params=[TARGET["claim"], token, json.dumps(provider_names())],
+                also_params=[DISPATCH.target("claim"), token, json.dumps(provider_names())],
                 returning=CLAIM_RETURNING,
             )
             cursor.execute(sql, params)
@@ -157,9 +159,9 @@ def _withhold(picked: list[tuple]) -> set[int]:
         )
         for pk, reason in why.items()
     )
-    assert MOVES_FROM_CLAIM in MOVES["withhold"]
+    assert DISPATCH.can("withhold", MOVES_FROM_CLAIM)
     sql, params = recompute_sql(
-        WITHHOLD_TARGET, [sorted(why)], search=False, also_set=WITHHOLD_SET, also_params=[TARGET["withhold"]]
+        WITHHOLD_TARGET, [sorted(why)], search=False, also_set=WITHHOLD_SET, also_params=[DISPATCH.target("withhold")]
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -214,9 +216,9 @@ def record_outcomes(
             retry_at, move = None, "handed_off"
         else:
             retry_at, move = None, "give_up"
-        assert Dispatch.HANDING_OFF in MOVES[move]
+        assert DISPATCH.can(move, Dispatch.HANDING_OFF)
         ids.append(c.id)
-        moves.append(TARGET[move])
+        moves.append(DISPATCH.target(move))
         providers.append(provider)
         provider_ids.append(o.provider_message_id)
         next_at.append(retry_at)
