@@ -119,7 +119,7 @@ def _invoice_create(
         invoice=invoice, at=invoice.created_at, by=by, to_status=invoice.status, note="Created"
     )
     if ready:
-        lifecycle.move_invoice(invoice, Invoice.Status.READY, by=by)
+        lifecycle.move_invoice(invoice, "ready", by=by)
     return invoice
 
 
@@ -147,4 +147,7 @@ def invoice_set_status(*, invoice: Invoice, status: str, by=None) -> Invoice:
     if status not in (Invoice.Status.DRAFT, Invoice.Status.READY, Invoice.Status.VOID):
         raise lifecycle.InvalidTransition(f"Staff cannot set an invoice to {status} directly.")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    return lifecycle.move_invoice(invoice, status, by=by)
+    move = lifecycle.INVOICE.move_between(invoice.status, status)
+    if move is None:
+        raise lifecycle.InvalidTransition(f"A {invoice.status} invoice cannot become {status}.")
+    return lifecycle.move_invoice(invoice, move, by=by)

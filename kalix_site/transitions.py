@@ -78,6 +78,11 @@ class Machine:
         """The moves allowed from `state`, in the table's order."""
         return [move for move, from_states in self._sources.items() if state in from_states]
 
+    def move_between(self, state: str | None, to: str) -> str | None:
+        """The move from `state` to `to` (the first in the table's order), or None: for a caller given a
+        state to reach rather than a move to make (a status a form posted)."""
+        return next((move for move, (sources, target) in self.moves.items() if target == to and state in sources), None)
+
     def by_state(self) -> dict[str | None, set[str]]:
         """{state: the states it can move to}, for every state (a state with no way out maps to an
         empty set)."""

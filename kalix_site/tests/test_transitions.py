@@ -40,6 +40,7 @@ def test_the_table_answers_what_may_move_from_where():
         "paused": set(),
         "done": set(),
     }
+    assert JOB.move_between("running", "paused") == "pause" and JOB.move_between("done", "paused") is None
     with pytest.raises(KeyError):
         JOB.can("strat", "queued")  # a typo in code fails loudly instead of never allowing anything
 
