@@ -56,14 +56,14 @@ def _index(cursor, column: str) -> int:
     return names.index(column)
 
 
-def value(cursor, column: str) -> Any:
+def scalar(cursor, column: str) -> Any:
     """Column `column` of the next row (None when there is no row): for a statement that answers one thing."""
     i = _index(cursor, column)
     values = cursor.fetchone()
     return None if values is None else values[i]
 
 
-def values(cursor, column: str) -> list:
+def scalars(cursor, column: str) -> list:
     """Column `column` of every remaining row."""
     i = _index(cursor, column)
     return [found[i] for found in cursor.fetchall()]

@@ -27,7 +27,7 @@ from django.db.models import F
 from django.db.models.functions import Least, Now
 from django.utils import timezone
 
-from kalix_site.sql import fetch, values
+from kalix_site.sql import fetch, scalars
 from lanes.models import LaneAction
 from lanes.pokes import LIVE, poke
 from messaging import consent
@@ -118,7 +118,7 @@ def apply_batch(limit: int | None = None) -> int:
 def _apply_one_by_one(params: dict) -> tuple[list[int], int]:
     with connection.cursor() as cursor:
         cursor.execute(DUE_SQL.format(only=""), params)
-        ids = values(cursor, "id")
+        ids = scalars(cursor, "id")
     message_ids: list[int] = []
     for pk in ids:
         try:

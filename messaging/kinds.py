@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Count, Max, Min
 
-from kalix_site.sql import value
+from kalix_site.sql import scalar
 from lanes import registry
 from lanes.models import ReindexScope
 from lanes.pokes import LIVE
@@ -88,7 +88,7 @@ def reindex_recompute(job, first_id: int, last_id: int) -> tuple[int, int]:
     where, params = reindex_scope_sql(job, first_id, last_id)
     with connection.cursor() as cursor:
         cursor.execute(SCOPE_COUNT_SQL.format(where=where), params)
-        rows = value(cursor, "n")
+        rows = scalar(cursor, "n")
         sql, sql_params = recompute_sql(
             SCOPE_IDS_SQL.format(where=where),
             params,

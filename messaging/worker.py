@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinics import consent
-from kalix_site.sql import rows, value
+from kalix_site.sql import rows, scalar
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import inbox
@@ -265,7 +265,7 @@ def recover_interrupted() -> int:
     for token in tokens:
         with connection.cursor() as cursor:
             cursor.execute(ADVISORY_TRY_LOCK_SQL, [token])
-            if not value(cursor, "locked"):
+            if not scalar(cursor, "locked"):
                 continue  # its worker is alive and still working on it
         try:
             settled += _recover_batch(token)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.db import connection
 
-from kalix_site.sql import ColumnMismatch, fetch, rows, value, values
+from kalix_site.sql import ColumnMismatch, fetch, rows, scalar, scalars
 
 pytestmark = pytest.mark.django_db
 
@@ -61,19 +61,19 @@ def test_a_statement_without_a_result_set_fails_loudly():
             fetch(cursor, Pair)
 
 
-def test_value_and_values_read_one_named_column():
+def test_scalar_and_scalars_read_one_named_column():
     with connection.cursor() as cursor:
         cursor.execute(PAIRS)
-        assert values(cursor, "word") == ["w1", "w2", "w3"]
+        assert scalars(cursor, "word") == ["w1", "w2", "w3"]
         cursor.execute("SELECT pg_try_advisory_lock(7, 7) AS locked, 1 AS other")
-        assert value(cursor, "locked") is True
+        assert scalar(cursor, "locked") is True
         cursor.execute("SELECT pg_advisory_unlock(7, 7) AS unlocked")
-        assert value(cursor, "unlocked") is True
+        assert scalar(cursor, "unlocked") is True
         cursor.execute("SELECT 1 AS found WHERE false")
-        assert value(cursor, "found") is None
+        assert scalar(cursor, "found") is None
         cursor.execute("SELECT 1 AS n, 2 AS n")
         with pytest.raises(ColumnMismatch, match="named twice"):
-            value(cursor, "n")
+            scalar(cursor, "n")
         cursor.execute(PAIRS)
         with pytest.raises(ColumnMismatch, match="'count' missing"):
-            values(cursor, "count")
+            scalars(cursor, "count")
