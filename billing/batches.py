@@ -24,8 +24,10 @@ from billing.lifecycle import BATCH, INVOICE, InvalidTransition
 from billing.models import BillingBatch, Invoice, Payer
 from billing.money import to_money
 from billing.services import next_number
+from billing.sql import TOTALS_SQL, BatchTotals, build_sql
 from billing.validation import clinic_today
 from clinics.models import Clinic
+from kalix_site.sql import fetch
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 
@@ -149,35 +151,6 @@ def _claim_next() -> BillingBatch | None:
         return lifecycle.move_batch(batch, "build", build_started_at=timezone.now(), note="Building")
 
 
-BUILD_SQL = """
-WITH picked AS (
-    SELECT i.id, i.total FROM billing_invoice i
-    WHERE i.clinic_id = %(clinic)s AND i.status = %(ready)s AND NOT i.has_critical_errors
-      AND i.last_service_date <= %(cutoff)s {payer} {selection}
-    ORDER BY i.id
-    FOR UPDATE OF i SKIP LOCKED
-), inserted AS (
-    INSERT INTO billing_batchitem (batch_id, invoice_id, active, amount, paid_amount)
-    SELECT %(batch)s, picked.id, true, picked.total, 0 FROM picked
-    ON CONFLICT (invoice_id) WHERE active DO NOTHING
-    RETURNING invoice_id
-), moved AS (
-    UPDATE billing_invoice SET status = %(batched)s, updated_at = %(now)s
-    FROM inserted WHERE billing_invoice.id = inserted.invoice_id
-    RETURNING billing_invoice.id
-)
-INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
-SELECT id, %(now)s, NULL, %(ready)s, %(batched)s, %(batch)s, %(note)s FROM moved
-"""
-
-TOTALS_SQL = """
-SELECT count(*), coalesce(sum(b.amount), 0),
-       (SELECT count(*) FROM billing_invoiceline l JOIN billing_batchitem b2 ON b2.invoice_id = l.invoice_id
-        WHERE b2.batch_id = %(batch)s AND b2.active)
-FROM billing_batchitem b WHERE b.batch_id = %(batch)s AND b.active
-"""
-
-
 def build_batch(*, batch_id: int, started_at) -> None:
     """Claim the batch's invoices and open it, all in one transaction; on error the batch fails."""
     try:
@@ -199,15 +172,12 @@ def build_batch(*, batch_id: int, started_at) -> None:
                 "now": timezone.now(),
                 "note": f"Batched in {batch}",
             }
-            sql = BUILD_SQL.format(
-                payer="AND i.payer_id = %(payer)s" if batch.payer_id else "",
-                selection="AND i.id = ANY(%(selection)s)" if batch.selection is not None else "",
-            )
+            sql = build_sql(by_payer=bool(batch.payer_id), by_selection=batch.selection is not None)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 cursor.execute(TOTALS_SQL, {"batch": batch.pk})
-                invoices, total, lines = cursor.fetchone()
-            if invoices == 0:
+                totals = fetch(cursor, BatchTotals)
+            if totals.invoices == 0:
                 lifecycle.move_batch(
                     batch,
                     "fail",
@@ -219,13 +189,13 @@ def build_batch(*, batch_id: int, started_at) -> None:
                 batch,
                 "open",
                 built_at=timezone.now(),
-                invoice_count=invoices,
-                line_count=lines,
-                total_amount=to_money(total),
+                invoice_count=totals.invoices,
+                line_count=totals.lines,
+                total_amount=to_money(totals.total),
                 error="",
-                note=f"Built: {invoices} invoices, {lines} lines",
+                note=f"Built: {totals.invoices} invoices, {totals.lines} lines",
             )
-            log.info("billing batch %s built: %s invoices", batch.pk, invoices)
+            log.info("billing batch %s built: %s invoices", batch.pk, totals.invoices)
     except Exception as exc:
         log.exception("billing batch %s failed to build", batch_id)
         with transaction.atomic():
@@ -244,10 +214,10 @@ def _locked(batch: BillingBatch) -> BillingBatch:
 def _refresh_totals(batch: BillingBatch) -> None:
     with connection.cursor() as cursor:
         cursor.execute(TOTALS_SQL, {"batch": batch.pk})
-        invoices, total, lines = cursor.fetchone()
+        totals = fetch(cursor, BatchTotals)
     paid = batch.items.filter(active=True).aggregate(paid=Sum("paid_amount"))["paid"] or 0
-    batch.invoice_count, batch.line_count = invoices, lines
-    batch.total_amount, batch.paid_amount = to_money(total), to_money(paid)
+    batch.invoice_count, batch.line_count = totals.invoices, totals.lines
+    batch.total_amount, batch.paid_amount = to_money(totals.total), to_money(paid)
     batch.save(update_fields=["invoice_count", "line_count", "total_amount", "paid_amount"])
 
 

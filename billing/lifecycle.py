@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.models import BatchHistory, BillingBatch, Invoice, InvoiceHistory
+from billing.sql import MOVE_INVOICES_SQL
 from kalix_site.transitions import Machine, TransitionRefused
 
 B = BillingBatch.Status
@@ -90,17 +91,6 @@ def move_invoice(invoice: Invoice, move: str, *, by=None, note: str = "", batch=
         invoice=invoice, at=now, by=by, from_status=from_status, to_status=to_status, batch=batch, note=note
     )
     return invoice
-
-
-MOVE_INVOICES_SQL = """
-WITH moved AS (
-    UPDATE billing_invoice SET status = %(to)s, updated_at = %(now)s
-    WHERE id = ANY(%(ids)s) AND status = %(from)s
-    RETURNING id
-)
-INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
-SELECT id, %(now)s, %(by)s, %(from)s, %(to)s, %(batch)s, %(note)s FROM moved
-"""
 
 
 def move_invoices(ids: list[int], move: str, *, by=None, note="", batch=None) -> int:
