@@ -26,11 +26,13 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
+from kalix_site.sql import scalar
 from kalix_site.transitions import Machine
 from lanes.controls import required_reason
 from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
 from lanes.pokes import BULK, LIVE, poke
 from lanes.registry import lane_snapshot, reindex_target
+from lanes.sql import JOB_TRY_LOCK_SQL, JOB_UNLOCK_SQL
 from lanes.state import lane_paused
 
 log = logging.getLogger(__name__)
@@ -243,13 +245,13 @@ def _set_waiting(job_id: int, reason: str) -> None:
 
 def _try_lock(job_id: int) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, job_id])
-        return cursor.fetchone()[0]
+        cursor.execute(JOB_TRY_LOCK_SQL, [LOCK_CLASS, job_id])
+        return scalar(cursor, "locked")
 
 
 def _unlock(job_id: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, job_id])
+        cursor.execute(JOB_UNLOCK_SQL, [LOCK_CLASS, job_id])
 
 
 def run(job_id: int) -> str:
