@@ -27,6 +27,25 @@ def test_rows_are_built_by_name_whatever_the_column_order_and_extra_columns():
         assert rows(cursor, Pair) == [Pair(1, "w1"), Pair(2, "w2"), Pair(3, "w3")]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Named:
+    word: str
+    number: int
+
+
+@dataclass(frozen=True)
+class One:
+    word: str
+
+
+def test_keyword_only_and_one_field_rows_are_built_by_name_too():
+    with connection.cursor() as cursor:
+        cursor.execute(PAIRS)
+        assert rows(cursor, Named) == [Named(word=f"w{n}", number=n) for n in (1, 2, 3)]
+        cursor.execute(PAIRS)
+        assert rows(cursor, One) == [One("w1"), One("w2"), One("w3")]
+
+
 def test_fetch_reads_one_row_and_none_when_there_is_none():
     with connection.cursor() as cursor:
         cursor.execute(PAIRS)
