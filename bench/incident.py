@@ -94,9 +94,9 @@ SELECT count(*) FROM messaging_message m JOIN top ON top.message_id = m.id
 def count_wrong(first: int, last: int) -> int:
     from django.db import connection
 
-    from messaging.status import _rules_values
+    from messaging.sql import rules_values
 
-    values, params = _rules_values()
+    values, params = rules_values()
     rules = values.removeprefix("(").split(") AS r(")[0]
     with connection.cursor() as cursor:
         cursor.execute(WRONG_SQL.format(rules=rules), [*params, first, last, first, last])

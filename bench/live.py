@@ -56,9 +56,21 @@ def naive_send(message_id: int) -> None:
 
 
 def _as_claimed(m):
-    from messaging.worker import Claimed
+    from messaging.sql import Claimed
 
-    return Claimed(m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, "", m.send_key, 1, "")
+    return Claimed(
+        id=m.id,
+        clinic_id=m.clinic_id,
+        channel=m.channel,
+        recipient=m.recipient,
+        subject=m.subject,
+        body=m.body,
+        attachment="",
+        send_key=m.send_key,
+        attempts=1,
+        clinic_email_from="",
+        priority=m.priority,
+    )
 
 
 def create_pending(clinic, patient, n: int) -> tuple[int, int]:

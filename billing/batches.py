@@ -20,12 +20,14 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from billing import lifecycle
-from billing.lifecycle import InvalidTransition
+from billing.lifecycle import BATCH, INVOICE, InvalidTransition
 from billing.models import BillingBatch, Invoice, Payer
 from billing.money import to_money
 from billing.services import next_number
+from billing.sql import TOTALS_SQL, BatchTotals, build_sql
 from billing.validation import clinic_today
 from clinics.models import Clinic
+from kalix_site.sql import fetch
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 
@@ -145,37 +147,8 @@ def _claim_next() -> BillingBatch | None:
         if batch is None:
             return None
         if batch.status == B.BUILDING:
-            lifecycle.move_batch(batch, B.REQUESTED, note="The worker building it stopped; queued again.")
-        return lifecycle.move_batch(batch, B.BUILDING, build_started_at=timezone.now(), note="Building")
-
-
-BUILD_SQL = """
-WITH picked AS (
-    SELECT i.id, i.total FROM billing_invoice i
-    WHERE i.clinic_id = %(clinic)s AND i.status = %(ready)s AND NOT i.has_critical_errors
-      AND i.last_service_date <= %(cutoff)s {payer} {selection}
-    ORDER BY i.id
-    FOR UPDATE OF i SKIP LOCKED
-), inserted AS (
-    INSERT INTO billing_batchitem (batch_id, invoice_id, active, amount, paid_amount)
-    SELECT %(batch)s, picked.id, true, picked.total, 0 FROM picked
-    ON CONFLICT (invoice_id) WHERE active DO NOTHING
-    RETURNING invoice_id
-), moved AS (
-    UPDATE billing_invoice SET status = %(batched)s, updated_at = %(now)s
-    FROM inserted WHERE billing_invoice.id = inserted.invoice_id
-    RETURNING billing_invoice.id
-)
-INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
-SELECT id, %(now)s, NULL, %(ready)s, %(batched)s, %(batch)s, %(note)s FROM moved
-"""
-
-TOTALS_SQL = """
-SELECT count(*), coalesce(sum(b.amount), 0),
-       (SELECT count(*) FROM billing_invoiceline l JOIN billing_batchitem b2 ON b2.invoice_id = l.invoice_id
-        WHERE b2.batch_id = %(batch)s AND b2.active)
-FROM billing_batchitem b WHERE b.batch_id = %(batch)s AND b.active
-"""
+            lifecycle.move_batch(batch, "requeue", note="The worker building it stopped; queued again.")
+        return lifecycle.move_batch(batch, "build", build_started_at=timezone.now(), note="Building")
 
 
 def build_batch(*, batch_id: int, started_at) -> None:
@@ -187,10 +160,11 @@ def build_batch(*, batch_id: int, started_at) -> None:
             if batch.status != B.BUILDING or batch.build_started_at != started_at:
                 return  # another worker took it over; nothing to do
             cutoff = min(batch.cutoff_date, clinic_today(batch.clinic))
+            (ready,) = INVOICE.sources("batch")  # BUILD_SQL is the invoices' "batch" move, set-based
             params = {
                 "clinic": batch.clinic_id,
-                "ready": Invoice.Status.READY,
-                "batched": Invoice.Status.BATCHED,
+                "ready": ready,
+                "batched": INVOICE.target("batch"),
                 "cutoff": cutoff,
                 "batch": batch.pk,
                 "payer": batch.payer_id,
@@ -198,40 +172,36 @@ def build_batch(*, batch_id: int, started_at) -> None:
                 "now": timezone.now(),
                 "note": f"Batched in {batch}",
             }
-            sql = BUILD_SQL.format(
-                payer="AND i.payer_id = %(payer)s" if batch.payer_id else "",
-                selection="AND i.id = ANY(%(selection)s)" if batch.selection is not None else "",
-            )
-            lifecycle.check_invoice_move(Invoice.Status.READY, Invoice.Status.BATCHED)
+            sql = build_sql(by_payer=bool(batch.payer_id), by_selection=batch.selection is not None)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 cursor.execute(TOTALS_SQL, {"batch": batch.pk})
-                invoices, total, lines = cursor.fetchone()
-            if invoices == 0:
+                totals = fetch(cursor, BatchTotals)
+            if totals.invoices == 0:
                 lifecycle.move_batch(
                     batch,
-                    B.FAILED,
+                    "fail",
                     error="No ready invoices without errors matched the payer, cut-off date and selection.",
                     note="Nothing to batch",
                 )
                 return
             lifecycle.move_batch(
                 batch,
-                B.OPEN,
+                "open",
                 built_at=timezone.now(),
-                invoice_count=invoices,
-                line_count=lines,
-                total_amount=to_money(total),
+                invoice_count=totals.invoices,
+                line_count=totals.lines,
+                total_amount=to_money(totals.total),
                 error="",
-                note=f"Built: {invoices} invoices, {lines} lines",
+                note=f"Built: {totals.invoices} invoices, {totals.lines} lines",
             )
-            log.info("billing batch %s built: %s invoices", batch.pk, invoices)
+            log.info("billing batch %s built: %s invoices", batch.pk, totals.invoices)
     except Exception as exc:
         log.exception("billing batch %s failed to build", batch_id)
         with transaction.atomic():
             batch = BillingBatch.objects.select_for_update().get(pk=batch_id)
             if batch.status == B.BUILDING:
-                lifecycle.move_batch(batch, B.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:2000], note="Failed")
+                lifecycle.move_batch(batch, "fail", error=f"{exc.__class__.__name__}: {exc}"[:2000], note="Failed")
 
 
 # --- Actions on a batch ---------------------------------------------------------------------------
@@ -244,10 +214,10 @@ def _locked(batch: BillingBatch) -> BillingBatch:
 def _refresh_totals(batch: BillingBatch) -> None:
     with connection.cursor() as cursor:
         cursor.execute(TOTALS_SQL, {"batch": batch.pk})
-        invoices, total, lines = cursor.fetchone()
+        totals = fetch(cursor, BatchTotals)
     paid = batch.items.filter(active=True).aggregate(paid=Sum("paid_amount"))["paid"] or 0
-    batch.invoice_count, batch.line_count = invoices, lines
-    batch.total_amount, batch.paid_amount = to_money(total), to_money(paid)
+    batch.invoice_count, batch.line_count = totals.invoices, totals.lines
+    batch.total_amount, batch.paid_amount = to_money(totals.total), to_money(paid)
     batch.save(update_fields=["invoice_count", "line_count", "total_amount", "paid_amount"])
 
 
@@ -255,20 +225,15 @@ def _release_invoices(batch: BillingBatch, items, *, by, note: str) -> int:
     """Deactivate these batch items and put their invoices back in the ready pool."""
     invoice_ids = list(items.values_list("invoice_id", flat=True))
     items.update(active=False, removed_at=timezone.now())
-    return lifecycle.move_invoices(
-        invoice_ids, Invoice.Status.BATCHED, Invoice.Status.READY, by=by, note=note, batch=batch
-    )
+    return lifecycle.move_invoices(invoice_ids, "unbatch", by=by, note=note, batch=batch)
 
 
 @transaction.atomic
 def batch_cancel(*, batch: BillingBatch, by, note: str = "") -> BillingBatch:
     batch = _locked(batch)
-    if not lifecycle.batch_can_move(batch, B.CANCELLED):
-        raise InvalidTransition(f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
+    BATCH.check("cancel", batch.status, f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
     released = _release_invoices(batch, batch.items.filter(active=True), by=by, note=f"{batch} cancelled")
-    return lifecycle.move_batch(
-        batch, B.CANCELLED, by=by, note=note or f"Cancelled; {released} invoices back in the pool"
-    )
+    return lifecycle.move_batch(batch, "cancel", by=by, note=note or f"Cancelled; {released} invoices back in the pool")
 
 
 @transaction.atomic
@@ -288,24 +253,20 @@ def batch_remove_invoice(*, batch: BillingBatch, invoice: Invoice, by) -> Billin
 @transaction.atomic
 def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
     batch = _locked(batch)
-    if not lifecycle.batch_can_move(batch, B.SUBMITTED):
-        raise InvalidTransition(f"A {batch.get_status_display().lower()} batch cannot be submitted.")
+    BATCH.check("submit", batch.status, f"A {batch.get_status_display().lower()} batch cannot be submitted.")
     if batch.invoice_count == 0:
         raise InvalidTransition("An empty batch cannot be submitted.")
     now = timezone.now()
     ids = list(batch.items.filter(active=True).values_list("invoice_id", flat=True))
-    lifecycle.move_invoices(
-        ids, Invoice.Status.BATCHED, Invoice.Status.SUBMITTED, by=by, note=f"Submitted in {batch}", batch=batch
-    )
-    return lifecycle.move_batch(batch, B.SUBMITTED, by=by, submitted_at=now, note="Submitted to the payer")
+    lifecycle.move_invoices(ids, "submit", by=by, note=f"Submitted in {batch}", batch=batch)
+    return lifecycle.move_batch(batch, "submit", by=by, submitted_at=now, note="Submitted to the payer")
 
 
 @transaction.atomic
 def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -> BillingBatch:
     """Record a payment (in full or in part) for one invoice of a submitted batch."""
     batch = _locked(batch)
-    if batch.status not in (B.SUBMITTED, B.PARTIALLY_PAID):
-        raise InvalidTransition("Payments are recorded on submitted batches.")
+    BATCH.check("pay_in_full", batch.status, "Payments are recorded on submitted batches.")
     item = batch.items.select_for_update().filter(active=True, invoice=invoice).first()
     if item is None:
         raise ValidationError({"invoice": "This invoice is not in the batch."})
@@ -323,15 +284,15 @@ def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -
     invoice.paid_amount = to_money(invoice.paid_amount + amount)
     invoice.save(update_fields=["paid_amount", "updated_at"])
     if invoice.paid_amount >= invoice.total:
-        lifecycle.move_invoice(invoice, Invoice.Status.PAID, by=by, note="Paid in full", batch=batch)
+        lifecycle.move_invoice(invoice, "pay", by=by, note="Paid in full", batch=batch)
     _refresh_totals(batch)
     note = f"Payment {amount} for {invoice.number}"
     fully_paid = not batch.items.filter(active=True, paid_amount__lt=F("amount")).exists()
-    target = B.PAID if fully_paid else B.PARTIALLY_PAID
-    if target == batch.status:
+    move = "pay_in_full" if fully_paid else "pay_in_part"
+    if BATCH.target(move) == batch.status:  # a further part payment: history, no move
         lifecycle.record(batch, from_status=batch.status, to_status=batch.status, by=by, note=note)
         return batch
-    return lifecycle.move_batch(batch, target, by=by, note=note)
+    return lifecycle.move_batch(batch, move, by=by, note=note)
 
 
 @transaction.atomic
@@ -339,7 +300,7 @@ def batch_rebuild(*, batch: BillingBatch, by) -> BillingBatch:
     """Queue a failed batch again: the live lane builds it as if newly requested."""
     batch = _locked(batch)
     lifecycle.move_batch(
-        batch, B.REQUESTED, by=by, requested_at=timezone.now(), build_started_at=None, error="", note="Rebuild"
+        batch, "rebuild", by=by, requested_at=timezone.now(), build_started_at=None, error="", note="Rebuild"
     )
     poke(DRAIN, lane=LIVE)
     return batch

@@ -1,68 +1,72 @@
 """Every allowed status move of invoices and batches, as data, and the functions that make the moves.
 
-A move not listed here is refused with InvalidTransition; every move writes a history row (who, when,
-from, to, note), also when many invoices move at once in one statement.
+Each move is a conditional UPDATE (kalix_site.transitions): a move not allowed from the row's status is
+refused with TransitionRefused (billing's InvalidTransition is that class, a ValidationError) and changes
+nothing. Every move writes a history row (who, when, from, to, note), also when many invoices move at
+once in one statement.
 """
 
 from django.db import connection
 from django.utils import timezone
 
 from billing.models import BatchHistory, BillingBatch, Invoice, InvoiceHistory
+from billing.sql import MOVE_INVOICES_SQL
+from kalix_site.transitions import Machine, TransitionRefused
 
 B = BillingBatch.Status
 I = Invoice.Status  # noqa: E741
 
-BATCH_MOVES: dict[str, set[str]] = {
-    B.REQUESTED: {B.BUILDING, B.CANCELLED},
-    B.BUILDING: {B.OPEN, B.FAILED, B.REQUESTED},  # back to requested: a worker died mid-build
-    B.OPEN: {B.SUBMITTED, B.CANCELLED},
-    B.SUBMITTED: {B.PARTIALLY_PAID, B.PAID},
-    B.PARTIALLY_PAID: {B.PAID},
-    B.FAILED: {B.REQUESTED, B.CANCELLED},  # requested again: rebuild
-    B.PAID: set(),
-    B.CANCELLED: set(),
-}
+BATCH = Machine(
+    "batch",
+    "status",
+    {
+        "build": ({B.REQUESTED}, B.BUILDING),  # a worker claims the request
+        "requeue": ({B.BUILDING}, B.REQUESTED),  # its worker died mid-build
+        "open": ({B.BUILDING}, B.OPEN),  # built
+        "fail": ({B.BUILDING}, B.FAILED),
+        "rebuild": ({B.FAILED, B.BUILDING}, B.REQUESTED),  # staff: build again (a stuck build too)
+        "cancel": ({B.REQUESTED, B.OPEN, B.FAILED}, B.CANCELLED),
+        "submit": ({B.OPEN}, B.SUBMITTED),
+        "pay_in_part": ({B.SUBMITTED}, B.PARTIALLY_PAID),
+        "pay_in_full": ({B.SUBMITTED, B.PARTIALLY_PAID}, B.PAID),
+    },
+    states=B.values,
+)
 
-INVOICE_MOVES: dict[str, set[str]] = {
-    I.DRAFT: {I.READY, I.VOID},
-    I.READY: {I.DRAFT, I.BATCHED, I.VOID},
-    I.BATCHED: {I.READY, I.SUBMITTED},  # ready again: unbatched or batch cancelled
-    I.SUBMITTED: {I.PAID},
-    I.PAID: set(),
-    I.VOID: set(),
-}
+INVOICE = Machine(
+    "invoice",
+    "status",
+    {
+        "ready": ({I.DRAFT}, I.READY),
+        "draft": ({I.READY}, I.DRAFT),  # back to draft
+        "void": ({I.DRAFT, I.READY}, I.VOID),
+        "batch": ({I.READY}, I.BATCHED),
+        "unbatch": ({I.BATCHED}, I.READY),  # removed from its batch, or the batch cancelled
+        "submit": ({I.BATCHED}, I.SUBMITTED),
+        "pay": ({I.SUBMITTED}, I.PAID),
+    },
+    states=I.values,
+)
 
 EDITABLE_INVOICE_STATUSES = {I.DRAFT, I.READY}
 # Batches whose invoices may still be removed, and that count as waiting in the live lane.
 WAITING_BATCH_STATUSES = (B.REQUESTED, B.BUILDING)
 
-
-class InvalidTransition(Exception):
-    pass
+InvalidTransition = TransitionRefused  # billing's name for the one refused-transition type
 
 
-def batch_can_move(batch: BillingBatch, to_status: str) -> bool:
-    return to_status in BATCH_MOVES[batch.status]
-
-
-def invoice_can_move(invoice: Invoice, to_status: str) -> bool:
-    return to_status in INVOICE_MOVES[invoice.status]
-
-
-def check_invoice_move(from_status: str, to_status: str) -> None:
-    if to_status not in INVOICE_MOVES[from_status]:
-        raise InvalidTransition(f"A {from_status} invoice cannot become {to_status}.")
-
-
-def move_batch(batch: BillingBatch, to_status: str, *, by=None, note: str = "", **fields) -> BillingBatch:
-    """Move `batch` (locked by the caller) to `to_status`, saving `fields` with it and writing history."""
-    if not batch_can_move(batch, to_status):
-        raise InvalidTransition(f"A {batch.get_status_display().lower()} batch cannot become {to_status}.")
-    from_status = batch.status
+def move_batch(batch: BillingBatch, move: str, *, by=None, note: str = "", **fields) -> BillingBatch:
+    """Make `move` on `batch` (locked by the caller), saving `fields` with it and writing history."""
+    from_status, to_status = batch.status, BATCH.target(move)
+    BATCH.move_or_refuse(
+        BillingBatch.objects.filter(pk=batch.pk),
+        move,
+        f"A {batch.get_status_display().lower()} batch cannot become {to_status}.",
+        **fields,
+    )
     batch.status = to_status
     for name, value in fields.items():
         setattr(batch, name, value)
-    batch.save(update_fields=["status", *fields])
     record(batch, from_status=from_status, to_status=to_status, by=by, note=note)
     return batch
 
@@ -73,36 +77,30 @@ def record(batch: BillingBatch, *, from_status: str, to_status: str, by=None, no
     )
 
 
-def move_invoice(invoice: Invoice, to_status: str, *, by=None, note: str = "", batch=None) -> Invoice:
-    """Move one invoice (locked by the caller) and write its history row."""
-    check_invoice_move(invoice.status, to_status)
-    from_status = invoice.status
-    invoice.status = to_status
-    invoice.save(update_fields=["status", "updated_at"])
+def move_invoice(invoice: Invoice, move: str, *, by=None, note: str = "", batch=None) -> Invoice:
+    """Make `move` on one invoice (locked by the caller) and write its history row."""
+    from_status, to_status, now = invoice.status, INVOICE.target(move), timezone.now()
+    INVOICE.move_or_refuse(
+        Invoice.objects.filter(pk=invoice.pk),
+        move,
+        f"A {from_status} invoice cannot become {to_status}.",
+        updated_at=now,
+    )
+    invoice.status, invoice.updated_at = to_status, now
     InvoiceHistory.objects.create(
-        invoice=invoice, at=timezone.now(), by=by, from_status=from_status, to_status=to_status, batch=batch, note=note
+        invoice=invoice, at=now, by=by, from_status=from_status, to_status=to_status, batch=batch, note=note
     )
     return invoice
 
 
-MOVE_INVOICES_SQL = """
-WITH moved AS (
-    UPDATE billing_invoice SET status = %(to)s, updated_at = %(now)s
-    WHERE id = ANY(%(ids)s) AND status = %(from)s
-    RETURNING id
-)
-INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
-SELECT id, %(now)s, %(by)s, %(from)s, %(to)s, %(batch)s, %(note)s FROM moved
-"""
-
-
-def move_invoices(ids: list[int], from_status: str, to_status: str, *, by=None, note="", batch=None) -> int:
-    """Move every invoice of `ids` that is in `from_status`, with a history row each; one statement."""
-    check_invoice_move(from_status, to_status)
+def move_invoices(ids: list[int], move: str, *, by=None, note="", batch=None) -> int:
+    """Make `move` on every invoice of `ids` in its from-status, with a history row each; one statement
+    (a conditional UPDATE, as every move). Returns how many moved."""
+    (from_status,) = INVOICE.sources(move)  # one from-status: the history row names it
     params = {
         "ids": list(ids),
         "from": from_status,
-        "to": to_status,
+        "to": INVOICE.target(move),
         "now": timezone.now(),
         "by": by.pk if by else None,
         "batch": batch.pk if batch else None,

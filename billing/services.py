@@ -4,9 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from billing import lifecycle, validation
-from billing.models import BillingCounter, Invoice, InvoiceHistory, InvoiceLine, Payer
+from billing.models import Invoice, InvoiceHistory, InvoiceLine, Payer
 from billing.money import to_money
+from billing.sql import COUNTER_ROW_SQL, counter_next_sql
 from clinics.models import Clinic, Patient
+from kalix_site.sql import scalar
 
 INVOICE_FIELDS = ("patient", "payer", "practitioner", "member_id", "diagnosis_code")
 LINE_FIELDS = ("service_code", "description", "date_of_service", "units", "amount")
@@ -17,19 +19,11 @@ def next_number(*, clinic: Clinic, field: str, count: int = 1) -> int:
 
     The counter row stays locked until the caller's transaction ends, so numbers never repeat.
     """
-    if field not in ("last_invoice_number", "last_control_number"):
-        raise ValueError(field)
-    table = BillingCounter._meta.db_table
+    next_sql = counter_next_sql(field)  # ValueError for a field that is not a sequence
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (clinic_id, last_invoice_number, last_control_number) VALUES (%s, 0, 0) "
-            "ON CONFLICT (clinic_id) DO NOTHING",
-            [clinic.pk],
-        )
-        cursor.execute(
-            f"UPDATE {table} SET {field} = {field} + %s WHERE clinic_id = %s RETURNING {field}", [count, clinic.pk]
-        )
-        return cursor.fetchone()[0]
+        cursor.execute(COUNTER_ROW_SQL, [clinic.pk])
+        cursor.execute(next_sql, [count, clinic.pk])
+        return scalar(cursor, field)
 
 
 def _check_scope(clinic: Clinic, *, patient: Patient | None, payer: Payer | None) -> None:
@@ -119,7 +113,7 @@ def _invoice_create(
         invoice=invoice, at=invoice.created_at, by=by, to_status=invoice.status, note="Created"
     )
     if ready:
-        lifecycle.move_invoice(invoice, Invoice.Status.READY, by=by)
+        lifecycle.move_invoice(invoice, "ready", by=by)
     return invoice
 
 
@@ -147,4 +141,7 @@ def invoice_set_status(*, invoice: Invoice, status: str, by=None) -> Invoice:
     if status not in (Invoice.Status.DRAFT, Invoice.Status.READY, Invoice.Status.VOID):
         raise lifecycle.InvalidTransition(f"Staff cannot set an invoice to {status} directly.")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    return lifecycle.move_invoice(invoice, status, by=by)
+    move = lifecycle.INVOICE.move_between(invoice.status, status)
+    if move is None:
+        raise lifecycle.InvalidTransition(f"A {invoice.status} invoice cannot become {status}.")
+    return lifecycle.move_invoice(invoice, move, by=by)

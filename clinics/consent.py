@@ -18,6 +18,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, ContactChannel, Patient
+from clinics.sql import WITHHELD_SQL, Withheld
+from kalix_site.sql import rows
 
 State = AddressConsent.State
 Source = AddressConsent.Source
@@ -212,43 +214,6 @@ def consents_of(patient: Patient) -> list[AddressConsent]:
 
 # --- The same rule set-based, for the worker's hand-off -------------------------------------------------
 
-# Why each message of a batch must not go after all (consent changed after it was queued): one query per
-# batch. The same rules as `refusal` (address opted out in the clinic; the linked patient, or any of the
-# clinic's patients at that address, opted out of the channel or, for email and SMS, declined), over the
-# contact indexes (clinic, upper(email)) / (clinic, mobile) / (clinic, fax). Reasons name no patient: the
-# status detail is read in places (queue admin) where patient names are not shown.
-WITHHELD_SQL = """
-    WITH v(id, clinic_id, patient_id, channel, address) AS (
-        SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])
-    )
-    SELECT v.id, CASE WHEN a.opted_out THEN 'address' WHEN p.opted_out THEN 'patient'
-                      WHEN p.declined THEN 'declined' END AS why
-      FROM v
-      LEFT JOIN LATERAL (
-            SELECT true AS opted_out FROM clinics_addressconsent a
-             WHERE a.clinic_id = v.clinic_id AND a.channel = v.channel AND a.state = %s
-               AND a.address = CASE WHEN v.channel = 'email' THEN lower(v.address) ELSE v.address END
-             LIMIT 1
-      ) a ON true
-      LEFT JOIN LATERAL (  -- one parameterised index probe per way a patient is at the address
-            SELECT bool_or(CASE v.channel WHEN 'email' THEN p.email_opt_out WHEN 'sms' THEN p.sms_opt_out
-                                          WHEN 'fax' THEN p.fax_opt_out END) AS opted_out,
-                   bool_or(v.channel <> 'fax' AND p.messaging_consent = %s) AS declined
-              FROM (SELECT * FROM clinics_patient p WHERE p.id = v.patient_id AND p.clinic_id = v.clinic_id
-                    UNION ALL
-                    SELECT * FROM clinics_patient p
-                     WHERE v.channel = 'email' AND p.clinic_id = v.clinic_id AND upper(p.email) = upper(v.address)
-                       AND p.email <> ''
-                    UNION ALL
-                    SELECT * FROM clinics_patient p
-                     WHERE v.channel = 'sms' AND p.clinic_id = v.clinic_id AND p.mobile = v.address
-                       AND p.mobile <> ''
-                    UNION ALL
-                    SELECT * FROM clinics_patient p
-                     WHERE v.channel = 'fax' AND p.clinic_id = v.clinic_id AND p.fax = v.address
-                       AND p.fax <> '') p
-      ) p ON true
-"""
 WITHHELD_WORDS = {
     "address": "the recipient opted out of {channel} at this clinic",
     "patient": "the patient opted out of {channel}",
@@ -265,16 +230,16 @@ class Outgoing:
     address: str  # normalised
 
 
-def withheld(rows: list[Outgoing]) -> dict[int, str]:
+def withheld(outgoing: list[Outgoing]) -> dict[int, str]:
     """{id: why} for the rows that must not be sent now; one query, whatever the number of rows."""
-    if not rows:
+    if not outgoing:
         return {}
-    columns = [[r.id for r in rows], [r.clinic_id for r in rows], [r.patient_id for r in rows]]
-    columns += [[r.channel for r in rows], [r.address for r in rows]]
+    columns = [[r.id for r in outgoing], [r.clinic_id for r in outgoing], [r.patient_id for r in outgoing]]
+    columns += [[r.channel for r in outgoing], [r.address for r in outgoing]]
     with connection.cursor() as cursor:
         cursor.execute(WITHHELD_SQL, [*columns, State.OPTED_OUT, Patient.Consent.DECLINED])
-        found = cursor.fetchall()
-    channel_of = {r.id: r.channel for r in rows}
+        found = rows(cursor, Withheld)
+    channel_of = {r.id: r.channel for r in outgoing}
     return {
-        pk: WITHHELD_WORDS[why].format(channel=channel_words(channel_of[pk])) for pk, why in found if why is not None
+        w.id: WITHHELD_WORDS[w.why].format(channel=channel_words(channel_of[w.id])) for w in found if w.why is not None
     }

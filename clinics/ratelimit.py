@@ -13,21 +13,17 @@ from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 
+from clinics.sql import HIT_SQL
+from kalix_site.sql import scalar
+
 
 def hit(key: str, *, window_s: int) -> int:
     """Count one hit for `key` in the current window and return the window's total."""
     now = timezone.now()
     start = datetime.fromtimestamp(int(now.timestamp()) // window_s * window_s, tz=now.tzinfo)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO clinics_ratelimitbucket (key, window_start, hits) VALUES (%s, %s, 1)
-            ON CONFLICT (key, window_start) DO UPDATE SET hits = clinics_ratelimitbucket.hits + 1
-            RETURNING hits
-            """,
-            [key, start],
-        )
-        return cursor.fetchone()[0]
+        cursor.execute(HIT_SQL, [key, start])
+        return scalar(cursor, "hits")
 
 
 def purge_older_than(age: timedelta) -> int:

@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
+from kalix_site.sql import scalar
 from lanes.models import WaitingPoke
+from lanes.sql import MARK_WAITING_SQL
 
 LIVE = "live"
 BULK = "bulk"
@@ -52,14 +54,8 @@ RUN_POKE = "lanes.pokes.run_poke"
 def _mark_waiting(poke_key: str, lane: str) -> bool:
     """Record that this poke is about to wait in the broker; False if it waits there already."""
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(
-            """INSERT INTO lanes_waitingpoke (key, lane, sent_at) VALUES (%s, %s, now())
-               ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at
-                WHERE lanes_waitingpoke.sent_at < now() - make_interval(secs => %s)
-               RETURNING 1""",
-            [poke_key, lane, settings.LANE_POKE_RESEND_SECONDS],
-        )
-        return cursor.fetchone() is not None
+        cursor.execute(MARK_WAITING_SQL, [poke_key, lane, settings.LANE_POKE_RESEND_SECONDS])
+        return scalar(cursor, "waiting") is not None
 
 
 def run_poke(func: str, poke_key: str, **kwargs):

@@ -26,10 +26,13 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
+from kalix_site.sql import scalar
+from kalix_site.transitions import Machine
 from lanes.controls import required_reason
 from lanes.models import LaneAction, ReindexChunk, ReindexJob, ReindexScope, ReindexState
 from lanes.pokes import BULK, LIVE, poke
 from lanes.registry import lane_snapshot, reindex_target
+from lanes.sql import JOB_TRY_LOCK_SQL, JOB_UNLOCK_SQL
 from lanes.state import lane_paused
 
 log = logging.getLogger(__name__)
@@ -38,27 +41,32 @@ RUN = "lanes.reindex.run"
 RUN_PENDING = "lanes.reindex.run_pending"
 LOCK_CLASS = 0x4B58  # first key of the advisory lock that says "someone runs job N"
 
-# The allowed moves between job states: move -> (from states, to state).
-MOVES: dict[str, tuple[set[str], str]] = {
-    "start": ({ReindexState.QUEUED}, ReindexState.RUNNING),
-    "pause": ({ReindexState.QUEUED, ReindexState.RUNNING}, ReindexState.PAUSED),
-    "resume": ({ReindexState.PAUSED}, ReindexState.QUEUED),
-    "cancel": ({ReindexState.QUEUED, ReindexState.RUNNING, ReindexState.PAUSED}, ReindexState.CANCELLED),
-    "finish": ({ReindexState.RUNNING}, ReindexState.DONE),
-    "fail": ({ReindexState.RUNNING}, ReindexState.FAILED),
-    "retry": ({ReindexState.FAILED}, ReindexState.QUEUED),
-}
+# The allowed moves between job states: move -> (from states, to state); each is a conditional UPDATE.
+JOB = Machine(
+    "re-index job",
+    "state",
+    {
+        "start": ({ReindexState.QUEUED}, ReindexState.RUNNING),
+        "pause": ({ReindexState.QUEUED, ReindexState.RUNNING}, ReindexState.PAUSED),
+        "resume": ({ReindexState.PAUSED}, ReindexState.QUEUED),
+        "cancel": ({ReindexState.QUEUED, ReindexState.RUNNING, ReindexState.PAUSED}, ReindexState.CANCELLED),
+        "finish": ({ReindexState.RUNNING}, ReindexState.DONE),
+        "fail": ({ReindexState.RUNNING}, ReindexState.FAILED),
+        "retry": ({ReindexState.FAILED}, ReindexState.QUEUED),
+    },
+    states=ReindexState.values,
+)
 ACTIVE = (ReindexState.QUEUED, ReindexState.RUNNING)
 
 
 def allowed_moves(state: str) -> list[str]:
-    return [name for name, (sources, _) in MOVES.items() if state in sources]
+    return JOB.allowed(state)
 
 
 def _move(job_id: int, name: str, **fields) -> bool:
-    """Make move `name` if the job is in one of its from-states; False if it is not (nothing changes)."""
-    sources, target = MOVES[name]
-    return ReindexJob.objects.filter(pk=job_id, state__in=sources).update(state=target, **fields) == 1
+    """Make move `name` if the job is in one of its from-states; False if it is not (nothing changes).
+    The operator services answer False too rather than raise: admin reports "n of m paused"."""
+    return JOB.move(ReindexJob.objects.filter(pk=job_id), name, **fields) == 1
 
 
 # --- Services: what admin and `manage.py reindex` call ----------------------------------------------
@@ -135,7 +143,7 @@ def _operator_move(job: ReindexJob, name: str, actor, *, reason: str = "", **fie
         moved = _move(job.pk, name, **fields)
         if moved:
             _record(actor, f"reindex_{name}", detail=f"re-index #{job.pk}", reason=reason)
-            if MOVES[name][1] == ReindexState.QUEUED:
+            if JOB.target(name) == ReindexState.QUEUED:
                 poke(RUN, lane=BULK, job_id=job.pk)
     job.refresh_from_db()
     return moved
@@ -237,13 +245,13 @@ def _set_waiting(job_id: int, reason: str) -> None:
 
 def _try_lock(job_id: int) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, job_id])
-        return cursor.fetchone()[0]
+        cursor.execute(JOB_TRY_LOCK_SQL, [LOCK_CLASS, job_id])
+        return scalar(cursor, "locked")
 
 
 def _unlock(job_id: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, job_id])
+        cursor.execute(JOB_UNLOCK_SQL, [LOCK_CLASS, job_id])
 
 
 def run(job_id: int) -> str:

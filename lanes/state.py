@@ -6,6 +6,7 @@ lane's backlog share. Every drainer of a kind that honours pause asks lane_pause
 """
 
 from lanes.models import Lane, LaneOrder
+from lanes.sql import CLAIM_ORDER_SQL
 
 
 def lane_state(lane: str) -> Lane:
@@ -19,4 +20,5 @@ def lane_paused(lane: str) -> bool:
 
 def claim_order_sql(lane: str) -> str:
     """The ORDER BY a claim of queued items in `lane` must use (priority first, then age)."""
-    return "priority, id DESC" if lane_state(lane).order == LaneOrder.NEWEST else "priority, id"
+    order = lane_state(lane).order
+    return CLAIM_ORDER_SQL.get(order, CLAIM_ORDER_SQL[LaneOrder.OLDEST])  # anything else: oldest first

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from kalix_site import signing
 from messaging.models import Message, WebhookReceipt
+from messaging.sql import RECEIPT_SQL
 
 SIM_SIGNATURE_HEADER = "X-Sim-Signature"
 SIM_TIMESTAMP_HEADER = "X-Sim-Timestamp"
@@ -75,11 +76,7 @@ def first_delivery(provider: str, delivery: bytes | str) -> bool:
         delivery = delivery.encode()
     digest = hashlib.sha256(provider.encode() + b"\0" + delivery).hexdigest()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO messaging_webhookreceipt (digest, received_at) VALUES (%s, statement_timestamp())"
-            " ON CONFLICT (digest) DO NOTHING",
-            [digest],
-        )
+        cursor.execute(RECEIPT_SQL, [digest])
         return cursor.rowcount == 1
 
 

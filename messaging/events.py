@@ -9,15 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from messaging.models import EventSource
+from messaging.sql import INSERT_EVENTS_SQL
 from messaging.status import recompute_status
-
-INSERT_SQL = """
-    INSERT INTO messaging_deliveryevent (message_id, kind, event_id, occurred_at, received_at, source, detail, payload)
-    SELECT message_id, kind, event_id, occurred_at, %s, source, detail, payload::jsonb
-      FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])
-           AS e(message_id, kind, event_id, occurred_at, source, detail, payload)
-    ON CONFLICT (event_id) DO NOTHING
-"""
 
 
 @dataclass(frozen=True)
@@ -47,7 +40,7 @@ def insert_events(events: Iterable[NewEvent]) -> set[int]:
         [json.dumps(e.payload) for e in events],
     )
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_SQL, [now, *columns])
+        cursor.execute(INSERT_EVENTS_SQL, [now, *columns])
     return {e.message_id for e in events}
 
 

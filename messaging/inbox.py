@@ -28,10 +28,12 @@ from django.db.models.functions import Least, Now
 from django.utils import timezone
 
 from kalix_site.backoff import backoff
+from kalix_site.sql import fetch, scalars
 from lanes.models import LaneAction
 from lanes.pokes import LIVE, poke
 from messaging import consent
 from messaging.models import EventKind, EventSource, WebhookInbox
+from messaging.sql import APPLY_SQL, DUE_SQL, InboxApplied
 from messaging.status import recompute_status
 
 log = logging.getLogger(__name__)
@@ -42,55 +44,6 @@ SMALLINT_MAX = 32_767  # WebhookInbox.tries is a smallint
 NO_MATCH = "no message with this send key or provider message id"
 NOTHING_TO_MATCH = "no send key or provider message id to match by"
 UNKNOWN_KIND = "unknown event kind"
-
-# The due, unparked reports to try now, oldest due first; `only` narrows it to one row (the fallback).
-DUE_SQL = """
-    SELECT id FROM messaging_webhookinbox
-     WHERE parked_at IS NULL AND next_attempt_at <= statement_timestamp() {only}
-     ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-"""
-
-APPLY_SQL = """
-    WITH batch AS ({due}),
-    matched AS (
-        SELECT i.id AS inbox_id, i.kind, i.occurred_at, i.received_at, i.event_id, i.detail, i.payload,
-               coalesce(
-                   (SELECT m.id FROM messaging_message m WHERE m.send_key = i.send_key AND m.provider = i.provider),
-                   (SELECT m.id FROM messaging_message m
-                     WHERE i.provider_message_id <> '' AND m.provider = i.provider
-                       AND m.provider_message_id = i.provider_message_id AND m.provider_message_id <> '' LIMIT 1)
-               ) AS message_id
-          FROM messaging_webhookinbox i JOIN batch ON batch.id = i.id
-    ),
-    usable AS (
-        SELECT * FROM matched WHERE message_id IS NOT NULL AND kind = ANY(%(kinds)s::text[])
-    ),
-    inserted AS (
-        INSERT INTO messaging_deliveryevent
-               (message_id, kind, occurred_at, received_at, source, event_id, detail, payload)
-        SELECT message_id, kind, occurred_at, received_at, %(source)s, event_id, detail, payload
-          FROM usable
-        ON CONFLICT (event_id) DO NOTHING
-    ),
-    applied AS (
-        DELETE FROM messaging_webhookinbox WHERE id IN (SELECT inbox_id FROM usable)
-    ),
-    waiting AS (
-        UPDATE messaging_webhookinbox w
-           SET tries = least(w.tries + 1, %(smallint_max)s),
-               reason = CASE WHEN w.kind <> ALL(%(kinds)s::text[]) THEN %(unknown_kind)s
-                             WHEN w.send_key IS NULL AND w.provider_message_id = '' THEN %(nothing_to_match)s
-                             ELSE %(no_match)s END,
-               next_attempt_at = statement_timestamp() + make_interval(
-                   secs => (%(delays)s::float8[])[least(w.tries + 1, cardinality(%(delays)s::float8[]))]),
-               parked_at = CASE WHEN w.tries + 1 >= %(max_tries)s
-                                  OR w.kind <> ALL(%(kinds)s::text[])
-                                  OR (w.send_key IS NULL AND w.provider_message_id = '')
-                                THEN statement_timestamp() END
-         WHERE w.id IN (SELECT inbox_id FROM matched) AND w.id NOT IN (SELECT inbox_id FROM usable)
-    )
-    SELECT (SELECT count(*) FROM batch), array(SELECT message_id FROM usable)
-"""
 
 
 @dataclass(frozen=True)
@@ -133,8 +86,8 @@ def _params(limit: int) -> dict:
 def _run(cursor, params: dict, *, only: int | None = None) -> tuple[list[int], int]:
     due = DUE_SQL.format(only="" if only is None else "AND id = %(only)s")
     cursor.execute(APPLY_SQL.format(due=due), params if only is None else {**params, "only": only})
-    picked, message_ids = cursor.fetchone()
-    return list(message_ids), picked
+    applied = fetch(cursor, InboxApplied)
+    return list(applied.message_ids), applied.picked
 
 
 def apply_due(limit: int | None = None) -> Applied:
@@ -164,7 +117,7 @@ def apply_batch(limit: int | None = None) -> int:
 def _apply_one_by_one(params: dict) -> tuple[list[int], int]:
     with connection.cursor() as cursor:
         cursor.execute(DUE_SQL.format(only=""), params)
-        ids = [r[0] for r in cursor.fetchall()]
+        ids = scalars(cursor, "id")
     message_ids: list[int] = []
     for pk in ids:
         try:

@@ -2,7 +2,7 @@
 live lane (messages; delivery reports), their safety-net schedule, and the re-index target (a message's
 derived state: status and search document, recomputed from its events).
 
-Messages honour every lane control: the claim reads pause, order and backlog share (messaging.claims),
+Messages honour every lane control: the claim reads pause, order and backlog share (messaging.sql.claim_batch_cte),
 and operators move queued messages to the backlog or promote them. Delivery reports honour pause only:
 they are applied in arrival order, whatever the lane's order.
 """
@@ -12,12 +12,13 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Count, Max, Min
 
+from kalix_site.sql import scalar
 from lanes import registry
 from lanes.models import ReindexScope
 from lanes.pokes import LIVE
 from messaging import inbox, worker
 from messaging.models import DeliveryEvent, Dispatch, EventKind, EventSource, Message
-from messaging.status import recompute_sql
+from messaging.sql import SCOPE_COUNT_SQL, SCOPE_IDS_SQL, SCOPE_LOCK_SQL, recompute_sql, reindex_scope_sql
 
 MESSAGES = "messages"
 REPORTS = "delivery reports"
@@ -81,27 +82,16 @@ def reindex_bounds(job) -> tuple[int | None, int | None, int]:
     return row["first"], row["last"], row["n"]
 
 
-def _scope_sql(job, first_id: int, last_id: int) -> tuple[str, list]:
-    where, params = ["msg.id BETWEEN %s AND %s"], [first_id, last_id]
-    if job.scope == ReindexScope.CLINIC:
-        where.append("msg.clinic_id = %s")
-        params.append(job.clinic_id)
-    elif job.scope == ReindexScope.CREATED:
-        where.append("msg.created_at >= %s AND msg.created_at < %s")
-        params += [job.created_from, job.created_to]
-    return " AND ".join(where), params
-
-
 def reindex_recompute(job, first_id: int, last_id: int) -> tuple[int, int]:
     """Recompute the messages of `job`'s scope with ids in [first_id, last_id], set-based, in the caller's
     transaction; returns (messages in that range, messages whose derived state changed)."""
-    where, params = _scope_sql(job, first_id, last_id)
+    where, params = reindex_scope_sql(job, first_id, last_id)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM messaging_message msg WHERE {where}", params)  # noqa: S608
-        rows = cursor.fetchone()[0]
-        cursor.execute(f"SELECT msg.id FROM messaging_message msg WHERE {where} ORDER BY id FOR NO KEY UPDATE", params)  # noqa: S608  (lock first: messaging.status.LOCK_IDS_SQL)
+        cursor.execute(SCOPE_COUNT_SQL.format(where=where), params)
+        rows = scalar(cursor, "n")
+        cursor.execute(SCOPE_LOCK_SQL.format(where=where), params)  # lock first: see messaging.sql.LOCK_IDS_SQL
         sql, sql_params = recompute_sql(
-            f"SELECT msg.id FROM messaging_message msg WHERE {where}",  # noqa: S608
+            SCOPE_IDS_SQL.format(where=where),
             params,
             search=True,
             event_range=(first_id, last_id),

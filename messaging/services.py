@@ -7,7 +7,8 @@ from django.utils import timezone
 from clinics import consent
 from clinics.models import Clinic, Patient
 from lanes.pokes import LIVE, poke
-from messaging import content, dispatch
+from messaging import content
+from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, own_event_id, record_events
 from messaging.models import Channel, Dispatch, EventKind, EventSource, Message, Status
 
@@ -138,9 +139,12 @@ def message_send_or_replay(
 @transaction.atomic
 def message_cancel(*, message: Message, user=None) -> Message:
     """Cancel a message that has not been handed to a provider yet."""
-    moved = dispatch.move(Message.objects.filter(pk=message.pk), "cancel", updated_at=timezone.now())
-    if not moved:
-        raise ValidationError("Only a pending message can be cancelled; this one is already with the provider.")
+    DISPATCH.move_or_refuse(
+        Message.objects.filter(pk=message.pk),
+        "cancel",
+        "Only a pending message can be cancelled; this one is already with the provider.",
+        updated_at=timezone.now(),
+    )
     by = f"by {user.get_username()}" if user else ""
     record_events(
         [
@@ -198,7 +202,7 @@ def release_held() -> int:
             .select_for_update(of=("self",), skip_locked=True)
             .values_list("pk", flat=True)
         )
-        moved = dispatch.move(Message.objects.filter(pk__in=ids), "queue", next_attempt_at=timezone.now())
+        moved = DISPATCH.move(Message.objects.filter(pk__in=ids), "queue", next_attempt_at=timezone.now())
         if ids:
             record_events(NewEvent(pk, EventKind.QUEUED, own_event_id(pk, "queued")) for pk in ids)
             poke(DRAIN, lane=LIVE)

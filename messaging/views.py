@@ -7,7 +7,8 @@ from clinics import consent
 from clinics.views import staff_required
 from kalix_site import errors
 from kalix_site.forms import new_request_key
-from messaging import dispatch, selectors, services
+from messaging import selectors, services
+from messaging.dispatch import DISPATCH
 from messaging.forms import ComposeForm, MessageFilterForm
 from messaging.models import Status
 from messaging.timeline import timeline
@@ -89,7 +90,7 @@ def message_detail(request, pk):
         {
             "message": message,
             "timeline": timeline(selectors.message_events(message=message)),
-            "can_cancel": dispatch.can("cancel", message.dispatch),
+            "can_cancel": DISPATCH.can("cancel", message.dispatch),
             "can_retry": message.status == Status.FAILED and retried_as is None,
             "retried_as": retried_as,
             "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),

@@ -88,6 +88,9 @@ KINDS: dict[str, Kind] = {
     "undelivered": Kind("Undelivered", 90, Status.FAILED, "Carrier could not deliver", "Could not be delivered"),
 }
 
+# A message without any event yet: its status, status words and time.
+NO_EVENTS = (Status.PENDING, "Not queued yet", None)
+
 # The model choices, in the table's order of declaration (modelled on django-anymail's event types and
 # Twilio's message statuses).
 EventKind = models.TextChoices("EventKind", [(value.upper(), (value, kind.label)) for value, kind in KINDS.items()])

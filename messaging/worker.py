@@ -18,9 +18,8 @@ import logging
 import secrets
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -28,62 +27,39 @@ from django.utils import timezone
 
 from clinics import consent
 from kalix_site.backoff import backoff as exponential_backoff
+from kalix_site.sql import rows, scalar
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import inbox
 from messaging.authenticity import purge_receipts
-from messaging.claims import claim_batch_cte
-from messaging.dispatch import MOVES, TARGET
+from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Dispatch, EventKind, EventSource, Message
 from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
-from messaging.status import lock_messages, recompute_sql
+from messaging.sql import (
+    ADVISORY_LOCK_SQL,
+    ADVISORY_TRY_LOCK_SQL,
+    ADVISORY_UNLOCK_SQL,
+    CLAIM_RETURNING,
+    CLAIM_SET,
+    CLAIM_TARGET,
+    CLAIMED_FROM,
+    PICK_SQL,
+    PICK_WHERE,
+    RECORD_SET,
+    RECORD_TARGET,
+    WITHHOLD_SET,
+    WITHHOLD_TARGET,
+    Claimed,
+    Picked,
+    claim_batch_cte,
+    recompute_sql,
+)
+from messaging.status import lock_messages
 
 log = logging.getLogger(__name__)
 
 DRAIN = "messaging.worker.drain"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    clinic_id: int
-    channel: str
-    recipient: str
-    subject: str
-    body: str
-    attachment: str
-    send_key: UUID
-    attempts: int
-    clinic_email_from: str
-
-
-# queue operations: the lane's pause, order and backlog share decide the batch (messaging.claims)
-PICK_SQL = """
-    WITH {batch}
-    SELECT m.id, m.attempts, m.clinic_id, m.patient_id, m.channel, m.recipient
-      FROM batch JOIN messaging_message m ON m.id = batch.id
-"""
-PICK_WHERE = "next_attempt_at <= statement_timestamp()"
-CLAIM_TARGET = """
-    SELECT v.id, c.email_from AS clinic_email_from
-      FROM unnest(%s::bigint[]) AS v(id)
-      JOIN messaging_message mm ON mm.id = v.id
-      JOIN clinics_clinic c ON c.id = mm.clinic_id
-"""
-# The provider is recorded with the claim, not only with the outcome: a delivery report can arrive
-# before the outcome is recorded, and messaging.inbox matches reports to messages of their provider only.
-CLAIM_SET = """
-    dispatch = %s, claim_token = %s, send_key = gen_random_uuid(), attempts = m.attempts + 1,
-    provider = %s::jsonb ->> m.channel, updated_at = statement_timestamp()
-"""
-CLAIM_RETURNING = """
-    m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
-    d.clinic_email_from, m.priority
-"""
-
-
-(MOVES_FROM_CLAIM,) = (str(state) for state in MOVES["claim"])  # the one state a message is claimed from: queued
 
 
 def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, list[Claimed]]:
@@ -93,62 +69,55 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
     events, and move them to 'handing off' with a fresh send key while re-deriving their status
     (Sending, "not yet accepted"), one UPDATE. Returns (claim_token, messages); the caller holds the
     session advisory lock on claim_token until it has recorded the outcomes, then release_claim(token).
-    Which messages go first is messaging.claims.claim_batch_cte's business (pause, order, backlog).
+    Which messages go first is messaging.sql.claim_batch_cte's business (pause, order, backlog).
     """
     limit = limit or settings.MESSAGING_BATCH_SIZE
     token = secrets.randbits(62)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [token])  # before the claim commits
+        cursor.execute(ADVISORY_LOCK_SQL, [token])  # before the claim commits
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where=PICK_WHERE)
-            assert batch_params["claim_queued"] == MOVES_FROM_CLAIM
             while True:  # a batch withheld whole (one patient's many reminders after a STOP) is no end of work
                 cursor.execute(PICK_SQL.format(batch=batch), batch_params)
-                rows = cursor.fetchall()
-                withheld = _withhold(rows)
-                picked = [(pk, attempts) for pk, attempts, *_ in rows if pk not in withheld]
-                if picked or not rows:
+                found = rows(cursor, Picked)
+                withheld = _withhold(found)
+                picked = [p for p in found if p.id not in withheld]
+                if picked or not found:
                     break
             if not picked:
                 return token, []
             insert_events(
                 NewEvent(
-                    pk,
+                    p.id,
                     EventKind.HANDED_OFF,
-                    own_event_id(pk, EventKind.HANDED_OFF, attempts + 1),
+                    own_event_id(p.id, EventKind.HANDED_OFF, p.attempts + 1),
                     source=EventSource.WORKER,
                 )
-                for pk, attempts in picked
+                for p in picked
             )
             sql, params = recompute_sql(
                 CLAIM_TARGET,
-                [[pk for pk, _ in picked]],
+                [[p.id for p in picked]],
                 search=False,
                 also_set=CLAIM_SET,
-                also_params=[TARGET["claim"], token, json.dumps(provider_names())],
+                also_params=[DISPATCH.target("claim"), token, json.dumps(provider_names())],
                 returning=CLAIM_RETURNING,
             )
             cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            claimed = rows(cursor, Claimed)
     except BaseException:
         release_claim(token)
         raise
-    rows.sort(key=lambda r: (r[10], r[0]))
-    return token, [Claimed(*r[:10]) for r in rows]
+    claimed.sort(key=lambda c: (c.priority, c.id))
+    return token, claimed
 
 
-WITHHOLD_TARGET = "SELECT unnest(%s::bigint[]) AS id"
-WITHHOLD_SET = "dispatch = %s, updated_at = statement_timestamp()"
-
-
-def _withhold(picked: list[tuple]) -> set[int]:
-    """Of the picked rows (id, attempts, clinic, patient, channel, recipient), withhold those whose consent
+def _withhold(picked: list[Picked]) -> set[int]:
+    """Of the picked rows, withhold those whose consent
     changed after they were queued (clinics.consent.withheld: an opt-out, a STOP, a decline): a 'withheld'
     event and done, in the claim's transaction, so they never get a send key. Returns their ids."""
-    why = consent.withheld(
-        [consent.Outgoing(pk, clinic, patient, channel, to) for pk, _, clinic, patient, channel, to in picked]
-    )
+    why = consent.withheld([consent.Outgoing(p.id, p.clinic_id, p.patient_id, p.channel, p.recipient) for p in picked])
     if not why:
         return set()
     insert_events(
@@ -161,9 +130,9 @@ def _withhold(picked: list[tuple]) -> set[int]:
         )
         for pk, reason in why.items()
     )
-    assert MOVES_FROM_CLAIM in MOVES["withhold"]
+    assert DISPATCH.can("withhold", CLAIMED_FROM)
     sql, params = recompute_sql(
-        WITHHOLD_TARGET, [sorted(why)], search=False, also_set=WITHHOLD_SET, also_params=[TARGET["withhold"]]
+        WITHHOLD_TARGET, [sorted(why)], search=False, also_set=WITHHOLD_SET, also_params=[DISPATCH.target("withhold")]
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -172,7 +141,7 @@ def _withhold(picked: list[tuple]) -> set[int]:
 
 def release_claim(token: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [token])
+        cursor.execute(ADVISORY_UNLOCK_SQL, [token])
 
 
 def backoff(attempts: int, *, base: float | None = None, cap: float | None = None) -> timedelta:
@@ -180,17 +149,6 @@ def backoff(attempts: int, *, base: float | None = None, cap: float | None = Non
     base = settings.MESSAGING_RETRY_BASE_SECONDS if base is None else base
     cap = settings.MESSAGING_RETRY_MAX_SECONDS if cap is None else cap
     return exponential_backoff(attempts, base=base, cap=cap)
-
-
-RECORD_TARGET = """
-    SELECT v.* FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
-                    AS v(id, new_dispatch, new_provider, new_provider_message_id, new_next_attempt_at)
-      JOIN messaging_message mm ON mm.id = v.id AND mm.dispatch = %s AND mm.claim_token = %s
-"""
-RECORD_SET = """
-    dispatch = d.new_dispatch, provider = d.new_provider, provider_message_id = d.new_provider_message_id,
-    next_attempt_at = d.new_next_attempt_at, updated_at = statement_timestamp()
-"""
 
 
 def record_outcomes(
@@ -216,9 +174,9 @@ def record_outcomes(
             retry_at, move = None, "handed_off"
         else:
             retry_at, move = None, "give_up"
-        assert Dispatch.HANDING_OFF in MOVES[move]
+        assert DISPATCH.can(move, Dispatch.HANDING_OFF)
         ids.append(c.id)
-        moves.append(TARGET[move])
+        moves.append(DISPATCH.target(move))
         providers.append(provider)
         provider_ids.append(o.provider_message_id)
         next_at.append(retry_at)
@@ -310,8 +268,8 @@ def recover_interrupted() -> int:
     settled = 0
     for token in tokens:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [token])
-            if not cursor.fetchone()[0]:
+            cursor.execute(ADVISORY_TRY_LOCK_SQL, [token])
+            if not scalar(cursor, "locked"):
                 continue  # its worker is alive and still working on it
         try:
             settled += _recover_batch(token)
@@ -358,7 +316,19 @@ def _recover_batch(token: int) -> int:
                     Outcome(m.id, EventKind.DEFERRED, detail="the carrier never got it (unfinished hand-off)")
                 )
         claimed = [
-            Claimed(m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, "", m.send_key, m.attempts, "")
+            Claimed(
+                id=m.id,
+                clinic_id=m.clinic_id,
+                channel=m.channel,
+                recipient=m.recipient,
+                subject=m.subject,
+                body=m.body,
+                attachment="",
+                send_key=m.send_key,
+                attempts=m.attempts,
+                clinic_email_from="",
+                priority=m.priority,
+            )
             for m in messages
         ]
         record_outcomes(token=token, claimed=claimed, outcomes=outcomes, provider=provider.name, retry_now=True)

@@ -103,10 +103,9 @@ def incident_post_update(
 ) -> IncidentUpdate:
     """Post one update: it sets the incident's status and the statuses of the components it names."""
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
-    try:
-        states.check_move(kind=incident.kind, current=incident.status or None, new=status)
-    except states.TransitionError as error:
-        raise ValidationError({"status": str(error)}) from error
+    moves = states.machine(incident.kind)
+    refused = f"Cannot move from {incident.status or 'new'} to {status}."
+    moves.check(status, incident.status, refused, field="status")  # before anything is written
     if not body.strip():
         raise ValidationError({"body": "Write what is happening."})
     components = components or {}
@@ -130,6 +129,7 @@ def incident_post_update(
         IncidentComponent.objects.update_or_create(
             incident=incident, component=component, defaults={"status": new_status}
         )
+    moves.move_or_refuse(Incident.objects.filter(pk=incident.pk), status, refused, field="status")
     incident.status = status
     _stamp(incident, status, display_at)
     incident.save()
@@ -277,9 +277,8 @@ def maintenance_tick(*, now: datetime | None = None) -> dict:
     maintenances = Incident.objects.filter(kind=Incident.KIND_MAINTENANCE, is_draft=False)
     for m in maintenances.filter(status=states.SCHEDULED, scheduled_for__lte=now):
         with transaction.atomic():
-            locked = Incident.objects.select_for_update(skip_locked=True).filter(pk=m.pk, status=states.SCHEDULED)
-            if not locked.exists():
-                continue
+            if not states.MAINTENANCE.move(Incident.objects.filter(pk=m.pk), "start"):
+                continue  # nothing moved: another tick started it first
             affected = {link.component: states.UNDER_MAINTENANCE for link in m.incident_components.all()}
             incident_post_update(
                 incident=m,
@@ -292,9 +291,8 @@ def maintenance_tick(*, now: datetime | None = None) -> dict:
             done["started"] += 1
     for m in maintenances.filter(status__in=ACTIVE_MAINTENANCE, scheduled_until__lte=now):
         with transaction.atomic():
-            locked = Incident.objects.select_for_update(skip_locked=True).filter(pk=m.pk, status__in=ACTIVE_MAINTENANCE)
-            if not locked.exists():
-                continue
+            if not states.MAINTENANCE.move(Incident.objects.filter(pk=m.pk), "complete"):
+                continue  # nothing moved: another tick completed it first
             affected = {link.component: states.OPERATIONAL for link in m.incident_components.all()}
             incident_post_update(
                 incident=m,

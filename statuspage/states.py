@@ -1,5 +1,7 @@
 """Status vocabularies (Atlassian Statuspage's, value for value) and the allowed moves, as data."""
 
+from kalix_site.transitions import Machine
+
 OPERATIONAL = "operational"
 DEGRADED_PERFORMANCE = "degraded_performance"
 PARTIAL_OUTAGE = "partial_outage"
@@ -44,22 +46,44 @@ ALL_INCIDENT_STATUS_CHOICES = INCIDENT_STATUS_CHOICES + MAINTENANCE_STATUS_CHOIC
 INCIDENT_STATUS_LABELS = dict(ALL_INCIDENT_STATUS_CHOICES)
 CLOSED_STATUSES = {RESOLVED, POSTMORTEM, COMPLETED}
 
-# Allowed moves. An update may repeat the current status (a progress note) unless it is closed.
-INCIDENT_MOVES = {
-    None: {INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED},
-    INVESTIGATING: {INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED},
-    IDENTIFIED: {INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED},
-    MONITORING: {INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED},
-    RESOLVED: {INVESTIGATING, RESOLVED, POSTMORTEM},  # reopen, amend, or publish the postmortem
-    POSTMORTEM: {POSTMORTEM},
-}
-MAINTENANCE_MOVES = {
-    None: {SCHEDULED, IN_PROGRESS},
-    SCHEDULED: {SCHEDULED, IN_PROGRESS, COMPLETED},
-    IN_PROGRESS: {IN_PROGRESS, VERIFYING, COMPLETED},
-    VERIFYING: {IN_PROGRESS, VERIFYING, COMPLETED},
-    COMPLETED: {COMPLETED},
-}
+NEW = ""  # an incident's status before its first update
+
+# Allowed moves, as data (kalix_site.transitions): posting an update with status X is move X, from
+# the statuses listed. An update may repeat the current status (a progress note) unless it is closed.
+# A resolved incident may be reopened, amended, or get its postmortem.
+INCIDENT = Machine(
+    "incident",
+    "status",
+    {
+        INVESTIGATING: ({NEW, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED}, INVESTIGATING),
+        IDENTIFIED: ({NEW, INVESTIGATING, IDENTIFIED, MONITORING}, IDENTIFIED),
+        MONITORING: ({NEW, INVESTIGATING, IDENTIFIED, MONITORING}, MONITORING),
+        RESOLVED: ({NEW, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED}, RESOLVED),
+        POSTMORTEM: ({RESOLVED, POSTMORTEM}, POSTMORTEM),
+    },
+    states={NEW} | {status for status, _ in INCIDENT_STATUS_CHOICES},
+)
+MAINTENANCE = Machine(
+    "maintenance",
+    "status",
+    {
+        SCHEDULED: ({NEW, SCHEDULED}, SCHEDULED),
+        IN_PROGRESS: ({NEW, SCHEDULED, IN_PROGRESS, VERIFYING}, IN_PROGRESS),
+        VERIFYING: ({IN_PROGRESS, VERIFYING}, VERIFYING),
+        COMPLETED: ({SCHEDULED, IN_PROGRESS, VERIFYING, COMPLETED}, COMPLETED),
+        # The window's own moves (services.maintenance_tick): only from where the window was, so of two
+        # ticks at once one moves it and the other finds nothing to move.
+        "start": ({SCHEDULED}, IN_PROGRESS),
+        "complete": ({IN_PROGRESS, VERIFYING}, COMPLETED),
+    },
+    states={NEW} | {status for status, _ in MAINTENANCE_STATUS_CHOICES},
+)
+
+
+def machine(kind: str) -> Machine:
+    """The moves of an incident of this kind ("incident" or "maintenance")."""
+    return MAINTENANCE if kind == "maintenance" else INCIDENT
+
 
 IMPACT_NONE, IMPACT_MINOR, IMPACT_MAJOR, IMPACT_CRITICAL, IMPACT_MAINTENANCE = (
     "none",
@@ -103,16 +127,6 @@ IMPACT_INDICATOR = {
 def worst(statuses) -> str:
     ranked = [s for s in statuses if s in SEVERITY]
     return max(ranked, key=SEVERITY.__getitem__) if ranked else OPERATIONAL
-
-
-class TransitionError(ValueError):
-    pass
-
-
-def check_move(*, kind: str, current: str | None, new: str) -> None:
-    moves = MAINTENANCE_MOVES if kind == "maintenance" else INCIDENT_MOVES
-    if new not in moves.get(current, set()):
-        raise TransitionError(f"Cannot move from {current or 'new'} to {new}.")
 
 
 INDICATOR_CHOICES = [(value, value) for value in INDICATOR_RANK]

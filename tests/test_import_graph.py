@@ -2,60 +2,15 @@
 
 - no import cycle between modules of our apps, counting imports inside functions too (a lazy import
   hides a cycle from Python, not from the reader);
-- the queue platform (`lanes`) imports no domain app: domain apps register their work with it;
+- the queue platform (`lanes`) imports no domain app: domain apps register their work with it; of
+  `kalix_site`, which puts every app together, only the shared core (CORE: helpers that import none of
+  our modules, as healthchecks keeps hc/lib);
 - no domain app imports another domain app, except `clinics`, the tenancy every app is scoped by.
 
 Tests and migrations are left out: tests exercise apps together, and migrations are history.
 """
 
-import ast
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = ("clinics", "messaging", "billing", "statuspage")
-PLATFORM = "lanes"
-APPS = (PLATFORM, *DOMAIN, "kalix_site")
-TENANCY = "clinics"
-
-
-def modules() -> dict[str, Path]:
-    found = {}
-    for app in APPS:
-        for path in sorted((ROOT / app).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if "tests" in parts or "migrations" in parts:
-                continue
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            found[".".join(parts)] = path
-    return found
-
-
-def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """The modules of ours that `name` imports, anywhere in the file."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    named = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            named |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            named |= {f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names}
-    ours = set()
-    for module in named:
-        while module and module not in known:
-            module = module.rpartition(".")[0]
-        if module and module != name:
-            ours.add(module)
-    return ours
-
-
-def graph() -> dict[str, set[str]]:
-    known = modules()
-    return {name: imports(name, path, known) for name, path in known.items()}
+from tests.support.source import APPS, CORE, DOMAIN, PLATFORM, TENANCY, graph, imports, modules  # noqa: F401
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -120,9 +75,14 @@ def test_the_platform_imports_no_domain_app():
         for module, targets in edges.items()
         if app_of(module) == PLATFORM
         for target in targets
-        if app_of(target) in (*DOMAIN, "kalix_site")
+        if app_of(target) in (*DOMAIN, "kalix_site") and target not in CORE
     )
     assert offending == []
+
+
+def test_the_shared_core_imports_none_of_our_modules():
+    edges = graph()
+    assert {module: edges[module] for module in CORE} == {module: set() for module in CORE}
 
 
 def test_no_domain_app_imports_another_but_the_tenancy():

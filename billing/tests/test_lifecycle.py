@@ -11,10 +11,32 @@ from billing.models import BillingBatch, Invoice
 
 
 def test_every_status_has_its_moves_written_down():
-    assert set(lifecycle.BATCH_MOVES) == set(BillingBatch.Status.values)
-    assert set(lifecycle.INVOICE_MOVES) == set(Invoice.Status.values)
-    for moves in (lifecycle.BATCH_MOVES, lifecycle.INVOICE_MOVES):
+    assert set(lifecycle.BATCH.by_state()) == set(BillingBatch.Status.values)
+    assert set(lifecycle.INVOICE.by_state()) == set(Invoice.Status.values)
+    for moves in (lifecycle.BATCH.by_state(), lifecycle.INVOICE.by_state()):
         assert all(targets <= set(moves) for targets in moves.values())
+
+
+def test_the_named_moves_allow_exactly_the_status_pairs_billing_always_allowed():
+    """The table as it was written before moves had names ({status: statuses it may become})."""
+    assert lifecycle.BATCH.by_state() == {
+        "requested": {"building", "cancelled"},
+        "building": {"open", "failed", "requested"},
+        "open": {"submitted", "cancelled"},
+        "submitted": {"partially_paid", "paid"},
+        "partially_paid": {"paid"},
+        "failed": {"requested", "cancelled"},
+        "paid": set(),
+        "cancelled": set(),
+    }
+    assert lifecycle.INVOICE.by_state() == {
+        "draft": {"ready", "void"},
+        "ready": {"draft", "batched", "void"},
+        "batched": {"ready", "submitted"},
+        "submitted": {"paid"},
+        "paid": set(),
+        "void": set(),
+    }
 
 
 def test_a_building_batch_cannot_be_cancelled(clinic_a, staff_a, payer_a, yesterday):

@@ -9,6 +9,7 @@ is what the events say.
 import pytest
 
 from clinics import consent
+from clinics import sql as clinics_sql
 from clinics.services import patient_create, patient_update
 from messaging import worker
 from messaging.consent import apply_inbound
@@ -125,7 +126,7 @@ def test_the_check_stays_on_the_patient_contact_indexes_beside_many_patients(cli
     with connection.cursor() as cursor:
         columns = [[r.id for r in rows], [r.clinic_id for r in rows], [r.patient_id for r in rows]]
         columns += [[r.channel for r in rows], [r.address for r in rows]]
-        cursor.execute("EXPLAIN " + consent.WITHHELD_SQL, [*columns, "opted_out", "declined"])
+        cursor.execute("EXPLAIN " + clinics_sql.WITHHELD_SQL, [*columns, "opted_out", "declined"])
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "Seq Scan on clinics_patient" not in plan, plan
     withheld = consent.withheld(rows)

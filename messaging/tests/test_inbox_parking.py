@@ -20,7 +20,7 @@ from lanes import reindex
 from lanes.models import LaneAction
 from lanes.pokes import LIVE
 from lanes.registry import lane_snapshot
-from messaging import inbox, worker
+from messaging import inbox, sql, worker
 from messaging.authenticity import sim_headers
 from messaging.models import DeliveryEvent, EventKind, Message, Status, WebhookInbox
 from messaging.services import message_send
@@ -275,7 +275,7 @@ def test_the_apply_query_is_backed_by_the_due_index(inbox_settings):
             [now, now, now, now, now],
         )
         cursor.execute("ANALYZE messaging_webhookinbox")
-        cursor.execute("EXPLAIN " + inbox.DUE_SQL.format(only=""), {"limit": 2000})
+        cursor.execute("EXPLAIN " + sql.DUE_SQL.format(only=""), {"limit": 2000})
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "inbox_due_idx" in plan, plan
 
@@ -437,7 +437,7 @@ def test_matching_by_provider_id_stays_on_its_index_beside_many_messages_without
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE messaging_message")
         cursor.execute("ANALYZE messaging_webhookinbox")
-        cursor.execute("EXPLAIN " + inbox.APPLY_SQL.format(due=inbox.DUE_SQL.format(only="")), inbox._params(2000))
+        cursor.execute("EXPLAIN " + sql.APPLY_SQL.format(due=sql.DUE_SQL.format(only="")), inbox._params(2000))
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "Seq Scan on messaging_message" not in plan, plan
     assert "message_provider_ref_idx" in plan, plan

@@ -114,7 +114,7 @@ def test_a_recorded_hand_off_that_waited_for_the_lock_keeps_the_delivery_committ
 
     token = 42
     Message.objects.filter(pk=sending.pk).update(dispatch="handing_off", claim_token=token)
-    claimed = [worker.Claimed(sending.pk, sending.clinic_id, "sms", sending.recipient, "", "Hi", "", None, 1, "")]
+    claimed = [worker.Claimed(sending.pk, sending.clinic_id, "sms", sending.recipient, "", "Hi", "", None, 1, "", 100)]
 
     def record():
         worker.record_outcomes(

@@ -1,0 +1,92 @@
+"""billing's raw SQL, in one place: the statements as named constants or the functions that build them,
+each beside the dataclass of what it returns (read by column name through kalix_site.sql).
+
+Raw SQL where it earns its speed: a batch is built in one statement (claim the invoices, insert the
+batch items, move the invoices, write their history), many invoices move with their history rows in
+one statement, and the per-clinic number sequences are one atomic upsert. `make bench SCENARIO=batch`
+measures the build. Who runs them: billing.batches (build, totals), billing.lifecycle (move_invoices),
+billing.services (next_number).
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing.models import BillingCounter
+
+# --- A batch built in one statement (billing.batches.build_batch) ----------------------------------
+
+BUILD_SQL = """
+WITH picked AS (
+    SELECT i.id, i.total FROM billing_invoice i
+    WHERE i.clinic_id = %(clinic)s AND i.status = %(ready)s AND NOT i.has_critical_errors
+      AND i.last_service_date <= %(cutoff)s {payer} {selection}
+    ORDER BY i.id
+    FOR UPDATE OF i SKIP LOCKED
+), inserted AS (
+    INSERT INTO billing_batchitem (batch_id, invoice_id, active, amount, paid_amount)
+    SELECT %(batch)s, picked.id, true, picked.total, 0 FROM picked
+    ON CONFLICT (invoice_id) WHERE active DO NOTHING
+    RETURNING invoice_id
+), moved AS (
+    UPDATE billing_invoice SET status = %(batched)s, updated_at = %(now)s
+    FROM inserted WHERE billing_invoice.id = inserted.invoice_id
+    RETURNING billing_invoice.id
+)
+INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
+SELECT id, %(now)s, NULL, %(ready)s, %(batched)s, %(batch)s, %(note)s FROM moved
+"""
+
+
+def build_sql(*, by_payer: bool, by_selection: bool) -> str:
+    """BUILD_SQL for a batch limited to its payer and/or to the invoices it selected."""
+    return BUILD_SQL.format(
+        payer="AND i.payer_id = %(payer)s" if by_payer else "",
+        selection="AND i.id = ANY(%(selection)s)" if by_selection else "",
+    )
+
+
+TOTALS_SQL = """
+SELECT count(*) AS invoices, coalesce(sum(b.amount), 0) AS total,
+       (SELECT count(*) FROM billing_invoiceline l JOIN billing_batchitem b2 ON b2.invoice_id = l.invoice_id
+        WHERE b2.batch_id = %(batch)s AND b2.active) AS lines
+FROM billing_batchitem b WHERE b.batch_id = %(batch)s AND b.active
+"""
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    """TOTALS_SQL: a batch's active invoices, their amount, and their lines."""
+
+    invoices: int
+    total: Decimal
+    lines: int
+
+
+# --- Many invoices moved at once, with their history (billing.lifecycle.move_invoices) --------------
+
+MOVE_INVOICES_SQL = """
+WITH moved AS (
+    UPDATE billing_invoice SET status = %(to)s, updated_at = %(now)s
+    WHERE id = ANY(%(ids)s) AND status = %(from)s
+    RETURNING id
+)
+INSERT INTO billing_invoicehistory (invoice_id, at, by_id, from_status, to_status, batch_id, note)
+SELECT id, %(now)s, %(by)s, %(from)s, %(to)s, %(batch)s, %(note)s FROM moved
+"""
+
+
+# --- Per-clinic number sequences (billing.services.next_number) ------------------------------------
+
+COUNTER_FIELDS = ("last_invoice_number", "last_control_number")
+COUNTER_ROW_SQL = (
+    f"INSERT INTO {BillingCounter._meta.db_table} (clinic_id, last_invoice_number, last_control_number) "
+    "VALUES (%s, 0, 0) ON CONFLICT (clinic_id) DO NOTHING"
+)
+
+
+def counter_next_sql(field: str) -> str:
+    """Reserve values of one sequence (`field`, one of COUNTER_FIELDS): add %s, RETURNING the last."""
+    if field not in COUNTER_FIELDS:
+        raise ValueError(field)
+    table = BillingCounter._meta.db_table
+    return f"UPDATE {table} SET {field} = {field} + %s WHERE clinic_id = %s RETURNING {field}"  # noqa: S608
