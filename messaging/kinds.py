@@ -16,12 +16,14 @@ from kalix_site.sql import scalar
 from lanes import registry
 from lanes.models import ReindexScope
 from lanes.pokes import LIVE
-from messaging import inbox, worker
+from messaging import inbox, reminders, worker
 from messaging.models import DeliveryEvent, Dispatch, EventKind, EventSource, Message
 from messaging.sql import SCOPE_COUNT_SQL, SCOPE_IDS_SQL, SCOPE_LOCK_SQL, recompute_sql, reindex_scope_sql
 
 MESSAGES = "messages"
 REPORTS = "delivery reports"
+REMINDERS = "reminders"
+BULK_SENDS = "bulk sends"
 
 
 def register() -> None:
@@ -50,6 +52,21 @@ def register() -> None:
         func="messaging.worker.safety_drain",
         minutes="MESSAGING_SAFETY_DRAIN_MINUTES",
         safety_net_for=(MESSAGES, REPORTS),
+    )
+    registry.register_kind(
+        lane=LIVE,
+        kind=REMINDERS,
+        depth=reminders.due_reminders,
+        done_since=reminders.made_since,
+        drainer=reminders.DRAIN,
+        honours=[registry.PAUSE],
+    )
+    registry.register_schedule(
+        name="messaging: reminders due",
+        lane=LIVE,
+        func=reminders.DRAIN,
+        minutes="MESSAGING_REMINDER_MINUTES",
+        safety_net_for=(REMINDERS,),
     )
     registry.register_reindex_target(name=MESSAGES, bounds=reindex_bounds, recompute=reindex_recompute)
 

@@ -499,3 +499,81 @@ SCOPE_IDS_SQL = "SELECT msg.id FROM messaging_message msg WHERE {where}"
 LOCK_IDS_SQL = "SELECT id FROM messaging_message WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 LOCK_RANGE_SQL = "SELECT id FROM messaging_message WHERE id BETWEEN %s AND %s ORDER BY id FOR NO KEY UPDATE"
 SCOPE_LOCK_SQL = "SELECT msg.id FROM messaging_message msg WHERE {where} ORDER BY msg.id FOR NO KEY UPDATE"
+
+
+# --- Reminders (messaging.reminders) and bulk sends (messaging.bulk) ---------------------------------
+# Both claim their work by inserting the row that the database holds unique (one reminder per
+# appointment and rule, one bulk message per job and patient) with ON CONFLICT DO NOTHING: only the rows
+# a statement inserted are made into messages, so two drains at once, or a job run again, make nothing
+# twice. A concurrent insert of the same key waits for the other transaction and then does nothing.
+
+# Booked, future appointments whose rule's time has come, not yet reminded by that rule; oldest start
+# first. The partial index appointment_booked_start_idx (starts_at) WHERE status = 'booked' bounds the scan.
+REMINDERS_DUE_FROM = """
+      FROM messaging_reminderrule r
+      JOIN clinics_appointment a ON a.clinic_id = r.clinic_id
+     WHERE r.active AND a.status = 'booked'
+       AND a.starts_at > statement_timestamp()
+       AND a.starts_at <= statement_timestamp() + make_interval(hours => r.hours_before)
+       AND NOT EXISTS (SELECT 1 FROM messaging_reminder x WHERE x.appointment_id = a.id AND x.rule_id = r.id)
+"""
+
+CLAIM_REMINDERS_SQL = f"""
+WITH due AS (
+    SELECT a.clinic_id, a.id AS appointment_id, r.id AS rule_id,
+           a.starts_at - make_interval(hours => r.hours_before) AS due_at
+    {REMINDERS_DUE_FROM}
+     ORDER BY a.starts_at, a.id, r.id
+     LIMIT %(limit)s
+)
+INSERT INTO messaging_reminder (clinic_id, appointment_id, rule_id, due_at, outcome, detail, created_at)
+SELECT clinic_id, appointment_id, rule_id, due_at, 'skipped', '', statement_timestamp() FROM due
+    ON CONFLICT (appointment_id, rule_id) DO NOTHING
+RETURNING id, appointment_id, rule_id
+"""
+
+REMINDERS_DUE_COUNT_SQL = f"""
+SELECT count(*) AS n, min(a.starts_at - make_interval(hours => r.hours_before)) AS oldest {REMINDERS_DUE_FROM}
+"""
+
+
+@dataclass(frozen=True)
+class ClaimedReminder:
+    id: int
+    appointment_id: int
+    rule_id: int
+
+
+@dataclass(frozen=True)
+class DueCount:
+    n: int
+    oldest: datetime | None
+
+
+# What each claimed reminder (or bulk recipient) came to: its message, or why none (one UPDATE).
+REMINDER_OUTCOMES_SQL = """
+UPDATE messaging_reminder x SET outcome = v.outcome, detail = v.detail, message_id = v.message_id
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) AS v(id, outcome, detail, message_id)
+ WHERE x.id = v.id
+"""
+
+CLAIM_BULK_SQL = """
+INSERT INTO messaging_bulkrecipient (job_id, patient_id, skipped)
+SELECT %(job)s, p.id, '' FROM clinics_patient p
+ WHERE p.id = ANY(%(patients)s::bigint[]) AND p.clinic_id = %(clinic)s
+    ON CONFLICT (job_id, patient_id) DO NOTHING
+RETURNING id, patient_id
+"""
+
+
+@dataclass(frozen=True)
+class ClaimedRecipient:
+    id: int
+    patient_id: int
+
+
+BULK_OUTCOMES_SQL = """
+UPDATE messaging_bulkrecipient x SET skipped = v.skipped, message_id = v.message_id
+  FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, skipped, message_id)
+ WHERE x.id = v.id
+"""

@@ -1,0 +1,189 @@
+"""Automated appointment reminders: rules per clinic ("SMS template X, 24 h before"), made into messages
+when they fall due, by the live lane.
+
+`drain` (what the lane's poke and its schedule run, every MESSAGING_REMINDER_MINUTES) claims due
+reminders in chunks of MESSAGING_REMINDER_CHUNK, each chunk one transaction: one INSERT of the Reminder
+rows (ON CONFLICT DO NOTHING on the database's one-reminder-per-appointment-and-rule constraint: only
+what this statement inserted is ours, so two drains, or a drain run twice, never remind twice), then the
+messages for them in one INSERT (messaging.automated: consent and size checks set-based; opted-out
+patients and addresses get a skipped reminder with its reason, no message), then one UPDATE of the
+outcomes. Cancelled, attended and missed appointments are never picked (status = booked only), nor are
+appointments that have already started. Reminder messages go at MESSAGING_AUTOMATED_PRIORITY, after
+anything staff wrote.
+
+A patient's reply "Y"/"YES" or "N"/"NO" to a reminder text is matched here (`reply_to`), called by
+messaging.threads for every inbound text.
+"""
+
+import time
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clinics.appointments import appointment_reply
+from clinics.models import Appointment, Clinic
+from kalix_site.sql import fetch, rows
+from lanes.pokes import LIVE, poke
+from lanes.state import lane_paused
+from messaging import templating
+from messaging.automated import Candidate, make_messages
+from messaging.models import Message, MessageTemplate, Reminder, ReminderRule
+from messaging.sql import (
+    CLAIM_REMINDERS_SQL,
+    REMINDER_OUTCOMES_SQL,
+    REMINDERS_DUE_COUNT_SQL,
+    ClaimedReminder,
+    DueCount,
+)
+
+DRAIN = "messaging.reminders.drain"
+DRAIN_SECONDS = 20.0
+
+
+# --- Rules ---------------------------------------------------------------------------------------------
+
+
+def rule_create(*, clinic: Clinic, template: MessageTemplate, hours_before: int, active: bool = True) -> ReminderRule:
+    if template is None or template.clinic_id != clinic.pk:
+        raise ValidationError({"template": "No such template in this clinic."})
+    if not isinstance(hours_before, int) or not 1 <= hours_before <= 24 * 60:
+        raise ValidationError({"hours_before": "Between 1 hour and 60 days (1440 hours) before."})
+    rule = ReminderRule.objects.create(clinic=clinic, template=template, hours_before=hours_before, active=active)
+    poke(DRAIN, lane=LIVE)  # appointments already inside the new rule's window are due now
+    return rule
+
+
+def rule_set_active(*, rule: ReminderRule, active: bool) -> ReminderRule:
+    ReminderRule.objects.filter(pk=rule.pk).update(active=active)
+    rule.refresh_from_db()
+    if active:
+        poke(DRAIN, lane=LIVE)
+    return rule
+
+
+# --- The drain -----------------------------------------------------------------------------------------
+
+
+def due_reminders() -> tuple[int, datetime | None]:
+    """The lane registry's depth: reminders due and not yet made, and since when the oldest is due."""
+    with connection.cursor() as cursor:
+        cursor.execute(REMINDERS_DUE_COUNT_SQL)
+        found = fetch(cursor, DueCount)
+    return found.n, found.oldest
+
+
+def made_since(since: datetime) -> int:
+    return Reminder.objects.filter(created_at__gte=since).count()
+
+
+def remind_chunk(limit: int | None = None) -> int:
+    """Claim and make one chunk of due reminders in one transaction; returns how many were claimed."""
+    limit = limit or settings.MESSAGING_REMINDER_CHUNK
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM_REMINDERS_SQL, {"limit": limit})
+            claimed = rows(cursor, ClaimedReminder)
+        if not claimed:
+            return 0
+        appointments = Appointment.objects.select_related("patient", "clinic").in_bulk(
+            [c.appointment_id for c in claimed]
+        )
+        rules = ReminderRule.objects.select_related("template").in_bulk({c.rule_id for c in claimed})
+        candidates = []
+        for c in claimed:
+            appointment, template = appointments[c.appointment_id], rules[c.rule_id].template
+            values = templating.values_for(
+                clinic=appointment.clinic, first_name=appointment.patient.first_name, starts_at=appointment.starts_at
+            )
+            candidates.append(
+                Candidate(
+                    key=c.id,
+                    clinic=appointment.clinic,
+                    patient=appointment.patient,
+                    channel=template.channel,
+                    subject=templating.render(template.subject, values),
+                    body=templating.render(template.body, values),
+                )
+            )
+        make_messages(candidates)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                REMINDER_OUTCOMES_SQL,
+                [
+                    [c.key for c in candidates],
+                    [Reminder.Outcome.SKIPPED if c.skipped else Reminder.Outcome.SENT for c in candidates],
+                    [c.skipped[:200] for c in candidates],
+                    [c.message_id for c in candidates],
+                ],
+            )
+    return len(claimed)
+
+
+def drain() -> dict:
+    """Make every due reminder, chunk by chunk, until none is left or the time budget is spent (then
+    hand over to a fresh task, as the message drain does). A paused live lane makes none."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    done = {"reminders": 0}
+    while time.monotonic() < deadline:
+        if lane_paused(LIVE):
+            return done
+        claimed = remind_chunk()
+        done["reminders"] += claimed
+        if not claimed:
+            return done
+    poke(DRAIN, lane=LIVE)
+    return done
+
+
+# --- Replies -------------------------------------------------------------------------------------------
+
+YES_WORDS = {"Y", "YES", "YEP", "YEAH", "OK", "CONFIRM"}
+NO_WORDS = {"N", "NO", "NOPE"}
+
+
+def reply_meaning(text: str) -> str | None:
+    word = (text or "").strip().strip(".!?, ").upper()
+    if word in YES_WORDS:
+        return Appointment.Reply.CONFIRMED
+    if word in NO_WORDS:
+        return Appointment.Reply.DECLINED
+    return None
+
+
+def reply_to(*, clinic_id: int, sender: str, text: str, at: datetime | None) -> Appointment | None:
+    """A "Y"/"N" from `sender` answers the latest reminder this clinic texted that number for a booked
+    appointment that has not started; returns that appointment (None: no such reminder, or not a Y/N)."""
+    meaning = reply_meaning(text)
+    if meaning is None:
+        return None
+    # The messages to this number, through the search document's GIN index (its recipient is one token of
+    # it; `sender` is E.164, safe in a raw query), as messaging.consent finds the clinics of a STOP.
+    token = SearchQuery(f"'{sender}'", search_type="raw", config="simple")
+    to_sender = Message.objects.filter(clinic_id=clinic_id, search=token, channel="sms", recipient=sender)
+    reminder = (
+        Reminder.objects.filter(
+            message__in=to_sender,
+            appointment__status=Appointment.Status.BOOKED,
+            appointment__starts_at__gt=at or timezone.now(),
+        )
+        .select_related("appointment")
+        .order_by("-message_id")
+        .first()
+    )
+    if reminder is None:
+        return None
+    appointment_reply(appointment_id=reminder.appointment_id, reply=meaning, at=at)
+    reminder.appointment.refresh_from_db()
+    return reminder.appointment
+
+
+def reminders_of(appointment: Appointment) -> list[Reminder]:
+    return list(appointment.reminders.select_related("rule__template", "message").order_by("due_at", "id"))
+
+
+def rules_of(clinic: Clinic):
+    return ReminderRule.objects.filter(clinic=clinic).select_related("template")
