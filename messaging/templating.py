@@ -49,11 +49,9 @@ def render(text: str, values: dict[str, str]) -> str:
     """`text` with every field replaced by its value (missing values become empty); one pass."""
 
     def replace(match: re.Match) -> str:
-        token = match.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
+        literal = {"{{": "{", "}}": "}"}.get(match.group(0))
+        if literal is not None:
+            return literal
         return str(values.get(match.group(1), ""))
 
     return TOKEN.sub(replace, text or "")
