@@ -1,6 +1,6 @@
 """A patient's STOP, START and HELP texts, signed by the carrier and posted over real HTTP, set and clear
 the SMS opt-out of their number in the clinics that texted it; forged, malformed and repeated texts
-change nothing; the text itself is never kept."""
+change nothing. (Every text is also kept in its clinic's SMS thread: messaging/tests/test_two_way.py.)"""
 
 import json
 
@@ -104,7 +104,7 @@ def test_forged_malformed_and_repeated_texts_change_nothing_more(over_http, clin
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_text_that_is_no_keyword_changes_nothing_and_is_not_kept(over_http, clinic_a, patient_a):
+def test_a_text_that_is_no_keyword_changes_no_consent(over_http, clinic_a, patient_a):
     message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="Reminder")
     text = "Please stop by at 3, Ada Lovelace"
     assert over_http.send_text(over_http.inbound_url, sender=NUMBER, to=SHARED, text=text) == 204
