@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from clinics.models import Patient
+from clinics.models import Patient, StaffMembership
 from kalix_site.forms import RequestKeyField
 from messaging.models import Audience, Channel, MessageTemplate, Status
 
@@ -98,3 +98,32 @@ class BulkForm(forms.Form):
 class ReplyForm(forms.Form):
     request_key = RequestKeyField()
     body = forms.CharField(required=False, label="Reply", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AppointmentForm(forms.Form):
+    patient = forms.ModelChoiceField(queryset=Patient.objects.none())
+    practitioner = forms.ModelChoiceField(queryset=StaffMembership.objects.none())
+    day = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    end = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
+        self.fields["practitioner"].queryset = StaffMembership.objects.filter(clinic=clinic).select_related("user")
+        self.fields["practitioner"].label_from_instance = lambda m: m.user.get_full_name() or m.user.get_username()
+        self.fields["start"].help_text = f"In the clinic's time ({clinic.timezone})."
+
+
+class DayForm(forms.Form):
+    day = forms.DateField(required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    practitioner = forms.ModelChoiceField(
+        queryset=StaffMembership.objects.none(), required=False, empty_label="All practitioners"
+    )
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].queryset = StaffMembership.objects.filter(clinic=clinic).select_related("user")
+        self.fields["practitioner"].label_from_instance = lambda m: m.user.get_full_name() or m.user.get_username()
