@@ -13,20 +13,11 @@ from clinics.models import AddressConsent, AddressConsentChange
 from messaging import worker
 from messaging.authenticity import sim_headers
 from messaging.services import message_send
-from messaging.simcarrier import CarrierConfig, SimCarrier
 from tests.support.channels import SIM_SECRET
 from tests.support.ledger import assert_ledger
 
 NUMBER = "+61412000001"  # Ada's mobile (patient_a)
 SHARED = "+61400000000"  # a sender number all clinics share
-
-
-@pytest.fixture
-def over_http(live_server, sim_settings):
-    with SimCarrier(CarrierConfig(secret=SIM_SECRET, send_reports=False)) as sim:
-        sim_settings.SIMCARRIER_URL = sim.url
-        sim.inbound_url = live_server.url + "/messages/webhooks/sim/inbound/"
-        yield sim
 
 
 def sends(**fields) -> bool:

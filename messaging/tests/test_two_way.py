@@ -6,18 +6,8 @@ import pytest
 from messaging import threads, worker
 from messaging.models import InboundMessage, Message, SmsThread
 from messaging.services import message_send
-from messaging.simcarrier import CarrierConfig, SimCarrier
-from tests.support.channels import SIM_SECRET
 
 NUMBER = "+61412000001"  # Ada's mobile (patient_a)
-
-
-@pytest.fixture
-def over_http(live_server, sim_settings):
-    with SimCarrier(CarrierConfig(secret=SIM_SECRET, send_reports=False)) as sim:
-        sim_settings.SIMCARRIER_URL = sim.url
-        sim.inbound_url = live_server.url + "/messages/webhooks/sim/inbound/"
-        yield sim
 
 
 @pytest.mark.django_db(transaction=True)
