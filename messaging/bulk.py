@@ -25,7 +25,7 @@ from kalix_site.transitions import Machine
 from lanes.pokes import BULK, poke
 from lanes.state import lane_paused
 from messaging import templating
-from messaging.automated import Candidate, make_messages
+from messaging.automated import Candidate, contact_of, make_messages
 from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, own_event_id, record_events
 from messaging.models import Audience, BulkRecipient, BulkSend, EventKind, EventSource, Message, MessageTemplate
@@ -144,20 +144,24 @@ def _chunk(job: BulkSend, after: int) -> tuple[int, int | None]:
             cursor.execute(CLAIM_BULK_SQL, {"job": job.pk, "patients": patient_ids, "clinic": job.clinic_id})
             claimed = rows(cursor, ClaimedRecipient)
         if claimed:
-            patients = Patient.objects.in_bulk([c.patient_id for c in claimed])
             template, clinic = job.template, job.clinic
             candidates = []
             for c in claimed:
-                values = templating.values_for(clinic=clinic, first_name=patients[c.patient_id].first_name)
+                values = templating.values_for(clinic=clinic, first_name=c.first_name)
+                contact, opted_out = contact_of(c, template.channel)
                 candidates.append(
                     Candidate(
                         key=c.id,
-                        clinic=clinic,
-                        patient=patients[c.patient_id],
+                        clinic_id=clinic.pk,
+                        patient_id=c.patient_id,
                         channel=template.channel,
                         subject=templating.render(template.subject, values),
                         body=templating.render(template.body, values),
+                        contact=contact,
+                        opted_out=opted_out,
+                        messaging_consent=c.messaging_consent,
                         send_at=job.send_at,
+                        tz=clinic.tzinfo,
                     )
                 )
             make_messages(candidates)

@@ -30,7 +30,7 @@ from kalix_site.sql import fetch, rows
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import templating
-from messaging.automated import Candidate, make_messages
+from messaging.automated import Candidate, contact_of, make_messages
 from messaging.models import Message, MessageTemplate, Reminder, ReminderRule
 from messaging.sql import (
     CLAIM_REMINDERS_SQL,
@@ -89,24 +89,24 @@ def remind_chunk(limit: int | None = None) -> int:
             claimed = rows(cursor, ClaimedReminder)
         if not claimed:
             return 0
-        appointments = Appointment.objects.select_related("patient", "clinic").in_bulk(
-            [c.appointment_id for c in claimed]
-        )
+        clinics = Clinic.objects.in_bulk({c.clinic_id for c in claimed})
         rules = ReminderRule.objects.select_related("template").in_bulk({c.rule_id for c in claimed})
         candidates = []
         for c in claimed:
-            appointment, template = appointments[c.appointment_id], rules[c.rule_id].template
-            values = templating.values_for(
-                clinic=appointment.clinic, first_name=appointment.patient.first_name, starts_at=appointment.starts_at
-            )
+            clinic, template = clinics[c.clinic_id], rules[c.rule_id].template
+            values = templating.values_for(clinic=clinic, first_name=c.first_name, starts_at=c.starts_at)
+            contact, opted_out = contact_of(c, template.channel)
             candidates.append(
                 Candidate(
                     key=c.id,
-                    clinic=appointment.clinic,
-                    patient=appointment.patient,
+                    clinic_id=c.clinic_id,
+                    patient_id=c.patient_id,
                     channel=template.channel,
                     subject=templating.render(template.subject, values),
                     body=templating.render(template.body, values),
+                    contact=contact,
+                    opted_out=opted_out,
+                    messaging_consent=c.messaging_consent,
                 )
             )
         make_messages(candidates)

@@ -518,6 +518,11 @@ REMINDERS_DUE_FROM = """
        AND NOT EXISTS (SELECT 1 FROM messaging_reminder x WHERE x.appointment_id = a.id AND x.rule_id = r.id)
 """
 
+# The patient's fields a message needs (messaging.automated.Candidate), read with the claim: no model
+# instances, no phone-number parsing per row (the column holds E.164 already).
+CANDIDATE_COLUMNS = """p.id AS patient_id, p.clinic_id, p.first_name, p.mobile, p.email,
+       p.sms_opt_out, p.email_opt_out, p.messaging_consent"""
+
 CLAIM_REMINDERS_SQL = f"""
 WITH due AS (
     SELECT a.clinic_id, a.id AS appointment_id, r.id AS rule_id,
@@ -525,11 +530,16 @@ WITH due AS (
     {REMINDERS_DUE_FROM}
      ORDER BY a.starts_at, a.id, r.id
      LIMIT %(limit)s
+), claimed AS (
+    INSERT INTO messaging_reminder (clinic_id, appointment_id, rule_id, due_at, outcome, detail, created_at)
+    SELECT clinic_id, appointment_id, rule_id, due_at, 'skipped', '', statement_timestamp() FROM due
+        ON CONFLICT (appointment_id, rule_id) DO NOTHING
+    RETURNING id, appointment_id, rule_id
 )
-INSERT INTO messaging_reminder (clinic_id, appointment_id, rule_id, due_at, outcome, detail, created_at)
-SELECT clinic_id, appointment_id, rule_id, due_at, 'skipped', '', statement_timestamp() FROM due
-    ON CONFLICT (appointment_id, rule_id) DO NOTHING
-RETURNING id, appointment_id, rule_id
+SELECT c.id, c.appointment_id, c.rule_id, a.starts_at, {CANDIDATE_COLUMNS}
+  FROM claimed c
+  JOIN clinics_appointment a ON a.id = c.appointment_id
+  JOIN clinics_patient p ON p.id = a.patient_id
 """
 
 REMINDERS_DUE_COUNT_SQL = f"""
@@ -542,6 +552,15 @@ class ClaimedReminder:
     id: int
     appointment_id: int
     rule_id: int
+    starts_at: datetime
+    patient_id: int
+    clinic_id: int
+    first_name: str
+    mobile: str
+    email: str
+    sms_opt_out: bool
+    email_opt_out: bool
+    messaging_consent: str
 
 
 @dataclass(frozen=True)
@@ -557,12 +576,15 @@ UPDATE messaging_reminder x SET outcome = v.outcome, detail = v.detail, message_
  WHERE x.id = v.id
 """
 
-CLAIM_BULK_SQL = """
-INSERT INTO messaging_bulkrecipient (job_id, patient_id, skipped)
-SELECT %(job)s, p.id, '' FROM clinics_patient p
- WHERE p.id = ANY(%(patients)s::bigint[]) AND p.clinic_id = %(clinic)s
-    ON CONFLICT (job_id, patient_id) DO NOTHING
-RETURNING id, patient_id
+CLAIM_BULK_SQL = f"""
+WITH claimed AS (
+    INSERT INTO messaging_bulkrecipient (job_id, patient_id, skipped)
+    SELECT %(job)s, p.id, '' FROM clinics_patient p
+     WHERE p.id = ANY(%(patients)s::bigint[]) AND p.clinic_id = %(clinic)s
+        ON CONFLICT (job_id, patient_id) DO NOTHING
+    RETURNING id, patient_id
+)
+SELECT c.id, {CANDIDATE_COLUMNS} FROM claimed c JOIN clinics_patient p ON p.id = c.patient_id
 """
 
 
@@ -570,6 +592,34 @@ RETURNING id, patient_id
 class ClaimedRecipient:
     id: int
     patient_id: int
+    clinic_id: int
+    first_name: str
+    mobile: str
+    email: str
+    sms_opt_out: bool
+    email_opt_out: bool
+    messaging_consent: str
+
+
+# Messages made by Kalix (messaging.automated), one INSERT per chunk; every NOT NULL column given.
+INSERT_AUTOMATED_SQL = """
+INSERT INTO messaging_message (clinic_id, patient_id, channel, recipient, subject, body, attachment, segments,
+       created_at, updated_at, lane, priority, dispatch, attempts, next_attempt_at, idempotency_key, provider,
+       provider_message_id, status, status_detail)
+SELECT v.clinic_id, v.patient_id, v.channel, v.recipient, v.subject, v.body, '', v.segments,
+       statement_timestamp(), statement_timestamp(), %s, %s, %s, 0, greatest(v.send_at, statement_timestamp()), '',
+       '', '', %s, ''
+  FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[],
+              %s::timestamptz[]) WITH ORDINALITY
+       AS v(clinic_id, patient_id, channel, recipient, subject, body, segments, send_at, n)
+ ORDER BY v.n
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class Inserted:
+    id: int
 
 
 BULK_OUTCOMES_SQL = """

@@ -9,7 +9,9 @@ refused at save time as a field error naming it. The rendered text is escaped wh
 any message body.
 """
 
+import functools
 import re
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,10 +59,11 @@ def render(text: str, values: dict[str, str]) -> str:
     return TOKEN.sub(replace, text or "")
 
 
-def when(starts_at: datetime | None, tz) -> dict[str, str]:
+@functools.lru_cache(maxsize=4096)  # a reminder drain formats the same few start times thousands of times
+def when(starts_at: datetime | None, zone: str) -> dict[str, str]:
     if starts_at is None:
         return {"appointment_date": "", "appointment_time": ""}
-    local = timezone.localtime(starts_at, tz)
+    local = timezone.localtime(starts_at, zoneinfo.ZoneInfo(zone))
     return {
         "appointment_date": formats.date_format(local, "l j F Y"),
         "appointment_time": formats.time_format(local, "g:i A"),
@@ -72,7 +75,7 @@ def values_for(*, clinic, first_name: str = "", starts_at: datetime | None = Non
         "first_name": first_name,
         "clinic_name": clinic.name,
         "clinic_phone": str(clinic.phone or ""),
-        **when(starts_at, clinic.tzinfo),
+        **when(starts_at, clinic.timezone),
     }
 
 
