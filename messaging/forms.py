@@ -65,7 +65,7 @@ class MessageFilterForm(forms.Form):
 
 
 class TemplateForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=100, required=False)  # needed to save (templating.template_save), not to preview
     channel = forms.ChoiceField(choices=[(Channel.SMS, "SMS"), (Channel.EMAIL, "Email")], initial=Channel.SMS)
     subject = forms.CharField(required=False, max_length=200, help_text="Email only.")
     body = forms.CharField(

@@ -16,7 +16,7 @@ messaging.threads for every inbound text.
 """
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery
@@ -26,13 +26,15 @@ from django.utils import timezone
 
 from clinics.appointments import appointment_reply
 from clinics.models import Appointment, Clinic
-from kalix_site.sql import fetch, rows
+from kalix_site.sql import fetch, rows, scalar
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import templating
 from messaging.automated import Candidate, contact_of, make_messages
 from messaging.models import Message, MessageTemplate, Reminder, ReminderRule
 from messaging.sql import (
+    ADVISORY_TRY_LOCK_SQL,
+    ADVISORY_UNLOCK_SQL,
     CLAIM_REMINDERS_SQL,
     REMINDER_OUTCOMES_SQL,
     REMINDERS_DUE_COUNT_SQL,
@@ -41,6 +43,7 @@ from messaging.sql import (
 )
 
 DRAIN = "messaging.reminders.drain"
+DRAIN_LOCK = 0x52454D494E44  # "REMIND": the advisory lock key of the one running reminder drain
 DRAIN_SECONDS = 20.0
 
 
@@ -80,15 +83,24 @@ def made_since(since: datetime) -> int:
     return Reminder.objects.filter(created_at__gte=since).count()
 
 
-def remind_chunk(limit: int | None = None) -> int:
-    """Claim and make one chunk of due reminders in one transaction; returns how many were claimed."""
+START = (datetime.min.replace(tzinfo=UTC), 0, 0)  # the cursor before the first due reminder
+
+
+def remind_chunk(limit: int | None = None, after: tuple = START) -> tuple[int, tuple | None]:
+    """Claim and make one chunk of due reminders after the cursor `after`, in one transaction; returns
+    (reminders claimed, the cursor after this chunk, or None when nothing was left)."""
     limit = limit or settings.MESSAGING_REMINDER_CHUNK
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM_REMINDERS_SQL, {"limit": limit})
-            claimed = rows(cursor, ClaimedReminder)
+            params = {"limit": limit, "after_start": after[0], "after_appointment": after[1], "after_rule": after[2]}
+            cursor.execute(CLAIM_REMINDERS_SQL, params)
+            found = rows(cursor, ClaimedReminder)
+        if not found:
+            return 0, None
+        cursor_after = (found[0].last_start, found[0].last_appointment, found[0].last_rule)
+        claimed = [c for c in found if c.id is not None]
         if not claimed:
-            return 0
+            return 0, cursor_after  # another drain claimed this chunk first
         clinics = Clinic.objects.in_bulk({c.clinic_id for c in claimed})
         rules = ReminderRule.objects.select_related("template").in_bulk({c.rule_id for c in claimed})
         candidates = []
@@ -120,21 +132,33 @@ def remind_chunk(limit: int | None = None) -> int:
                     [c.message_id for c in candidates],
                 ],
             )
-    return len(claimed)
+    return len(claimed), cursor_after
 
 
 def drain() -> dict:
     """Make every due reminder, chunk by chunk, until none is left or the time budget is spent (then
-    hand over to a fresh task, as the message drain does). A paused live lane makes none."""
+    hand over to a fresh task, as the message drain does). A paused live lane makes none.
+
+    One drain at a time (a session advisory lock; another finds it taken and returns): two would walk
+    the same rows, the second waiting on the first's inserts only to find them taken."""
     deadline = time.monotonic() + DRAIN_SECONDS
     done = {"reminders": 0}
-    while time.monotonic() < deadline:
-        if lane_paused(LIVE):
+    with connection.cursor() as cursor:
+        cursor.execute(ADVISORY_TRY_LOCK_SQL, [DRAIN_LOCK])
+        if not scalar(cursor, "locked"):
             return done
-        claimed = remind_chunk()
-        done["reminders"] += claimed
-        if not claimed:
-            return done
+    try:
+        after = START
+        while time.monotonic() < deadline:
+            if lane_paused(LIVE):
+                return done
+            claimed, after = remind_chunk(after=after)
+            done["reminders"] += claimed
+            if after is None:
+                return done
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(ADVISORY_UNLOCK_SQL, [DRAIN_LOCK])
     poke(DRAIN, lane=LIVE)
     return done
 

@@ -109,3 +109,39 @@ def test_a_y_without_a_reminder_changes_nothing(clinic_a, patient_a, staff_a, ru
     assert reminders.reply_to(clinic_id=clinic_a.pk, sender="+61412000001", text="Y", at=None) is None
     appointment.refresh_from_db()
     assert appointment.reply == ""
+
+
+def test_the_drain_walks_many_chunks_and_two_rules_once_each(clinic_a, patient_a, staff_a, rule_a, settings):
+    settings.MESSAGING_REMINDER_CHUNK = 7
+    week = templating.template_save(clinic=clinic_a, name="Two hours", channel="sms", body="Soon, {first_name}")
+    reminders.rule_create(clinic=clinic_a, template=week, hours_before=2)
+    made = [book(clinic_a, patient_a, staff_a, hours_from_now=1 + i / 100) for i in range(30)]
+    assert reminders.drain()["reminders"] == 60  # both rules are due for every appointment
+    assert reminders.drain()["reminders"] == 0
+    assert Reminder.objects.count() == Message.objects.count() == 60
+    assert {a.reminders.count() for a in made} == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drains_at_once_remind_once(clinic_a, patient_a, staff_a, rule_a, settings):
+    import threading
+
+    from django.db import connection
+
+    settings.MESSAGING_REMINDER_CHUNK = 10
+    for i in range(40):
+        book(clinic_a, patient_a, staff_a, hours_from_now=1 + i / 100)
+    done = []
+
+    def run():
+        try:
+            done.append(reminders.drain()["reminders"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(done) == 40 and Reminder.objects.count() == Message.objects.count() == 40
