@@ -86,8 +86,14 @@ def appointment_move(request, pk):
     appointment = appointments.appointment_get(clinic=request.clinic, pk=pk)
     move = request.POST.get("move", "")
     try:
-        appointments.appointment_move(appointment=appointment, move=move)
-        flash.success(request, f"Appointment {appointment.get_status_display().lower()}.")
+        if move == "cancel":
+            withdrawn = reminders.appointment_cancel(appointment=appointment, user=request.user)
+            flash.success(
+                request, "Appointment cancelled." + (f" {withdrawn} reminder(s) not sent." if withdrawn else "")
+            )
+        else:
+            appointments.appointment_move(appointment=appointment, move=move)
+            flash.success(request, f"Appointment {appointment.get_status_display().lower()}.")
     except ValidationError as exc:
         flash.error(request, errors.as_text(exc))
     return redirect("messaging:appointment-detail", pk=pk)

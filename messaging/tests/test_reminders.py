@@ -145,3 +145,18 @@ def test_drains_at_once_remind_once(clinic_a, patient_a, staff_a, rule_a, settin
     for t in threads:
         t.join()
     assert sum(done) == 40 and Reminder.objects.count() == Message.objects.count() == 40
+
+
+def test_cancelling_an_appointment_withdraws_its_queued_reminder(client_a, clinic_a, patient_a, staff_a, rule_a):
+    appointment = book(clinic_a, patient_a, staff_a, hours_from_now=5)
+    reminders.drain()
+    message = appointment.reminders.get().message
+    assert message.dispatch == "queued"
+    answer = client_a.post(
+        f"/messages/appointments/{appointment.pk}/move/", {"move": "cancel", "form_clinic": clinic_a.pk}
+    )
+    assert answer.status_code == 302
+    message.refresh_from_db()
+    appointment.refresh_from_db()
+    assert (appointment.status, message.status, message.dispatch) == ("cancelled", "cancelled", "done")
+    assert "appointment cancelled by alice" in message.events.get(kind="cancelled").detail
