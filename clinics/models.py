@@ -24,6 +24,7 @@ class Clinic(models.Model):
         "SMS sender name", max_length=11, blank=True, help_text="Up to 11 letters or digits, shown as the sender."
     )
     fax_number = PhoneNumberField("fax sender number", blank=True)
+    phone = PhoneNumberField("phone number", blank=True, help_text="Given to patients in templates ({clinic_phone}).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -191,3 +192,52 @@ class AddressConsentChange(models.Model):
 
     def __str__(self):
         return f"{self.consent}: {self.get_state_display()} ({self.get_source_display()})"
+
+
+class Appointment(models.Model):
+    """A patient's appointment with a practitioner (one of the clinic's staff), start and end stored in UTC
+    and shown and entered in the clinic's time zone.
+
+    Here in clinics, the tenancy app, because every domain app may need it (messaging reminds of it,
+    billing may one day invoice an attended one) and a domain app may import only clinics. `status` moves
+    only through clinics.appointments.STATUS (a Machine); a patient's reply to a reminder sets `reply`.
+    """
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CANCELLED = "cancelled", "Cancelled"
+        ATTENDED = "attended", "Attended"
+        NO_SHOW = "no_show", "Did not attend"
+
+    class Reply(models.TextChoices):
+        NONE = "", "No reply"
+        CONFIRMED = "confirmed", "Confirmed by the patient"
+        DECLINED = "declined", "Patient said they cannot come"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="appointments")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    practitioner = models.ForeignKey(StaffMembership, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    notes = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    reply = models.CharField(max_length=10, choices=Reply.choices, default=Reply.NONE, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"),
+        ]
+        indexes = [
+            # The reminder drain's scan: booked appointments by start time (a partial index: past and
+            # cancelled ones are never reminded of).
+            models.Index(fields=["starts_at"], condition=Q(status="booked"), name="appointment_booked_start_idx"),
+            models.Index(fields=["clinic", "practitioner", "starts_at"], name="appointment_day_idx"),
+            models.Index(fields=["clinic", "patient", "starts_at"], name="appointment_patient_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M} UTC"

@@ -309,6 +309,13 @@ MESSAGING_INBOX_RETRY_BASE_SECONDS = env.float("KALIX_INBOX_RETRY_BASE_SECONDS",
 MESSAGING_INBOX_RETRY_MAX_SECONDS = env.float("KALIX_INBOX_RETRY_MAX_SECONDS", 120.0)
 # Minutes between the live lane's safety-net drains (behind the pokes; upserted at every migrate).
 MESSAGING_SAFETY_DRAIN_MINUTES = env.int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES", 1)
+# Reminders and bulk sends (messaging.reminders, messaging.bulk): their messages' claim priority (after
+# what people write, which is 100; lower goes first; below the backlog's), the reminder drain's chunk and
+# schedule, and the bulk lane's chunk per job.
+MESSAGING_AUTOMATED_PRIORITY = env.int("KALIX_AUTOMATED_PRIORITY", 200)
+MESSAGING_REMINDER_CHUNK = env.int("KALIX_REMINDER_CHUNK", 1000)
+MESSAGING_REMINDER_MINUTES = env.int("KALIX_REMINDER_MINUTES", 1)
+MESSAGING_BULK_CHUNK = env.int("KALIX_BULK_CHUNK", 1000)
 MESSAGING_SMS_PROVIDER = env.str("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env.str("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env.bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail

@@ -1,5 +1,6 @@
 """Message admin for support staff: look, filter, search; act only through the services."""
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -9,8 +10,20 @@ from kalix_site.admin import ReadOnlyInline
 from lanes import controls as lane_controls
 from lanes.models import LaneAction
 from lanes.stats import duration
-from messaging import inbox, services
-from messaging.models import DeliveryEvent, Message, QueuedMessage, Status, WebhookInbox
+from messaging import bulk, inbox, services, templating
+from messaging.models import (
+    BulkSend,
+    DeliveryEvent,
+    InboundMessage,
+    Message,
+    MessageTemplate,
+    QueuedMessage,
+    Reminder,
+    ReminderRule,
+    SmsThread,
+    Status,
+    WebhookInbox,
+)
 from messaging.selectors import search_query
 from messaging.status import recompute_status
 
@@ -221,3 +234,105 @@ class QueuedMessageAdmin(admin.ModelAdmin):
                 for lane, ids in self._by_lane(queryset).items()
             ],
         )
+
+
+# --- Templates, reminders, bulk sends, SMS threads -------------------------------------------------------
+
+
+class MessageTemplateForm(forms.ModelForm):
+    """The same checks as the staff pages (messaging.templating): unknown merge fields are field errors."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["clinic", "name", "channel", "subject", "body"]
+
+    def clean(self):
+        data = super().clean()
+        for field in ("body", "subject"):
+            try:
+                templating.check(data.get(field) or "", field=field)
+            except ValidationError as exc:
+                for name, problems in exc.message_dict.items():
+                    for problem in problems:
+                        self.add_error(name, problem)
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = ["name", "clinic", "channel", "updated_at"]
+    list_filter = ["channel", "clinic"]
+    search_fields = ["name"]
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(admin.ModelAdmin):
+    list_display = ["template", "hours_before", "active", "clinic"]
+    list_filter = ["active", "clinic"]
+    raw_id_fields = ["template"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """What each rule did for each appointment; written only by the reminder drain."""
+
+    list_display = ["appointment", "rule", "due_at", "outcome", "detail", "message"]
+    list_filter = ["outcome"]
+    raw_id_fields = ["appointment", "rule", "message"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BulkSend)
+class BulkSendAdmin(admin.ModelAdmin):
+    list_display = ["id", "clinic", "template", "audience", "send_at", "state", "expected", "made", "skipped"]
+    list_filter = ["state", "audience", "clinic"]
+    readonly_fields = [
+        "clinic",
+        "template",
+        "audience",
+        "send_at",
+        "state",
+        "expected",
+        "made",
+        "skipped",
+        "created_by",
+    ]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request):
+        return False  # made by messaging.bulk.bulk_create (the staff page), which counts and pokes
+
+    @admin.action(description="Cancel, with their messages not yet sent", permissions=["change"])
+    def cancel(self, request, queryset):
+        cancelled = 0
+        for job in queryset:
+            try:
+                cancelled += bulk.bulk_cancel(job=job, user=request.user)
+            except ValidationError:
+                continue  # already cancelled
+        self.message_user(request, f"Cancelled; {cancelled} message(s) not yet sent were cancelled.")
+
+
+class InboundMessageInline(ReadOnlyInline):
+    model = InboundMessage
+    fields = ["occurred_at", "sender", "text", "meaning", "read_at"]
+    ordering = ["occurred_at", "id"]
+
+
+@admin.register(SmsThread)
+class SmsThreadAdmin(admin.ModelAdmin):
+    list_display = ["number", "clinic", "patient", "last_inbound_at"]
+    list_filter = ["clinic"]
+    search_fields = ["=number"]  # exact: numbers are patient data, not browsed by fragment
+    raw_id_fields = ["patient"]
+    readonly_fields = ["clinic", "number", "last_inbound_at"]
+    inlines = [InboundMessageInline]
+
+    def has_add_permission(self, request):
+        return False

@@ -149,7 +149,7 @@ def clinics_for_inbound(*, sender: str, to: str) -> list[int]:
 def apply_inbound(*, inbound_id: str, sender: str, to: str, text: str, occurred_at: datetime | None) -> int:
     """Apply a patient's text (sender normalised to E.164): returns the clinics whose consent it changed.
 
-    Only keywords mean anything here; other texts are dropped unread (there is no inbox for replies yet).
+    Only keywords mean anything to consent; messaging.threads stores every text for the inbox.
     """
     word = keyword(text)
     if word is None:

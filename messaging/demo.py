@@ -42,6 +42,7 @@ def load(clinics: list[Clinic]) -> int:
     for clinic in clinics:
         membership = clinic.memberships.select_related("user").order_by("id").first()
         by = membership.user if membership else None
+        _reminders_demo(clinic, membership)
         for key, fields in _messages(clinic):
             try:
                 message, created = message_send_or_replay(
@@ -53,3 +54,36 @@ def load(clinics: list[Clinic]) -> int:
             if created and key == "cancelled":
                 message_cancel(message=message, user=by)
     return made
+
+
+DAY_BEFORE = (
+    "Hi {first_name}, a reminder of your appointment at {clinic_name} on {appointment_date} at "
+    "{appointment_time}. Reply Y to confirm or N if you cannot come."
+)
+
+
+def _reminders_demo(clinic: Clinic, membership) -> None:
+    """A "day before" template and rule, and one appointment per patient the day after tomorrow at 10:00
+    in the clinic's time (its reminder falls due tomorrow morning); once per clinic."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from clinics.appointments import appointment_book, local_datetime
+    from messaging import reminders, templating
+    from messaging.models import MessageTemplate
+
+    if membership is None or MessageTemplate.objects.filter(clinic=clinic, name="Day before").exists():
+        return
+    template = templating.template_save(clinic=clinic, name="Day before", channel="sms", body=DAY_BEFORE)
+    reminders.rule_create(clinic=clinic, template=template, hours_before=24)
+    day = timezone.localtime(timezone.now(), clinic.tzinfo).date() + timedelta(days=2)
+    for n, patient in enumerate(Patient.objects.filter(clinic=clinic).order_by("id")[:8]):
+        start = local_datetime(clinic, day, time(10 + n // 2, 30 * (n % 2)))
+        appointment_book(
+            clinic=clinic,
+            patient=patient,
+            practitioner=membership,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+        )

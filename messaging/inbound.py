@@ -2,8 +2,9 @@
 
 Unlike delivery reports these are not queued in the inbox: they are rare, and a STOP must stop the very
 next message a member of staff writes. A bad signature gets 403 and a malformed body 400, and then nothing
-changes; a repeated text (same carrier id) changes nothing twice. The text is patient data: only its
-keyword is kept (messaging.consent), nothing is logged, and no body is echoed back.
+changes; a repeated text (same carrier id) changes nothing twice. Every text is applied to consent
+(messaging.consent: keywords) and stored in its clinic's SMS thread (messaging.threads: the inbox, and
+"Y"/"N" answers to reminders). The text is patient data: nothing is logged, and no body is echoed back.
 """
 
 import json
@@ -15,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from messaging import consent, content, webhooks
+from messaging import consent, content, threads, webhooks
 
 
 def _number(value) -> str:
@@ -61,6 +62,7 @@ def sim_inbound(request):
     with transaction.atomic():
         for text in parsed:
             consent.apply_inbound(**text)
+            threads.receive(**text)
     return HttpResponse(status=204)
 
 
@@ -82,11 +84,14 @@ def twilio_inbound(request):
         sender = _number(request.POST.get("From"))
     except webhooks.Malformed as exc:
         return HttpResponse(f"malformed: {exc}", status=400, content_type="text/plain")
-    consent.apply_inbound(
-        inbound_id=f"twilio:{sid}",
-        sender=sender,
-        to=request.POST.get("To", "")[:32],
-        text=request.POST.get("Body", ""),
-        occurred_at=None,  # Twilio's webhooks carry no time
-    )
+    text = {
+        "inbound_id": f"twilio:{sid}",
+        "sender": sender,
+        "to": request.POST.get("To", "")[:32],
+        "text": request.POST.get("Body", ""),
+        "occurred_at": None,  # Twilio's webhooks carry no time
+    }
+    with transaction.atomic():
+        consent.apply_inbound(**text)
+        threads.receive(**text)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")

@@ -1,5 +1,6 @@
-"""What messaging puts on the lanes, registered from MessagingConfig.ready(): its two work kinds on the
-live lane (messages; delivery reports), their safety-net schedule, and the re-index target (a message's
+"""What messaging puts on the lanes, registered from MessagingConfig.ready(): its work kinds on the live
+lane (messages; delivery reports; reminders falling due) and on the bulk lane (bulk sends being
+prepared), their schedules, and the re-index target (a message's
 derived state: status and search document, recomputed from its events).
 
 Messages honour every lane control: the claim reads pause, order and backlog share (messaging.sql.claim_batch_cte),
@@ -15,13 +16,15 @@ from django.db.models import Count, Max, Min
 from kalix_site.sql import scalar
 from lanes import registry
 from lanes.models import ReindexScope
-from lanes.pokes import LIVE
-from messaging import inbox, worker
+from lanes.pokes import BULK, LIVE
+from messaging import bulk, inbox, reminders, worker
 from messaging.models import DeliveryEvent, Dispatch, EventKind, EventSource, Message
 from messaging.sql import SCOPE_COUNT_SQL, SCOPE_IDS_SQL, SCOPE_LOCK_SQL, recompute_sql, reindex_scope_sql
 
 MESSAGES = "messages"
 REPORTS = "delivery reports"
+REMINDERS = "reminders"
+BULK_SENDS = "bulk sends"
 
 
 def register() -> None:
@@ -50,6 +53,35 @@ def register() -> None:
         func="messaging.worker.safety_drain",
         minutes="MESSAGING_SAFETY_DRAIN_MINUTES",
         safety_net_for=(MESSAGES, REPORTS),
+    )
+    registry.register_kind(
+        lane=LIVE,
+        kind=REMINDERS,
+        depth=reminders.due_reminders,
+        done_since=reminders.made_since,
+        drainer=reminders.DRAIN,
+        honours=[registry.PAUSE],
+    )
+    registry.register_schedule(
+        name="messaging: reminders due",
+        lane=LIVE,
+        func=reminders.DRAIN,
+        minutes="MESSAGING_REMINDER_MINUTES",
+        safety_net_for=(REMINDERS,),
+    )
+    registry.register_kind(
+        lane=BULK,
+        kind=BULK_SENDS,
+        depth=bulk.pending_jobs,
+        drainer=bulk.DRAIN,
+        honours=[registry.PAUSE],
+    )
+    registry.register_schedule(
+        name="messaging: bulk sends",
+        lane=BULK,
+        func=bulk.DRAIN,
+        minutes="MESSAGING_REMINDER_MINUTES",
+        safety_net_for=(BULK_SENDS,),
     )
     registry.register_reindex_target(name=MESSAGES, bounds=reindex_bounds, recompute=reindex_recompute)
 

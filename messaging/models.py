@@ -182,3 +182,170 @@ class WebhookReceipt(models.Model):
 
     def __str__(self):
         return f"webhook receipt {self.digest[:12]}"
+
+
+# --- Templates, reminders, bulk sends, two-way SMS (docs/messaging.md, "Reminders and two-way SMS") -----
+
+
+class MessageTemplate(models.Model):
+    """A clinic's reusable text with merge fields ({first_name}, ...; messaging.templating renders them:
+    plain substitution, never Django's template language, so staff text stays text)."""
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="message_templates")
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=8, choices=[(Channel.SMS, "SMS"), (Channel.EMAIL, "Email")])
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="one_template_name_per_clinic")]
+
+    def __str__(self):
+        return self.name
+
+
+class ReminderRule(models.Model):
+    """ "Send template X, N hours before every booked appointment"; a clinic may have several."""
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="reminder_rules")
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="rules")
+    hours_before = models.PositiveIntegerField(help_text="How long before the appointment's start it is sent.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-hours_before", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hours_before__gte=1) & Q(hours_before__lte=24 * 60), name="reminder_rule_hours_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.template} {self.hours_before} h before"
+
+
+class Reminder(models.Model):
+    """What one rule did for one appointment: the message it made, or why it made none. At most one per
+    (appointment, rule), held by the database: the reminder drain inserts these first (ON CONFLICT DO
+    NOTHING) and makes a message only for the rows it inserted, so two drains never send one twice."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not sent"
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="+", db_index=False)
+    appointment = models.ForeignKey("clinics.Appointment", on_delete=models.CASCADE, related_name="reminders")
+    rule = models.ForeignKey(ReminderRule, on_delete=models.CASCADE, related_name="reminders", db_index=False)
+    due_at = models.DateTimeField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="reminder")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "rule"], name="one_reminder_per_appointment_and_rule"),
+        ]
+
+    def __str__(self):
+        return f"reminder for appointment {self.appointment_id} ({self.get_outcome_display()})"
+
+
+class Audience(models.TextChoices):
+    ALL = "all", "All patients"
+    TOMORROW = "tomorrow", "Patients with an appointment tomorrow"
+    RECALL = "recall", "Recall: no appointment in the last 6 months"
+
+
+class BulkSend(models.Model):
+    """One template to a filtered patient list, made into messages asynchronously by the bulk lane
+    (messaging.bulk). Each patient gets at most one message per job (BulkRecipient's constraint), so a
+    job run again, or twice at once, makes nothing more."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to be prepared"
+        PREPARING = "preparing", "Preparing messages"
+        READY = "ready", "Messages made"
+        CANCELLED = "cancelled", "Cancelled"
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="bulk_sends")
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="bulk_sends")
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    send_at = models.DateTimeField(help_text="When the messages go out (now, or later).")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    expected = models.PositiveIntegerField(default=0, help_text="Patients in the list when it was asked for.")
+    made = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["state"], condition=Q(state__in=["queued", "preparing"]), name="bulk_todo_idx")]
+
+    def __str__(self):
+        return f"bulk send #{self.pk}"
+
+
+class BulkRecipient(models.Model):
+    """One patient of one bulk send: its message, or why none was made (consent)."""
+
+    job = models.ForeignKey(BulkSend, on_delete=models.CASCADE, related_name="recipients", db_index=False)
+    patient = models.ForeignKey("clinics.Patient", on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    skipped = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "patient"], name="one_bulk_message_per_patient")]
+
+
+class SmsThread(models.Model):
+    """The SMS conversation of one clinic with one number (attached to the clinic's patient with that
+    mobile when there is one): its incoming texts, and the messages we sent to the number."""
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="sms_threads", db_index=False)
+    number = models.CharField(max_length=32, help_text="E.164")
+    patient = models.ForeignKey("clinics.Patient", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_inbound_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_inbound_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "number"], name="one_thread_per_number")]
+        indexes = [models.Index(fields=["clinic", "-last_inbound_at"], name="thread_inbox_idx")]
+
+    def __str__(self):
+        return f"SMS thread {self.number}"
+
+
+class InboundMessage(models.Model):
+    """A text a patient sent us, as the carrier's signed webhook gave it. Patient data: never logged."""
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="+", db_index=False)
+    thread = models.ForeignKey(SmsThread, on_delete=models.CASCADE, related_name="texts", db_index=False)
+    inbound_id = models.CharField(max_length=160, help_text="The carrier's id: a repeated webhook stores it once.")
+    sender = models.CharField(max_length=32)
+    to = models.CharField(max_length=32, blank=True)
+    text = models.TextField()
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    meaning = models.CharField(max_length=40, blank=True, help_text="What we did with it (a keyword, a reply).")
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "inbound_id"], name="one_inbound_per_carrier_id")]
+        indexes = [
+            models.Index(fields=["thread", "occurred_at"], name="inbound_thread_idx"),
+            models.Index(fields=["thread"], condition=Q(read_at__isnull=True), name="inbound_unread_idx"),
+        ]
+
+    def __str__(self):
+        return f"text from {self.sender}"

@@ -67,9 +67,12 @@ def message_send_or_replay(
     priority: int = 100,
     retry_of: Message | None = None,
     send_despite_bounce: bool = False,
+    send_at=None,
 ) -> tuple[Message, bool]:
     """message_send, also saying whether this call made the message (False: a replay of the idempotency
-    key, including when a concurrent call with the same key committed first)."""
+    key, including when a concurrent call with the same key committed first). With `send_at` (aware, in
+    the future) it waits in the queue until then: the claim takes only messages whose next_attempt_at has
+    come, and the safety drain finds it within a minute of that time."""
     asked = {"channel": channel, "patient_id": patient.pk if patient else None, "subject": subject, "body": body}
 
     def replay(existing: Message) -> tuple[Message, bool]:
@@ -119,12 +122,14 @@ def message_send_or_replay(
                 priority=priority,
                 retry_of=retry_of,
                 dispatch=Dispatch.HELD if held else Dispatch.QUEUED,
-                next_attempt_at=timezone.now(),
+                next_attempt_at=max(send_at, timezone.now()) if send_at else timezone.now(),
             )
             if attachment:
                 message.attachment.save(f"message-{message.pk}.pdf", attachment, save=True)
             kind = EventKind.HELD if held else EventKind.QUEUED
             detail = f"retry of message {retry_of.pk}" if retry_of else ""
+            if send_at and send_at > timezone.now():
+                detail = "scheduled for " + timezone.localtime(send_at, clinic.tzinfo).strftime("%d %b %Y %H:%M")
             record_events([NewEvent(message.pk, kind, own_event_id(message.pk, kind), detail=detail)], search=True)
             if not held:
                 poke(DRAIN, lane=LIVE)

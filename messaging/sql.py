@@ -499,3 +499,148 @@ SCOPE_IDS_SQL = "SELECT msg.id FROM messaging_message msg WHERE {where}"
 LOCK_IDS_SQL = "SELECT id FROM messaging_message WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 LOCK_RANGE_SQL = "SELECT id FROM messaging_message WHERE id BETWEEN %s AND %s ORDER BY id FOR NO KEY UPDATE"
 SCOPE_LOCK_SQL = "SELECT msg.id FROM messaging_message msg WHERE {where} ORDER BY msg.id FOR NO KEY UPDATE"
+
+
+# --- Reminders (messaging.reminders) and bulk sends (messaging.bulk) ---------------------------------
+# Both claim their work by inserting the row that the database holds unique (one reminder per
+# appointment and rule, one bulk message per job and patient) with ON CONFLICT DO NOTHING: only the rows
+# a statement inserted are made into messages, so two drains at once, or a job run again, make nothing
+# twice. A concurrent insert of the same key waits for the other transaction and then does nothing.
+
+# Booked, future appointments whose rule's time has come, not yet reminded by that rule; oldest start
+# first. The partial index appointment_booked_start_idx (starts_at) WHERE status = 'booked' bounds the scan.
+REMINDERS_DUE_FROM = """
+      FROM messaging_reminderrule r
+      JOIN clinics_appointment a ON a.clinic_id = r.clinic_id
+     WHERE r.active AND a.status = 'booked'
+       AND a.starts_at > statement_timestamp()
+       AND a.starts_at <= statement_timestamp() + make_interval(hours => r.hours_before)
+       AND NOT EXISTS (SELECT 1 FROM messaging_reminder x WHERE x.appointment_id = a.id AND x.rule_id = r.id)
+"""
+
+# The patient's fields a message needs (messaging.automated.Candidate), read with the claim: no model
+# instances, no phone-number parsing per row (the column holds E.164 already).
+CANDIDATE_COLUMNS = """p.id AS patient_id, p.clinic_id, p.first_name, p.mobile, p.email,
+       p.sms_opt_out, p.email_opt_out, p.messaging_consent"""
+
+# A drain walks the due reminders in (start, appointment, rule) order with a cursor (`after_*`), so each
+# chunk's scan starts where the last one ended: without it, every chunk skipped again every appointment
+# already reminded (chunk k probed k·1,000 rows; at 100,000 the claim took 2 s a chunk). `last` is the
+# chunk's last key, returned even when every row of it was claimed by a concurrent drain.
+CLAIM_REMINDERS_SQL = f"""
+WITH due AS (
+    SELECT a.clinic_id, a.id AS appointment_id, r.id AS rule_id, a.starts_at,
+           a.starts_at - make_interval(hours => r.hours_before) AS due_at
+    {REMINDERS_DUE_FROM}
+       AND (a.starts_at, a.id, r.id) > (%(after_start)s, %(after_appointment)s, %(after_rule)s)
+     ORDER BY a.starts_at, a.id, r.id
+     LIMIT %(limit)s
+), last AS (
+    SELECT starts_at AS last_start, appointment_id AS last_appointment, rule_id AS last_rule
+      FROM due ORDER BY starts_at DESC, appointment_id DESC, rule_id DESC LIMIT 1
+), claimed AS (
+    INSERT INTO messaging_reminder (clinic_id, appointment_id, rule_id, due_at, outcome, detail, created_at)
+    SELECT clinic_id, appointment_id, rule_id, due_at, 'skipped', '', statement_timestamp() FROM due
+        ON CONFLICT (appointment_id, rule_id) DO NOTHING
+    RETURNING id, appointment_id, rule_id
+)
+SELECT l.last_start, l.last_appointment, l.last_rule, x.*
+  FROM last l
+  LEFT JOIN (
+      SELECT c.id, c.appointment_id, c.rule_id, a.starts_at, {CANDIDATE_COLUMNS}
+        FROM claimed c
+        JOIN clinics_appointment a ON a.id = c.appointment_id
+        JOIN clinics_patient p ON p.id = a.patient_id
+  ) x ON true
+"""
+
+REMINDERS_DUE_COUNT_SQL = f"""
+SELECT count(*) AS n, min(a.starts_at - make_interval(hours => r.hours_before)) AS oldest {REMINDERS_DUE_FROM}
+"""
+
+
+@dataclass(frozen=True)
+class ClaimedReminder:
+    """One row per reminder claimed; one row of Nones beside the cursor when the chunk claimed none."""
+
+    last_start: datetime
+    last_appointment: int
+    last_rule: int
+    id: int | None
+    appointment_id: int | None
+    rule_id: int | None
+    starts_at: datetime | None
+    patient_id: int | None
+    clinic_id: int | None
+    first_name: str | None
+    mobile: str | None
+    email: str | None
+    sms_opt_out: bool | None
+    email_opt_out: bool | None
+    messaging_consent: str | None
+
+
+@dataclass(frozen=True)
+class DueCount:
+    n: int
+    oldest: datetime | None
+
+
+# What each claimed reminder (or bulk recipient) came to: its message, or why none (one UPDATE).
+REMINDER_OUTCOMES_SQL = """
+UPDATE messaging_reminder x SET outcome = v.outcome, detail = v.detail, message_id = v.message_id
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) AS v(id, outcome, detail, message_id)
+ WHERE x.id = v.id
+"""
+
+CLAIM_BULK_SQL = f"""
+WITH claimed AS (
+    INSERT INTO messaging_bulkrecipient (job_id, patient_id, skipped)
+    SELECT %(job)s, p.id, '' FROM clinics_patient p
+     WHERE p.id = ANY(%(patients)s::bigint[]) AND p.clinic_id = %(clinic)s
+        ON CONFLICT (job_id, patient_id) DO NOTHING
+    RETURNING id, patient_id
+)
+SELECT c.id, {CANDIDATE_COLUMNS} FROM claimed c JOIN clinics_patient p ON p.id = c.patient_id
+"""
+
+
+@dataclass(frozen=True)
+class ClaimedRecipient:
+    id: int
+    patient_id: int
+    clinic_id: int
+    first_name: str
+    mobile: str
+    email: str
+    sms_opt_out: bool
+    email_opt_out: bool
+    messaging_consent: str
+
+
+# Messages made by Kalix (messaging.automated), one INSERT per chunk; every NOT NULL column given.
+INSERT_AUTOMATED_SQL = """
+INSERT INTO messaging_message (clinic_id, patient_id, channel, recipient, subject, body, attachment, segments,
+       created_at, updated_at, lane, priority, dispatch, attempts, next_attempt_at, idempotency_key, provider,
+       provider_message_id, status, status_detail)
+SELECT v.clinic_id, v.patient_id, v.channel, v.recipient, v.subject, v.body, '', v.segments,
+       statement_timestamp(), statement_timestamp(), %s, %s, %s, 0, greatest(v.send_at, statement_timestamp()), '',
+       '', '', %s, ''
+  FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[],
+              %s::timestamptz[]) WITH ORDINALITY
+       AS v(clinic_id, patient_id, channel, recipient, subject, body, segments, send_at, n)
+ ORDER BY v.n
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class Inserted:
+    id: int
+
+
+BULK_OUTCOMES_SQL = """
+UPDATE messaging_bulkrecipient x SET skipped = v.skipped, message_id = v.message_id
+  FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, skipped, message_id)
+ WHERE x.id = v.id
+"""

@@ -23,10 +23,39 @@ def world_b(clinic_b, staff_b, patient_b, payer_b, make_invoice, carrier):
     drain_batch_requests()
     batch.refresh_from_db()
     return {
+        **_reminders_world(clinic_b, staff_b, patient_b),
         "patient": patient_b,
         "message": message,
         "invoice": invoice,
         "loose_invoice": loose,
         "batch": batch,
         "payer": payer_b,
+    }
+
+
+def _reminders_world(clinic, staff, patient):
+    """Clinic B's template, reminder rule, appointment, bulk send and SMS thread."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clinics.appointments import appointment_book
+    from messaging import bulk, reminders, templating, threads
+
+    template = templating.template_save(clinic=clinic, name="B reminder", channel="sms", body="Hi {first_name}")
+    start = timezone.now() + timedelta(days=3)
+    appointment = appointment_book(
+        clinic=clinic,
+        patient=patient,
+        practitioner=staff.memberships.get(clinic=clinic),
+        starts_at=start,
+        ends_at=start + timedelta(minutes=30),
+    )
+    threads.receive(inbound_id="sim:b1", sender=str(patient.mobile), to=clinic.sms_sender, text="Hi", occurred_at=None)
+    return {
+        "template": template,
+        "rule": reminders.rule_create(clinic=clinic, template=template, hours_before=24),
+        "appointment": appointment,
+        "bulk_send": bulk.bulk_create(clinic=clinic, template=template, audience="all"),
+        "thread": threads.thread_get(clinic=clinic, pk=clinic.sms_threads.get().pk),
     }

@@ -21,6 +21,11 @@ SEGMENT_KIND = {
     "invoices": "invoice",
     "batches": "batch",
     "payers": "payer",
+    "templates": "template",
+    "rules": "rule",
+    "appointments": "appointment",
+    "bulk": "bulk_send",
+    "threads": "thread",
 }
 PARAM_KIND = {"invoice_pk": "invoice"}
 # Parameters that are not object ids, and the values each is probed with.

@@ -40,3 +40,19 @@ def test_demo_messages_reach_delivered_held_cancelled_and_undelivered(live_serve
     assert (olivia_sms.status, olivia_sms.status_detail) == (Status.SUCCESS, "Delivered")
     assert Message.objects.filter(channel="email", status=Status.SUCCESS).exists()
     assert not Message.objects.filter(status=Status.SENDING).exists()
+
+
+@pytest.mark.django_db
+def test_demo_clinics_have_a_reminder_rule_and_appointments_once(sim_settings, carrier):
+    from clinics.models import Appointment
+    from messaging import reminders
+    from messaging.models import ReminderRule
+
+    call_command("demo", verbosity=0)
+    call_command("demo", verbosity=0)
+    rules = ReminderRule.objects.select_related("template")
+    assert rules.count() >= 2 and {r.hours_before for r in rules} == {24}
+    assert Appointment.objects.exists() and not Appointment.objects.filter(reply__gt="").exists()
+    per_patient = Appointment.objects.values("patient").distinct().count()
+    assert Appointment.objects.count() == per_patient  # loading again booked nothing twice
+    assert reminders.due_reminders()[0] == 0  # due tomorrow morning, not at load

@@ -1,6 +1,6 @@
 """A patient's STOP, START and HELP texts, signed by the carrier and posted over real HTTP, set and clear
 the SMS opt-out of their number in the clinics that texted it; forged, malformed and repeated texts
-change nothing; the text itself is never kept."""
+change nothing. (Every text is also kept in its clinic's SMS thread: messaging/tests/test_two_way.py.)"""
 
 import json
 
@@ -13,20 +13,11 @@ from clinics.models import AddressConsent, AddressConsentChange
 from messaging import worker
 from messaging.authenticity import sim_headers
 from messaging.services import message_send
-from messaging.simcarrier import CarrierConfig, SimCarrier
 from tests.support.channels import SIM_SECRET
 from tests.support.ledger import assert_ledger
 
 NUMBER = "+61412000001"  # Ada's mobile (patient_a)
 SHARED = "+61400000000"  # a sender number all clinics share
-
-
-@pytest.fixture
-def over_http(live_server, sim_settings):
-    with SimCarrier(CarrierConfig(secret=SIM_SECRET, send_reports=False)) as sim:
-        sim_settings.SIMCARRIER_URL = sim.url
-        sim.inbound_url = live_server.url + "/messages/webhooks/sim/inbound/"
-        yield sim
 
 
 def sends(**fields) -> bool:
@@ -104,7 +95,7 @@ def test_forged_malformed_and_repeated_texts_change_nothing_more(over_http, clin
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_text_that_is_no_keyword_changes_nothing_and_is_not_kept(over_http, clinic_a, patient_a):
+def test_a_text_that_is_no_keyword_changes_no_consent(over_http, clinic_a, patient_a):
     message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="Reminder")
     text = "Please stop by at 3, Ada Lovelace"
     assert over_http.send_text(over_http.inbound_url, sender=NUMBER, to=SHARED, text=text) == 204
