@@ -164,7 +164,9 @@ class BillingBatch(models.Model):
         Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="batches", help_text="Empty: mixed."
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
-    control_number = models.PositiveIntegerField()
+    control_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Given when the batch builds: a request that never builds holds none."
+    )
     request_key = models.CharField(max_length=64, help_text="Idempotency key: one batch per key per clinic.")
     cutoff_date = models.DateField(help_text="Only invoices whose services all fall on or before this date.")
     selection = models.JSONField(null=True, blank=True, help_text="Invoice ids to restrict the batch to.")
@@ -197,6 +199,8 @@ class BillingBatch(models.Model):
         ]
 
     def __str__(self):
+        if self.control_number is None:
+            return f"Batch request {self.pk}"
         return f"Batch {self.control_number:09d}"
 
     @property

@@ -8,3 +8,8 @@ def to_money(value) -> Decimal:
     if isinstance(value, float):
         raise TypeError("Money is never a float; pass a Decimal, int or str.")
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 invoice", "2 invoices": the words staff read in history and messages."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -15,6 +15,7 @@ from billing.models import BillingBatch, Invoice
 from billing.validation import clinic_today
 from clinics.views import staff_required
 from kalix_site import errors
+from kalix_site.forms import new_request_key
 
 PAGE_SIZE = 50
 
@@ -51,12 +52,31 @@ def batch_create(request):
                 request_key=data["request_key"],
             )
         except ValidationError as exc:
-            errors.add_form_errors(form, exc)
+            found = errors.error_dict(exc)
+            if "request_key" in found:
+                _offer_as_new(form)  # says so in its own words, in place of the service's
+            for field, found_messages in found.items():
+                if field != "request_key":
+                    field = BATCH_REQUEST_FIELDS.get(field, field)
+                    form.add_error(field if field in form.fields else None, found_messages)
         else:
             if created:
                 messages.success(request, f"{batch} requested.")
             return redirect("billing-batch-detail", pk=batch.pk)
     return _render_pool(request, form, status=400)
+
+
+BATCH_REQUEST_FIELDS = {"selection": "invoices"}  # the service's names for the form's fields
+
+
+def _offer_as_new(form) -> None:
+    """The page was sent once and then changed (Back, edit, Request): say so, and give the form a new key,
+    so pressing Request again asks for the changed batch as a new one (as messages do)."""
+    form.data = form.data.copy()
+    form.data["request_key"] = new_request_key()
+    form.add_error(
+        None, "This form was already sent for another batch. Press Request again to ask for this one as a new batch."
+    )
 
 
 # --- Invoices ---------------------------------------------------------------------------------

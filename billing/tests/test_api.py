@@ -39,7 +39,8 @@ def test_invoice_field_errors_change_nothing(client_a, patient_a, payer_b, yeste
     assert Invoice.objects.count() == 0
 
 
-def test_repeated_batch_request_yields_one_batch(client, staff_a, payer_a, yesterday):
+def test_repeated_batch_request_yields_one_batch(client, staff_a, payer_a, yesterday, make_invoice, patient_a):
+    make_invoice(patient=patient_a, payer=payer_a)
     token = Token.objects.create(user=staff_a)
     auth = {"HTTP_AUTHORIZATION": f"Token {token.key}", "HTTP_IDEMPOTENCY_KEY": "abc-123"}
     payload = {"payer": payer_a.pk, "cutoff_date": yesterday.isoformat()}
@@ -72,7 +73,7 @@ def test_other_clinics_billing_is_not_found_in_the_api(client_a, clinic_b, patie
     from billing.services import invoice_create
 
     invoice = invoice_create(clinic=clinic_b, patient=patient_b, payer=payer_b, lines=[_line(yesterday)])
-    batch, _ = batches.batch_request(clinic=clinic_b, requested_by=None, payer=payer_b, cutoff_date=yesterday)
+    batch = _requested_batch(clinic_b, payer_b, yesterday)
     assert client_a.get(f"/api/v1/billing/invoices/{invoice.pk}/").status_code == 404
     assert client_a.get(f"/api/v1/billing/batches/{batch.pk}/").status_code == 404
     assert client_a.post(f"/api/v1/billing/batches/{batch.pk}/cancel/").status_code == 404
@@ -118,3 +119,12 @@ def test_the_api_answers_a_service_refusal_as_a_serializer_would(client_a, make_
     assert response.json() == {"non_field_errors": ["A void invoice cannot be edited."]}
     invoice.refresh_from_db()
     assert invoice.member_id == "M-123"
+
+
+def _requested_batch(clinic, payer, cutoff_date):
+    """A requested batch, written directly: these tests need it to exist, not to be buildable."""
+    from django.utils import timezone
+
+    return BillingBatch.objects.create(
+        clinic=clinic, payer=payer, request_key="theirs", cutoff_date=cutoff_date, requested_at=timezone.now()
+    )
