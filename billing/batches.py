@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from billing import lifecycle
+from billing import lifecycle, roles
 from billing.lifecycle import BATCH, INVOICE, InvalidTransition
 from billing.models import BillingBatch, Invoice, Payer
 from billing.money import plural, to_money
@@ -304,6 +304,7 @@ def _release_invoices(batch: BillingBatch, items, *, by, note: str) -> int:
 
 @transaction.atomic
 def batch_cancel(*, batch: BillingBatch, by, note: str = "") -> BillingBatch:
+    roles.require_manager(clinic=batch.clinic, user=by, action="cancel a batch")
     batch = _locked(batch)
     BATCH.check("cancel", batch.status, f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
     released = _release_invoices(batch, batch.items.filter(active=True), by=by, note=f"{batch} cancelled")
@@ -329,6 +330,7 @@ def batch_remove_invoice(*, batch: BillingBatch, invoice: Invoice, by) -> Billin
 
 @transaction.atomic
 def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
+    roles.require_manager(clinic=batch.clinic, user=by, action="submit a batch")
     batch = _locked(batch)
     BATCH.check("submit", batch.status, f"A {batch.get_status_display().lower()} batch cannot be submitted.")
     if batch.invoice_count == 0:
@@ -342,6 +344,7 @@ def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
 @transaction.atomic
 def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -> BillingBatch:
     """Record a payment (in full or in part) for one invoice of a submitted batch."""
+    roles.require_manager(clinic=batch.clinic, user=by, action="record payments")
     batch = _locked(batch)
     BATCH.check("pay_in_full", batch.status, "Payments are recorded on submitted batches.")
     item = batch.items.select_for_update().filter(active=True, invoice=invoice).first()

@@ -77,6 +77,16 @@ class PaymentForm(forms.Form):
 
     def __init__(self, *args, batch, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["invoice"].queryset = Invoice.objects.filter(
-            clinic=batch.clinic, batch_items__batch=batch, batch_items__active=True
-        )
+        invoices = Invoice.objects.filter(clinic=batch.clinic, batch_items__batch=batch, batch_items__active=True)
+        self.fields["invoice"].queryset = invoices
+        only = list(invoices[:2])
+        if len(only) == 1:  # nothing to choose: the batch's one invoice, chosen already
+            self.fields["invoice"].initial = only[0].pk
+
+
+class DuplicateAcceptForm(forms.Form):
+    reason = forms.CharField(
+        max_length=400,
+        label="Why this is not a duplicate claim",
+        help_text="Recorded in the invoice's history (for example: a second visit the same day).",
+    )

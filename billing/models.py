@@ -59,9 +59,31 @@ class BillingProvider(models.Model):
     contact_name = models.CharField(max_length=60, blank=True)
     contact_phone = models.CharField(max_length=15, blank=True)
     x12_sender_id = models.CharField("X12 sender id", max_length=15, blank=True)
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="ISO 4217 code of the clinic's money (empty: BILLING_DEFAULT_CURRENCY)."
+    )
 
     def __str__(self):
         return self.legal_name
+
+
+class ProviderNumber(models.Model):
+    """A practitioner's provider number with one payer (for US 837P payers, the NPI): payers register the
+    person who rendered the service, not only the clinic, and each payer keeps its own number."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="provider_numbers")
+    practitioner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    payer = models.ForeignKey("Payer", on_delete=models.CASCADE, related_name="provider_numbers")
+    number = models.CharField("provider number / NPI", max_length=20)
+
+    class Meta:
+        ordering = ["practitioner_id", "payer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practitioner", "payer"], name="provider_number_per_practitioner_payer")
+        ]
+
+    def __str__(self):
+        return self.number
 
 
 class BillingCounter(models.Model):
@@ -99,6 +121,12 @@ class Invoice(models.Model):
     request_key = models.CharField(
         max_length=64, blank=True, editable=False, help_text="Idempotency key of the create form: one invoice per key."
     )
+    # A manager's acceptance of a duplicate-claim error, with the reason recorded (also in the history).
+    duplicate_override_reason = models.CharField(max_length=500, blank=True, editable=False)
+    duplicate_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    duplicate_override_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

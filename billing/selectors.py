@@ -1,11 +1,12 @@
 """Reads for billing, always scoped by clinic: another clinic's rows do not exist here (404)."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
-from clinics.models import Clinic
+from billing.models import BillingBatch, BillingProvider, Invoice, InvoiceLine, Payer, ProviderNumber
+from clinics.models import Clinic, StaffMembership
 
 
 def payer_list(*, clinic: Clinic, active_only: bool = True) -> QuerySet[Payer]:
@@ -14,7 +15,28 @@ def payer_list(*, clinic: Clinic, active_only: bool = True) -> QuerySet[Payer]:
 
 
 def practitioner_list(*, clinic: Clinic):
-    return get_user_model().objects.filter(memberships__clinic=clinic).order_by("username")
+    """Who may render services: the clinic's staff whose role is practitioner."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, memberships__role=StaffMembership.Role.PRACTITIONER)
+        .order_by("username")
+    )
+
+
+def provider_numbers(*, batch: BillingBatch) -> dict[tuple[int, int], str]:
+    """{(practitioner id, payer id): provider number} for the practitioners and payers of a batch."""
+    pairs = ProviderNumber.objects.filter(
+        clinic=batch.clinic_id,
+        practitioner__in=batch.items.filter(active=True).values("invoice__practitioner"),
+        payer__in=batch.items.filter(active=True).values("invoice__payer"),
+    )
+    return {(p.practitioner_id, p.payer_id): p.number for p in pairs}
+
+
+def clinic_currency(*, clinic: Clinic) -> str:
+    """The clinic's currency (ISO 4217): its billing provider's, else the platform default."""
+    currency = BillingProvider.objects.filter(clinic=clinic).values_list("currency", flat=True).first()
+    return (currency or settings.BILLING_DEFAULT_CURRENCY).upper()
 
 
 def invoice_list(*, clinic: Clinic, status: str = "") -> QuerySet[Invoice]:

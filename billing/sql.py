@@ -90,3 +90,9 @@ def counter_next_sql(field: str) -> str:
         raise ValueError(field)
     table = BillingCounter._meta.db_table
     return f"UPDATE {table} SET {field} = {field} + %s WHERE clinic_id = %s RETURNING {field}"  # noqa: S608
+
+
+# --- One snapshot for a page that reads a batch and its rows (billing.views) -------------------------
+
+# The first statement of a transaction: every later read in it sees the same committed state.
+REPEATABLE_READ_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"

@@ -9,6 +9,9 @@ urlpatterns = [
     path("invoices/<int:pk>/", views.invoice_detail, name="billing-invoice-detail"),
     path("invoices/<int:pk>/edit/", views.invoice_edit, name="billing-invoice-edit"),
     path("invoices/<int:pk>/status/", views.invoice_status, name="billing-invoice-status"),
+    path(
+        "invoices/<int:pk>/accept-duplicate/", views.invoice_accept_duplicate, name="billing-invoice-accept-duplicate"
+    ),
     path("batches/", views.batch_list, name="billing-batch-list"),
     path("batches/new/", views.batch_create, name="billing-batch-create"),
     path("batches/<int:pk>/", views.batch_detail, name="billing-batch-detail"),

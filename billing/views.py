@@ -4,20 +4,56 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from billing import batches, exports, selectors, services, x12
-from billing.forms import BatchRequestForm, InvoiceForm, InvoiceLineFormSet, PaymentForm, line_dicts
+from billing import batches, exports, roles, selectors, services, x12
+from billing.forms import (
+    BatchRequestForm,
+    DuplicateAcceptForm,
+    InvoiceForm,
+    InvoiceLineFormSet,
+    PaymentForm,
+    line_dicts,
+)
 from billing.lifecycle import EDITABLE_INVOICE_STATUSES, InvalidTransition
 from billing.models import BillingBatch, Invoice
+from billing.sql import REPEATABLE_READ_SQL
 from billing.validation import clinic_today
 from clinics.views import staff_required
 from kalix_site import errors
 from kalix_site.forms import new_request_key
 
 PAGE_SIZE = 50
+
+
+def _render(request, template, context, status=200):
+    """Every billing page: in the clinic's time zone, with its currency and whether the user manages it."""
+    context = {
+        **context,
+        "currency": selectors.clinic_currency(clinic=request.clinic),
+        "is_manager": roles.is_manager(clinic=request.clinic, user=request.user),
+    }
+    with timezone.override(request.clinic.tzinfo):
+        return render(request, template, context, status=status)
+
+
+def _confirmed(request, *, question: str, detail: str, button: str, extra: dict | None = None):
+    """None once the person confirmed; else the page that asks them (posting back here with confirm=yes)."""
+    if request.POST.get("confirm") == "yes":
+        return None
+    context = {
+        "question": question,
+        "detail": detail,
+        "button": button,
+        "action": request.path,
+        "extra": extra or {},
+        "back": request.headers.get("Referer", ""),
+    }
+    return _render(request, "billing/confirm.html", context)
 
 
 @staff_required
@@ -33,7 +69,7 @@ def _render_pool(request, form, status=200):
         "needing_fixes": selectors.invoices_needing_fixes(clinic=request.clinic)[:50],
         "recent": selectors.batch_list(clinic=request.clinic)[:5],
     }
-    return render(request, "billing/pool.html", context, status=status)
+    return _render(request, "billing/pool.html", context, status=status)
 
 
 @staff_required
@@ -87,21 +123,45 @@ def invoice_list(request):
     status = request.GET.get("status", "")
     invoices = Paginator(selectors.invoice_list(clinic=request.clinic, status=status), PAGE_SIZE)
     context = {"invoices": invoices.get_page(request.GET.get("page")), "status": status, "statuses": Invoice.Status}
-    return render(request, "billing/invoice_list.html", context)
+    return _render(request, "billing/invoice_list.html", context)
 
 
 @staff_required
 def invoice_detail(request, pk):
+    return _invoice_page(request, pk)
+
+
+def _invoice_page(request, pk, duplicate_form=None, status=200):
     invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
-    return render(
+    editable = invoice.status in EDITABLE_INVOICE_STATUSES
+    duplicate = any(e["code"] == "duplicate_claim" for e in invoice.validation_errors)
+    return _render(
         request,
         "billing/invoice_detail.html",
         {
             "invoice": invoice,
-            "editable": invoice.status in EDITABLE_INVOICE_STATUSES,
+            "editable": editable,
             "history": invoice.history.select_related("by", "batch"),
+            "duplicate_form": (duplicate_form or DuplicateAcceptForm()) if duplicate and editable else None,
         },
+        status=status,
     )
+
+
+@staff_required
+@require_POST
+def invoice_accept_duplicate(request, pk):
+    invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
+    form = DuplicateAcceptForm(request.POST)
+    if form.is_valid():
+        try:
+            services.invoice_accept_duplicate(invoice=invoice, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            errors.add_form_errors(form, exc)
+        else:
+            messages.success(request, f"{invoice.number} accepted as not a duplicate; the reason is in its history.")
+            return redirect("billing-invoice-detail", pk=pk)
+    return _invoice_page(request, pk, duplicate_form=form, status=400)
 
 
 @staff_required
@@ -152,15 +212,27 @@ def _invoice_form(request, invoice):
                 messages.success(request, f"Invoice {invoice.number} saved.")
             return redirect("billing-invoice-detail", pk=invoice.pk)
     context = {"form": form, "lines": lines, "invoice": invoice}
-    return render(request, "billing/invoice_form.html", context, status=400 if request.method == "POST" else 200)
+    return _render(request, "billing/invoice_form.html", context, status=400 if request.method == "POST" else 200)
 
 
 @staff_required
 @require_POST
 def invoice_status(request, pk):
     invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
+    status = request.POST.get("status", "")
+    if status == Invoice.Status.VOID:
+        roles.require_manager(clinic=request.clinic, user=request.user, action="void an invoice")
+        asking = _confirmed(
+            request,
+            question=f"Void {invoice.number}?",
+            detail="A void invoice is never billed and cannot be made ready again.",
+            button="Void invoice",
+            extra={"status": status},
+        )
+        if asking:
+            return asking
     try:
-        services.invoice_set_status(invoice=invoice, status=request.POST.get("status", ""), by=request.user)
+        services.invoice_set_status(invoice=invoice, status=status, by=request.user)
     except InvalidTransition as exc:
         messages.error(request, str(exc))
     return redirect("billing-invoice-detail", pk=pk)
@@ -179,30 +251,51 @@ def batch_list(request):
         "status": status,
         "statuses": BillingBatch.Status,
     }
-    return render(request, "billing/batch_list.html", context)
+    return _render(request, "billing/batch_list.html", context)
 
 
 @staff_required
 def batch_detail(request, pk):
-    batch = selectors.batch_get(clinic=request.clinic, pk=pk)
-    waiting = batches.queue_position(batch)
-    context = {
-        "batch": batch,
-        "items": selectors.batch_items(batch=batch),
-        "history": batch.history.select_related("by"),
-        "waiting": waiting,
-        "refresh_s": settings.BILLING_WAITING_REFRESH_S if waiting else None,
-        "payment_form": PaymentForm(batch=batch),
-        "x12": x12.supports(batch),
-        "exportable": exports.exportable(batch),
-    }
-    return render(request, "billing/batch_detail.html", context)
+    return _render(request, "billing/batch_detail.html", _batch_context(request, pk))
+
+
+def _batch_context(request, pk, payment_form=None) -> dict:
+    """The batch, its items and its history read in one snapshot (REPEATABLE READ): a build committing
+    between two of these reads showed "Invoices 0" beside a table and a history of the built batch."""
+    outermost = not connection.in_atomic_block  # (inside a test's transaction the snapshot is the test's)
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute(REPEATABLE_READ_SQL)
+        batch = selectors.batch_get(clinic=request.clinic, pk=pk)
+        waiting = batches.queue_position(batch)
+        return {
+            "batch": batch,
+            "items": list(selectors.batch_items(batch=batch)),
+            "history": list(batch.history.select_related("by")),
+            "waiting": waiting,
+            "refresh_s": settings.BILLING_WAITING_REFRESH_S if waiting else None,
+            "payment_form": payment_form or PaymentForm(batch=batch),
+            "x12": x12.supports(batch),
+            "exportable": exports.exportable(batch),
+        }
 
 
 BATCH_ACTIONS = {
     "cancel": (batches.batch_cancel, "Batch cancelled; its invoices are back in the ready pool."),
     "submit": (batches.batch_mark_submitted, "Batch marked submitted."),
     "rebuild": (batches.batch_rebuild, "Batch queued for a rebuild."),
+}
+
+
+# Actions asked again before they are made: (question, what follows, button).
+CONFIRM = {
+    "cancel": (
+        "Cancel {batch}?",
+        "Its invoices go back to the ready pool; the batch cannot be reopened.",
+        "Cancel batch",
+    ),
+    "submit": ("Mark {batch} submitted?", "Say so only once the file has gone to the payer.", "Mark submitted"),
 }
 
 
@@ -213,6 +306,12 @@ def batch_action(request, pk, action):
     if action not in BATCH_ACTIONS:
         return HttpResponse(status=404)
     service, done = BATCH_ACTIONS[action]
+    if action in CONFIRM:
+        roles.require_manager(clinic=request.clinic, user=request.user, action=f"{action} a batch")
+        question, detail, button = CONFIRM[action]
+        asking = _confirmed(request, question=question.format(batch=batch), detail=detail, button=button)
+        if asking:
+            return asking
     try:
         service(batch=batch, by=request.user)
         messages.success(request, done)
@@ -250,17 +349,7 @@ def batch_payment(request, pk):
             errors.add_form_errors(form, exc)
         except InvalidTransition as exc:
             form.add_error(None, str(exc))
-    batch.refresh_from_db()
-    context = {
-        "batch": batch,
-        "items": selectors.batch_items(batch=batch),
-        "history": batch.history.select_related("by"),
-        "waiting": None,
-        "payment_form": form,
-        "x12": x12.supports(batch),
-        "exportable": exports.exportable(batch),
-    }
-    return render(request, "billing/batch_detail.html", context, status=400)
+    return _render(request, "billing/batch_detail.html", _batch_context(request, pk, payment_form=form), status=400)
 
 
 @staff_required
@@ -290,4 +379,4 @@ def batch_x12(request, pk):
 @staff_required
 def batch_summary(request, pk):
     batch = selectors.batch_get(clinic=request.clinic, pk=pk)
-    return render(request, "billing/batch_summary.html", {"batch": batch, "items": selectors.batch_items(batch=batch)})
+    return _render(request, "billing/batch_summary.html", {"batch": batch, "items": selectors.batch_items(batch=batch)})

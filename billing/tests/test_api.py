@@ -52,7 +52,7 @@ def test_repeated_batch_request_yields_one_batch(client, staff_a, payer_a, yeste
     assert BillingBatch.objects.count() == 1
 
 
-def test_batch_actions_and_csv(client_a, make_invoice, patient_a, payer_a, yesterday):
+def test_batch_actions_and_csv(client_a, make_invoice, patient_a, payer_a, yesterday, manager_a):
     invoice = make_invoice(patient=patient_a, payer=payer_a, amounts=("30.00",))
     created = client_a.post(
         "/api/v1/billing/batches/", {"payer": payer_a.pk, "cutoff_date": yesterday.isoformat()}, "application/json"
@@ -61,6 +61,8 @@ def test_batch_actions_and_csv(client_a, make_invoice, patient_a, payer_a, yeste
     url = f"/api/v1/billing/batches/{created['id']}/"
     assert client_a.get(url).json()["status"] == "open"
     assert client_a.get(url + "csv/").content.decode().count("\n") == 2
+    assert client_a.post(url + "submit/").status_code == 403  # a practitioner does not submit
+    client_a.force_login(manager_a)
     assert client_a.post(url + "submit/").json()["status"] == "submitted"
     too_much = client_a.post(url + "payments/", {"invoice": invoice.pk, "amount": "31"}, "application/json")
     assert too_much.status_code == 400 and "amount" in too_much.json()

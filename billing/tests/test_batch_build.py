@@ -96,22 +96,24 @@ def test_database_refuses_a_second_active_batch_for_an_invoice(make_invoice, pat
     BatchItem.objects.create(batch=other, invoice=invoice, amount=invoice.total)
 
 
-def test_cancel_returns_every_invoice_to_the_pool(make_invoice, patient_a, payer_a, request_batch, staff_a):
+def test_cancel_returns_every_invoice_to_the_pool(make_invoice, patient_a, payer_a, request_batch, staff_a, manager_a):
     invoices = [make_invoice(patient=patient_a, payer=payer_a) for _ in range(2)]
     batch = request_batch(payer_a)
     batches.drain_batch_requests()
-    batches.batch_cancel(batch=batch, by=staff_a)
+    batches.batch_cancel(batch=batch, by=manager_a)
     batch.refresh_from_db()
     assert batch.status == "cancelled"
     assert set(Invoice.objects.values_list("status", flat=True)) == {"ready"}
     assert not BatchItem.objects.filter(active=True).exists()
-    assert batch.history.last().by == staff_a
+    assert batch.history.last().by == manager_a
     with pytest.raises(InvalidTransition):
-        batches.batch_mark_submitted(batch=batch, by=staff_a)
+        batches.batch_mark_submitted(batch=batch, by=manager_a)
     assert len(invoices) == 2
 
 
-def test_unbatch_submit_and_pay_in_part_then_in_full(make_invoice, patient_a, payer_a, request_batch, staff_a):
+def test_unbatch_submit_and_pay_in_part_then_in_full(
+    make_invoice, patient_a, payer_a, request_batch, staff_a, manager_a
+):
     a, b, c = (make_invoice(patient=patient_a, payer=payer_a, amounts=("100.00",)) for _ in range(3))
     batch = request_batch(payer_a)
     batches.drain_batch_requests()
@@ -120,15 +122,15 @@ def test_unbatch_submit_and_pay_in_part_then_in_full(make_invoice, patient_a, pa
     c.refresh_from_db()
     assert (batch.invoice_count, str(batch.total_amount), c.status) == (2, "200.00", "ready")
 
-    batches.batch_mark_submitted(batch=batch, by=staff_a)
-    batches.batch_record_payment(batch=batch, invoice=a, amount="100.00", by=staff_a)
-    batches.batch_record_payment(batch=batch, invoice=b, amount="40.00", by=staff_a)
+    batches.batch_mark_submitted(batch=batch, by=manager_a)
+    batches.batch_record_payment(batch=batch, invoice=a, amount="100.00", by=manager_a)
+    batches.batch_record_payment(batch=batch, invoice=b, amount="40.00", by=manager_a)
     batch.refresh_from_db()
     assert (batch.status, str(batch.paid_amount)) == ("partially_paid", "140.00")
     with pytest.raises(Exception) as too_much:
-        batches.batch_record_payment(batch=batch, invoice=b, amount="60.01", by=staff_a)
+        batches.batch_record_payment(batch=batch, invoice=b, amount="60.01", by=manager_a)
     assert "amount" in too_much.value.message_dict
-    batches.batch_record_payment(batch=batch, invoice=b, amount="60.00", by=staff_a)
+    batches.batch_record_payment(batch=batch, invoice=b, amount="60.00", by=manager_a)
     batch.refresh_from_db()
     assert batch.status == "paid"
     assert set(Invoice.objects.filter(pk__in=[a.pk, b.pk]).values_list("status", flat=True)) == {"paid"}
@@ -163,19 +165,19 @@ def test_failed_batch_can_be_rebuilt(make_invoice, patient_a, payer_a, request_b
     assert (batch.status, batch.invoice_count) == ("open", 1)
 
 
-def test_every_invoice_move_is_in_its_history(make_invoice, patient_a, payer_a, request_batch, staff_a):
+def test_every_invoice_move_is_in_its_history(make_invoice, patient_a, payer_a, request_batch, staff_a, manager_a):
     invoice = make_invoice(patient=patient_a, payer=payer_a, amounts=("10.00",), by=staff_a)
     batch = request_batch(payer_a)
     batches.drain_batch_requests()
-    batches.batch_mark_submitted(batch=batch, by=staff_a)
-    batches.batch_record_payment(batch=batch, invoice=invoice, amount="10.00", by=staff_a)
+    batches.batch_mark_submitted(batch=batch, by=manager_a)
+    batches.batch_record_payment(batch=batch, invoice=invoice, amount="10.00", by=manager_a)
     rows = list(invoice.history.values_list("from_status", "to_status", "by", "batch"))
     assert rows == [
         ("", "draft", staff_a.pk, None),
         ("draft", "ready", staff_a.pk, None),
         ("ready", "batched", None, batch.pk),  # the live-lane worker, set-based
-        ("batched", "submitted", staff_a.pk, batch.pk),
-        ("submitted", "paid", staff_a.pk, batch.pk),
+        ("batched", "submitted", manager_a.pk, batch.pk),
+        ("submitted", "paid", manager_a.pk, batch.pk),
     ]
 
 

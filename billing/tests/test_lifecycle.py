@@ -39,12 +39,14 @@ def test_the_named_moves_allow_exactly_the_status_pairs_billing_always_allowed()
     }
 
 
-def test_a_building_batch_cannot_be_cancelled(clinic_a, staff_a, payer_a, yesterday, make_invoice, patient_a):
+def test_a_building_batch_cannot_be_cancelled(
+    clinic_a, staff_a, payer_a, yesterday, make_invoice, patient_a, manager_a
+):
     make_invoice(patient=patient_a, payer=payer_a)
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     BillingBatch.objects.filter(pk=batch.pk).update(status="building", build_started_at=timezone.now())
     with pytest.raises(lifecycle.InvalidTransition):
-        batches.batch_cancel(batch=batch, by=staff_a)
+        batches.batch_cancel(batch=batch, by=manager_a)
     assert BillingBatch.objects.get(pk=batch.pk).status == "building"
 
 
