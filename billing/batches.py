@@ -285,7 +285,7 @@ def _locked(batch: BillingBatch) -> BillingBatch:
     return BillingBatch.objects.select_for_update().get(pk=batch.pk)
 
 
-def _refresh_totals(batch: BillingBatch) -> None:
+def refresh_totals(batch: BillingBatch) -> None:
     with connection.cursor() as cursor:
         cursor.execute(TOTALS_SQL, {"batch": batch.pk})
         totals = fetch(cursor, BatchTotals)
@@ -308,7 +308,7 @@ def batch_cancel(*, batch: BillingBatch, by, note: str = "") -> BillingBatch:
     batch = _locked(batch)
     BATCH.check("cancel", batch.status, f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
     released = _release_invoices(batch, batch.items.filter(active=True), by=by, note=f"{batch} cancelled")
-    _refresh_totals(batch)  # the list, the page and the history agree: a cancelled batch holds nothing
+    refresh_totals(batch)  # the list, the page and the history agree: a cancelled batch holds nothing
     return lifecycle.move_batch(
         batch, "cancel", by=by, note=note or f"Cancelled; {plural(released, 'invoice')} back in the pool"
     )
@@ -323,7 +323,7 @@ def batch_remove_invoice(*, batch: BillingBatch, invoice: Invoice, by) -> Billin
     if not items.exists():
         raise ValidationError({"invoice": "This invoice is not in the batch."})
     _release_invoices(batch, items, by=by, note=f"Removed from {batch}")
-    _refresh_totals(batch)
+    refresh_totals(batch)
     lifecycle.record(batch, from_status=batch.status, to_status=batch.status, by=by, note=f"Removed {invoice.number}")
     return batch
 
@@ -365,7 +365,9 @@ def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -
     invoice.save(update_fields=["paid_amount", "updated_at"])
     if invoice.paid_amount >= invoice.total:
         lifecycle.move_invoice(invoice, "pay", by=by, note="Paid in full", batch=batch)
-    _refresh_totals(batch)
+    elif invoice.status == Invoice.Status.SUBMITTED:
+        lifecycle.move_invoice(invoice, "pay_in_part", by=by, note=f"Paid {amount} of {invoice.total}", batch=batch)
+    refresh_totals(batch)
     note = f"Payment {amount} for {invoice.number}"
     fully_paid = not batch.items.filter(active=True, paid_amount__lt=F("amount")).exists()
     move = "pay_in_full" if fully_paid else "pay_in_part"

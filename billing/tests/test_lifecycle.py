@@ -33,7 +33,10 @@ def test_the_named_moves_allow_exactly_the_status_pairs_billing_always_allowed()
         "draft": {"ready", "void"},
         "ready": {"draft", "batched", "void"},
         "batched": {"ready", "submitted"},
-        "submitted": {"paid"},
+        # remittance (issue 16): a payer pays in part or refuses the claim
+        "submitted": {"paid", "partially_paid", "denied"},
+        "partially_paid": {"paid"},
+        "denied": set(),
         "paid": set(),
         "void": set(),
     }
