@@ -84,6 +84,21 @@ class PaymentForm(forms.Form):
             self.fields["invoice"].initial = only[0].pk
 
 
+class RemittanceForm(forms.Form):
+    file = forms.FileField(
+        label="Remittance file", help_text="An X12 835 (ERA) from the payer or clearinghouse, or a CSV remittance."
+    )
+    payer = forms.ModelChoiceField(queryset=Payer.objects.none(), required=False, empty_label="As the file says")
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(max_length=500, label="How it was resolved")
+
+
 class DuplicateAcceptForm(forms.Form):
     reason = forms.CharField(
         max_length=400,

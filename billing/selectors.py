@@ -2,10 +2,19 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, When
 from django.shortcuts import get_object_or_404
 
-from billing.models import BillingBatch, BillingProvider, Invoice, InvoiceLine, Payer, ProviderNumber
+from billing.models import (
+    BillingBatch,
+    BillingProvider,
+    Invoice,
+    InvoiceLine,
+    Payer,
+    ProviderNumber,
+    Remittance,
+    RemittanceClaim,
+)
 from clinics.models import Clinic, StaffMembership
 
 
@@ -70,6 +79,38 @@ def batch_get(*, clinic: Clinic, pk) -> BillingBatch:
 
 def batch_items(*, batch: BillingBatch):
     return batch.items.filter(active=True).select_related("invoice__patient", "invoice__payer").order_by("invoice_id")
+
+
+def remittance_list(*, clinic: Clinic) -> QuerySet[Remittance]:
+    return Remittance.objects.filter(clinic=clinic).select_related("imported_by", "payer")
+
+
+def remittance_get(*, clinic: Clinic, pk) -> Remittance:
+    return get_object_or_404(Remittance.objects.select_related("imported_by"), clinic=clinic, pk=pk)
+
+
+def remittance_claims(*, remittance: Remittance) -> QuerySet[RemittanceClaim]:
+    """Its claim payments, what did not match first, with their adjustments."""
+    return (
+        remittance.claims.select_related("invoice", "batch", "resolved_by")
+        .prefetch_related("adjustments")
+        .order_by(Case(When(outcome=RemittanceClaim.Outcome.UNMATCHED, then=0), default=1), "id")
+    )
+
+
+def unresolved_claims(*, clinic: Clinic) -> QuerySet[RemittanceClaim]:
+    """Claim payments that matched no invoice and that nobody has resolved yet."""
+    return RemittanceClaim.objects.filter(
+        clinic=clinic, outcome=RemittanceClaim.Outcome.UNMATCHED, resolved_at=None
+    ).select_related("remittance")
+
+
+def remittance_claim_get(*, clinic: Clinic, pk) -> RemittanceClaim:
+    return get_object_or_404(RemittanceClaim.objects.select_related("remittance"), clinic=clinic, pk=pk)
+
+
+def batch_remittances(*, batch: BillingBatch) -> QuerySet[Remittance]:
+    return Remittance.objects.filter(clinic=batch.clinic_id, claims__batch=batch).distinct().order_by("-id")
 
 
 def batch_lines(*, batch: BillingBatch) -> QuerySet[InvoiceLine]:

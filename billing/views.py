@@ -10,13 +10,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from billing import batches, exports, roles, selectors, services, x12
+from billing import batches, exports, remittance, roles, selectors, services, x12
 from billing.forms import (
     BatchRequestForm,
     DuplicateAcceptForm,
     InvoiceForm,
     InvoiceLineFormSet,
     PaymentForm,
+    RemittanceForm,
+    ResolveForm,
     line_dicts,
 )
 from billing.lifecycle import EDITABLE_INVOICE_STATUSES, InvalidTransition
@@ -278,6 +280,7 @@ def _batch_context(request, pk, payment_form=None) -> dict:
             "payment_form": payment_form or PaymentForm(batch=batch),
             "x12": x12.supports(batch),
             "exportable": exports.exportable(batch),
+            "remittances": list(selectors.batch_remittances(batch=batch)),
         }
 
 
@@ -380,3 +383,83 @@ def batch_x12(request, pk):
 def batch_summary(request, pk):
     batch = selectors.batch_get(clinic=request.clinic, pk=pk)
     return _render(request, "billing/batch_summary.html", {"batch": batch, "items": selectors.batch_items(batch=batch)})
+
+
+# --- Remittances ------------------------------------------------------------------------------
+
+
+@staff_required
+def remittance_list(request):
+    return _remittance_page(request)
+
+
+def _remittance_page(request, form=None, status=200):
+    context = {
+        "remittances": Paginator(selectors.remittance_list(clinic=request.clinic), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        ),
+        "unresolved": selectors.unresolved_claims(clinic=request.clinic)[:200],
+        "form": form or RemittanceForm(clinic=request.clinic),
+        "back_to_batch": request.GET.get("batch", ""),
+    }
+    return _render(request, "billing/remittance_list.html", context, status=status)
+
+
+@staff_required
+@require_POST
+def remittance_import(request):
+    form = RemittanceForm(request.POST, request.FILES, clinic=request.clinic)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > settings.BILLING_REMITTANCE_MAX_BYTES:
+            form.add_error("file", f"At most {settings.BILLING_REMITTANCE_MAX_BYTES // 1_000_000} MB.")
+        else:
+            try:
+                made, created = remittance.remittance_import(
+                    clinic=request.clinic,
+                    by=request.user,
+                    content=upload.read(),
+                    file_name=upload.name,
+                    payer=form.cleaned_data["payer"],
+                )
+            except ValidationError as exc:
+                errors.add_form_errors(form, exc)
+            else:
+                if created:
+                    messages.success(
+                        request,
+                        f"{made} imported: {made.matched_count} posted, {made.unmatched_count} to resolve.",
+                    )
+                else:
+                    messages.info(request, f"This file was already imported as {made}; nothing changed.")
+                return redirect("billing-remittance-detail", pk=made.pk)
+    return _remittance_page(request, form=form, status=400)
+
+
+@staff_required
+def remittance_detail(request, pk):
+    made = selectors.remittance_get(clinic=request.clinic, pk=pk)
+    context = {
+        "remittance": made,
+        "claims": selectors.remittance_claims(remittance=made),
+        "resolve_form": ResolveForm(),
+        "batches": BillingBatch.objects.filter(clinic=request.clinic, pk__in=made.claims.values("batch")),
+    }
+    return _render(request, "billing/remittance_detail.html", context)
+
+
+@staff_required
+@require_POST
+def remittance_resolve(request, pk):
+    claim = selectors.remittance_claim_get(clinic=request.clinic, pk=pk)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            remittance.remittance_resolve(claim=claim, by=request.user, note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        else:
+            messages.success(request, f"Claim {claim.claim_number} resolved.")
+    else:
+        messages.error(request, "Say how it was resolved.")
+    return redirect("billing-remittance-detail", pk=claim.remittance_id)

@@ -370,6 +370,8 @@ BILLING_X12_USAGE = env.str("KALIX_BILLING_X12_USAGE", "T")
 BILLING_X12_RECEIVER_ID = env.str("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
 # A batch request whose cut-off date lies further back than this many days is refused (a typo: 2020).
 BILLING_CUTOFF_MAX_AGE_DAYS = env.int("KALIX_BILLING_CUTOFF_MAX_AGE_DAYS", 730)
+# Largest remittance file (835 or CSV) the import page takes, in bytes.
+BILLING_REMITTANCE_MAX_BYTES = env.int("KALIX_BILLING_REMITTANCE_MAX_BYTES", 50_000_000)
 # Currency of billing amounts when the clinic's billing provider names none (ISO 4217).
 BILLING_DEFAULT_CURRENCY = env.str("KALIX_BILLING_DEFAULT_CURRENCY", "AUD")
 

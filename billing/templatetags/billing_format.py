@@ -2,6 +2,7 @@
 
 from django import template
 
+from billing import carc
 from billing.models import BillingBatch, Invoice
 from billing.money import format_money
 
@@ -24,3 +25,13 @@ def batch_status(code):
 @register.filter
 def invoice_status(code):
     return INVOICE_WORDS.get(code, code) if code else "—"
+
+
+@register.filter
+def carc_reason(code):
+    return carc.reason_words(code)
+
+
+@register.filter
+def carc_group(code):
+    return carc.group_words(code)
