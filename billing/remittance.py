@@ -20,19 +20,17 @@ import csv
 import hashlib
 import io
 import logging
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-import pyx12.params
-import pyx12.x12file
-import pyx12.x12n_document
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing import lifecycle, roles
+from billing import lifecycle, roles, x12_validate
 from billing.batches import refresh_totals
 from billing.lifecycle import BATCH, INVOICE
 from billing.models import (
@@ -40,13 +38,20 @@ from billing.models import (
     Invoice,
     Payer,
     Remittance,
-    RemittanceAdjustment,
     RemittanceClaim,
 )
 from billing.money import plural, to_money
-from billing.sql import BATCH_SETTLEMENT_SQL, MATCH_SQL, POST_PAYMENTS_SQL, MatchRow, Settlement
+from billing.sql import (
+    BATCH_SETTLEMENT_SQL,
+    INSERT_ADJUSTMENTS_SQL,
+    INSERT_CLAIMS_SQL,
+    MATCH_SQL,
+    POST_PAYMENTS_SQL,
+    MatchRow,
+    Settlement,
+)
 from clinics.models import Clinic
-from kalix_site.sql import rows
+from kalix_site.sql import rows, scalars
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +59,21 @@ I = Invoice.Status  # noqa: E741
 Outcome = RemittanceClaim.Outcome
 SETTLED = (I.PAID, I.PARTIALLY_PAID, I.DENIED)
 MAX_ERRORS_SHOWN = 20
+CLAIM_COLUMNS = (
+    "invoice",
+    "batch",
+    "claim_number",
+    "payer_claim_number",
+    "member_id",
+    "status_code",
+    "charged",
+    "paid",
+    "patient_responsibility",
+    "outcome",
+    "reason",
+)
 DENIED_STATUS = "4"  # CLP02: denied
 REVERSAL_STATUS = "22"  # CLP02: reversal of a previous payment
-
-# pyx12 logs the segments it refuses, patient names among them: they go to the importer, not to the logs.
-_pyx12_log = logging.getLogger("pyx12")
-_pyx12_log.propagate = False
-_pyx12_log.addHandler(logging.NullHandler())
-_captured = threading.local()
-
-
-class _Capture(logging.Handler):
-    def emit(self, record):
-        found = getattr(_captured, "errors", None)
-        if found is not None and record.levelno >= logging.ERROR:
-            found.append(record.getMessage())
-
-
-_pyx12_log.addHandler(_Capture())
 
 
 @dataclass
@@ -100,16 +102,8 @@ class ParsedRemittance:
 
 
 def validate_835(text: str) -> list[str]:
-    """pyx12's findings on an 835 (empty: valid). Its validation walks the 005010X221A1 map."""
-    _captured.errors = []
-    try:
-        ok = pyx12.x12n_document.x12n_document(pyx12.params.params(), io.StringIO(text), None, None)
-        errors = list(_captured.errors)
-    finally:
-        _captured.errors = None
-    if not ok and not errors:
-        errors = ["The file is not a valid X12 835."]
-    return errors if not ok else []
+    """pyx12's findings on an 835 (empty: valid), over BILLING_REMITTANCE_VALIDATE_WORKERS processes."""
+    return x12_validate.validate(text, workers=settings.BILLING_REMITTANCE_VALIDATE_WORKERS)
 
 
 def _money(value: str, what: str) -> Decimal:
@@ -120,39 +114,46 @@ def _money(value: str, what: str) -> Decimal:
 
 
 def parse_835(text: str) -> ParsedRemittance:
-    """The claim payments of an 835 (after validate_835): CLP loops with their CAS and NM1*QC."""
-    if "ST*835" not in text[:2000]:
-        raise ValidationError({"file": "This X12 file is not an 835 remittance advice."})
+    """The claim payments of an 835: CLP loops with their CAS and NM1*QC. Read with the separators the
+    ISA declares (pyx12 validates the same text, so this only reads what it accepts)."""
+    try:
+        element, _ = x12_validate.separators(text)
+    except ValueError:
+        raise ValidationError({"file": "This is not an X12 file."}) from None
     parsed = ParsedRemittance(format=Remittance.Format.X12_835, claims=[])
     claim = None
-    for seg in pyx12.x12file.X12Reader(io.StringIO(text)):
-        seg_id = seg.get_seg_id()
+    for segment in x12_validate.segments(text):
+        e = segment.split(element)
+        e += [""] * (20 - len(e))
+        seg_id = e[0]
+        if seg_id == "ST" and e[1] != "835":
+            raise ValidationError({"file": "This X12 file is not an 835 remittance advice."})
         if seg_id == "BPR":
-            parsed.payment_amount = _money(seg.get_value("BPR02"), "BPR02")
-            paid_on = seg.get_value("BPR16")
-            parsed.paid_on = datetime.strptime(paid_on, "%Y%m%d").date() if paid_on else None
+            parsed.payment_amount = _money(e[2], "BPR02")
+            try:
+                parsed.paid_on = datetime.strptime(e[16], "%Y%m%d").date() if e[16] else None
+            except ValueError:
+                raise ValidationError({"file": f"BPR16: {e[16]!r} is not a date."}) from None
         elif seg_id == "TRN":
-            parsed.trace_number = seg.get_value("TRN02") or ""
-        elif seg_id == "N1" and seg.get_value("N101") == "PR":
-            parsed.payer_name = seg.get_value("N102") or ""
+            parsed.trace_number = e[2]
+        elif seg_id == "N1" and e[1] == "PR":
+            parsed.payer_name = e[2]
         elif seg_id == "CLP":
             claim = ClaimPayment(
-                claim_number=seg.get_value("CLP01") or "",
-                status_code=seg.get_value("CLP02") or "",
-                charged=_money(seg.get_value("CLP03"), "CLP03"),
-                paid=_money(seg.get_value("CLP04"), "CLP04"),
-                patient_responsibility=_money(seg.get_value("CLP05"), "CLP05"),
-                payer_claim_number=seg.get_value("CLP07") or "",
+                claim_number=e[1],
+                status_code=e[2],
+                charged=_money(e[3], "CLP03"),
+                paid=_money(e[4], "CLP04"),
+                patient_responsibility=_money(e[5], "CLP05"),
+                payer_claim_number=e[7],
             )
             parsed.claims.append(claim)
         elif seg_id == "CAS" and claim is not None:
-            group = seg.get_value("CAS01")
             for n in range(2, 19, 3):  # up to six (reason, amount, quantity) triples
-                reason = seg.get_value(f"CAS{n:02d}")
-                if reason:
-                    claim.adjustments.append((group, reason, _money(seg.get_value(f"CAS{n + 1:02d}"), "CAS")))
-        elif seg_id == "NM1" and claim is not None and seg.get_value("NM101") == "QC":
-            claim.member_id = seg.get_value("NM109") or ""
+                if e[n]:
+                    claim.adjustments.append((e[1], e[n], _money(e[n + 1], "CAS")))
+        elif seg_id == "NM1" and claim is not None and e[1] == "QC":
+            claim.member_id = e[9]
     if not parsed.claims:
         raise ValidationError({"file": "The remittance has no claim payments (CLP)."})
     return parsed
@@ -203,24 +204,39 @@ def parse_csv(text: str) -> ParsedRemittance:
     )
 
 
-def parse(content: bytes) -> ParsedRemittance:
-    """An 835 (validated by pyx12, and its payment balanced against its claims) or a CSV remittance."""
+def _text(content: bytes) -> str:
     try:
-        text = content.decode("utf-8-sig")
+        return content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError({"file": "The file is not text (UTF-8)."}) from None
-    if text.lstrip().startswith("ISA"):
-        errors = validate_835(text)
-        if errors:
-            raise ValidationError({"file": ["The 835 does not pass X12 validation:", *errors[:MAX_ERRORS_SHOWN]]})
-        parsed = parse_835(text)
-        claimed = sum((c.paid for c in parsed.claims), start=Decimal("0"))
-        if "PLB*" not in text and claimed != parsed.payment_amount:
-            raise ValidationError(
-                {"file": f"The payment (BPR02 {parsed.payment_amount}) is not the sum of its claims ({claimed})."}
-            )
-        return parsed
-    return parse_csv(text)
+
+
+def _is_x12(text: str) -> bool:
+    return text.lstrip().startswith("ISA")
+
+
+def _refuse_invalid(errors: list[str]) -> None:
+    if errors:
+        raise ValidationError({"file": ["The 835 does not pass X12 validation:", *errors[:MAX_ERRORS_SHOWN]]})
+
+
+def _balanced(parsed: ParsedRemittance, text: str) -> None:
+    claimed = sum((c.paid for c in parsed.claims), start=Decimal("0"))
+    if "PLB" not in text and claimed != parsed.payment_amount:
+        raise ValidationError(
+            {"file": f"The payment (BPR02 {parsed.payment_amount}) is not the sum of its claims ({claimed})."}
+        )
+
+
+def parse(content: bytes) -> ParsedRemittance:
+    """An 835 (validated by pyx12, its payment balanced against its claims) or a CSV remittance."""
+    text = _text(content)
+    if not _is_x12(text):
+        return parse_csv(text)
+    _refuse_invalid(validate_835(text))
+    parsed = parse_835(text)
+    _balanced(parsed, text)
+    return parsed
 
 
 # --- Import ---------------------------------------------------------------------------------------
@@ -238,14 +254,35 @@ def remittance_import(
     existing = Remittance.objects.filter(clinic=clinic, file_sha256=digest).first()
     if existing:
         return existing, False
-    parsed = parse(content)
+    text = _text(content)
+    if not _is_x12(text):
+        return _import(clinic=clinic, by=by, parsed=parse_csv(text), digest=digest, file_name=file_name, payer=payer)
+    # pyx12's validation (the slow part, in worker processes) runs while this process parses, matches and
+    # posts in a transaction; nothing is committed unless the file passes.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        checking = runner.submit(validate_835, text)
+        try:
+            parsed = parse_835(text)
+            _balanced(parsed, text)
+        except ValidationError:
+            _refuse_invalid(checking.result())  # the validator's words say more than the parser's
+            raise
+        return _import(
+            clinic=clinic, by=by, parsed=parsed, digest=digest, file_name=file_name, payer=payer, checking=checking
+        )
+
+
+def _import(*, clinic, by, parsed, digest, file_name, payer, checking=None) -> tuple[Remittance, bool]:
     if parsed.trace_number:
         same_payment = Remittance.objects.filter(clinic=clinic, trace_number=parsed.trace_number).first()
         if same_payment:
             return same_payment, False
     try:
         with transaction.atomic():
-            return _post(clinic=clinic, by=by, parsed=parsed, digest=digest, file_name=file_name, payer=payer), True
+            made = _post(clinic=clinic, by=by, parsed=parsed, digest=digest, file_name=file_name, payer=payer)
+            if checking is not None:
+                _refuse_invalid(checking.result())  # rolls the posting back
+            return made, True
     except IntegrityError:
         # The same file (or payment) imported at the same moment: the other import posted it.
         existing = Remittance.objects.filter(clinic=clinic, file_sha256=digest).first() or (
@@ -277,40 +314,47 @@ def _post(*, clinic, by, parsed: ParsedRemittance, digest: str, file_name: str, 
     with connection.cursor() as cursor:
         cursor.execute(MATCH_SQL, {"clinic": clinic.pk, "numbers": sorted({c.claim_number for c in parsed.claims})})
         found = {row.number: row for row in rows(cursor, MatchRow)}
-    claim_rows, adjustments, posting, seen = [], [], [], set()
+    columns = {name: [] for name in CLAIM_COLUMNS}
+    adjustments, posting, seen = [], [], set()
     for payment in parsed.claims:
         match = found.get(payment.claim_number)
         outcome, reason, to_status = _decide(payment, match, seen)
-        claim_rows.append(
-            RemittanceClaim(
-                remittance=remittance,
-                clinic=clinic,
-                invoice_id=match.invoice_id if match else None,
-                batch_id=match.batch_id if match and outcome != Outcome.UNMATCHED else None,
-                claim_number=payment.claim_number[:40],
-                payer_claim_number=payment.payer_claim_number[:50],
-                member_id=payment.member_id[:80],
-                status_code=payment.status_code[:3],
-                charged=payment.charged,
-                paid=payment.paid,
-                patient_responsibility=payment.patient_responsibility,
-                outcome=outcome,
-                reason=reason[:300],
-            )
-        )
+        posted = outcome != Outcome.UNMATCHED
+        for name, value in (
+            ("invoice", match.invoice_id if match else None),
+            ("batch", match.batch_id if posted else None),
+            ("claim_number", payment.claim_number[:40]),
+            ("payer_claim_number", payment.payer_claim_number[:50]),
+            ("member_id", payment.member_id[:80]),
+            ("status_code", payment.status_code[:3]),
+            ("charged", payment.charged),
+            ("paid", payment.paid),
+            ("patient_responsibility", payment.patient_responsibility),
+            ("outcome", str(outcome)),
+            ("reason", reason[:300]),
+        ):
+            columns[name].append(value)
         adjustments.append(payment.adjustments)
-        if outcome != Outcome.UNMATCHED:
+        if posted:
             seen.add(match.invoice_id)
             posting.append((match, payment.paid, to_status))
-    RemittanceClaim.objects.bulk_create(claim_rows, batch_size=2000)
-    RemittanceAdjustment.objects.bulk_create(
-        [
-            RemittanceAdjustment(claim=claim, group=group[:2], reason_code=reason[:5], amount=amount)
-            for claim, found_adjustments in zip(claim_rows, adjustments, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_CLAIMS_SQL, {"remittance": remittance.pk, "clinic": clinic.pk, **columns})
+        claim_ids = scalars(cursor, "id")
+        flat = [
+            (claim_id, group[:2], reason[:5], amount)
+            for claim_id, found_adjustments in zip(claim_ids, adjustments, strict=True)
             for group, reason, amount in found_adjustments
-        ],
-        batch_size=5000,
-    )
+        ]
+        cursor.execute(
+            INSERT_ADJUSTMENTS_SQL,
+            {
+                "claim": [a[0] for a in flat],
+                "group": [a[1] for a in flat],
+                "reason": [a[2] for a in flat],
+                "amount": [a[3] for a in flat],
+            },
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             POST_PAYMENTS_SQL,
@@ -326,12 +370,12 @@ def _post(*, clinic, by, parsed: ParsedRemittance, digest: str, file_name: str, 
             },
         )
     remittance.matched_count = len(posting)
-    remittance.unmatched_count = len(claim_rows) - len(posting)
+    remittance.unmatched_count = len(parsed.claims) - len(posting)
     remittance.posted_amount = to_money(sum((paid for _, paid, _ in posting), start=Decimal("0")))
     remittance.save(update_fields=["matched_count", "unmatched_count", "posted_amount"])
     _reconcile(sorted({m.batch_id for m, _, _ in posting}), remittance=remittance, by=by, now=now)
     log.info(
-        "remittance %s imported: %s claims, %s unmatched", remittance.pk, len(claim_rows), remittance.unmatched_count
+        "remittance %s imported: %s claims, %s unmatched", remittance.pk, len(parsed.claims), remittance.unmatched_count
     )
     return remittance
 

@@ -372,6 +372,8 @@ BILLING_X12_RECEIVER_ID = env.str("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUS
 BILLING_CUTOFF_MAX_AGE_DAYS = env.int("KALIX_BILLING_CUTOFF_MAX_AGE_DAYS", 730)
 # Largest remittance file (835 or CSV) the import page takes, in bytes.
 BILLING_REMITTANCE_MAX_BYTES = env.int("KALIX_BILLING_REMITTANCE_MAX_BYTES", 50_000_000)
+# Processes that validate a large 835 (pyx12) in parallel while the import posts it; 1 validates in-process.
+BILLING_REMITTANCE_VALIDATE_WORKERS = env.int("KALIX_BILLING_REMITTANCE_VALIDATE_WORKERS", 2)
 # Currency of billing amounts when the clinic's billing provider names none (ISO 4217).
 BILLING_DEFAULT_CURRENCY = env.str("KALIX_BILLING_DEFAULT_CURRENCY", "AUD")
 

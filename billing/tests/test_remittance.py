@@ -141,3 +141,16 @@ def test_resolving_an_unmatched_claim(submitted, clinic_a, manager_a, reception_
         remittance.remittance_resolve(claim=claim, by=manager_a, note=" ")
     done = remittance.remittance_resolve(claim=claim, by=manager_a, note="Called the payer: not ours")
     assert done.resolved_by == manager_a and done.resolution == "Called the payer: not ours"
+
+
+def test_a_large_835_is_validated_in_parts_and_still_refuses_a_fault(settings):
+    from billing import x12_validate
+
+    claims = [ClaimPayment(f"INV-{n:06d}", f"M{n}", Decimal("20.00"), Decimal("20.00")) for n in range(1100)]
+    text = make_835(claims)
+    assert len(x12_validate.split(text, 2)) == 2
+    assert x12_validate.validate(text, workers=2) == []
+    late_fault = text.replace("CLP*INV-001000*1*", "CLP*INV-001000*QQ*")
+    assert any("CLP02" in e for e in x12_validate.validate(late_fault, workers=2))
+    miscounted = text.replace("SE*", "SE*9", 1)
+    assert any("SE01" in e for e in x12_validate.validate(miscounted, workers=2))
