@@ -143,7 +143,8 @@ def request_errors(*, clinic: Clinic, payer: Payer | None, cutoff_date, selectio
         if not selection:
             errors["selection"] = "Choose invoices of this clinic."
         elif wrong:
-            errors["selection"] = "These invoices cannot go in this batch: " + "; ".join(wrong) + "."
+            more = f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+            errors["selection"] = "These invoices cannot go in this batch: " + "; ".join(wrong[:5]) + more + "."
         pool = pool.filter(pk__in=selection)
     if errors:
         return errors

@@ -21,6 +21,8 @@ SEGMENT_KIND = {
     "invoices": "invoice",
     "batches": "batch",
     "payers": "payer",
+    "remittances": "remittance",
+    "claims": "remittance_claim",
 }
 PARAM_KIND = {"invoice_pk": "invoice"}
 # Parameters that are not object ids, and the values each is probed with.
