@@ -187,6 +187,7 @@ class Traffic:
             connection.close()
 
     def _batches(self):
+        from django.core.exceptions import ValidationError
         from django.db import connection
         from django.utils import timezone
 
@@ -195,13 +196,17 @@ class Traffic:
         n = 0
         try:
             while not self._stop.wait(BATCH_EVERY if n else 1.0):
-                batch, _ = batch_request(
-                    clinic=self.clinic,
-                    requested_by=self.user,
-                    payer=self.payers[n % len(self.payers)],
-                    cutoff_date=timezone.localdate(),
-                    request_key=f"{self.mode}-{n}",
-                )
+                try:
+                    batch, _ = batch_request(
+                        clinic=self.clinic,
+                        requested_by=self.user,
+                        payer=self.payers[n % len(self.payers)],
+                        cutoff_date=timezone.localdate(),
+                        request_key=f"{self.mode}-{n}",
+                    )
+                except ValidationError:  # nothing left to batch for this payer: refused when asked
+                    n += 1
+                    continue
                 self.batch_ids.append(batch.pk)
                 n += 1
         finally:

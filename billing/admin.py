@@ -2,6 +2,7 @@ import csv
 import io
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 
 from billing import batches, exports
@@ -15,6 +16,7 @@ from billing.models import (
     InvoiceHistory,
     InvoiceLine,
     Payer,
+    ProviderNumber,
 )
 from kalix_site.admin import ReadOnlyInline
 
@@ -28,7 +30,24 @@ class PayerAdmin(admin.ModelAdmin):
 
 @admin.register(BillingProvider)
 class BillingProviderAdmin(admin.ModelAdmin):
-    list_display = ["legal_name", "clinic", "npi", "tax_id"]
+    list_display = ["legal_name", "clinic", "npi", "tax_id", "currency"]
+
+
+@admin.register(ProviderNumber)
+class ProviderNumberAdmin(admin.ModelAdmin):
+    """Practitioners' numbers per payer; saved through services.provider_number_set (NPIs are checked)."""
+
+    list_display = ["practitioner", "payer", "number", "clinic"]
+    list_filter = ["clinic", "payer"]
+    list_select_related = ["practitioner", "payer", "clinic"]
+
+    def save_model(self, request, obj, form, change):
+        from billing import services
+
+        saved = services.provider_number_set(
+            clinic=obj.payer.clinic, practitioner=obj.practitioner, payer=obj.payer, number=obj.number
+        )
+        obj.pk, obj.clinic = saved.pk, saved.clinic
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -90,7 +109,7 @@ class BillingBatchAdmin(admin.ModelAdmin):
             try:
                 service(batch=batch, by=request.user)
                 ok += 1
-            except InvalidTransition as exc:
+            except (InvalidTransition, PermissionDenied) as exc:  # the service's refusal, shown as pages show it
                 refused.append(f"{batch}: {exc}")
         if ok:
             self.message_user(request, f"{ok} batch(es) {done}.", messages.SUCCESS)

@@ -11,7 +11,7 @@ code above it were wrong. A task that runs twice finds nothing left to claim.
 
 import logging
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,10 +19,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from billing import lifecycle
+from billing import lifecycle, roles
 from billing.lifecycle import BATCH, INVOICE, InvalidTransition
 from billing.models import BillingBatch, Invoice, Payer
-from billing.money import to_money
+from billing.money import plural, to_money
 from billing.services import next_number
 from billing.sql import TOTALS_SQL, BatchTotals, build_sql
 from billing.validation import clinic_today
@@ -51,24 +51,24 @@ def batch_request(
 ) -> tuple[BillingBatch, bool]:
     """Record a batch request (or return the one already made with this key) and poke the live lane.
 
-    Returns (batch, created). The same request_key within a clinic always yields the same batch.
+    Returns (batch, created). The same request_key within a clinic yields the same batch; the same key
+    with another payer, cut-off or selection is a field error (request_key), as messages answer it. An
+    impossible request (request_errors) is refused with field errors: nothing is created, no number used.
+    The control number is given when the batch builds (build_batch), so a request that never builds
+    holds none.
     """
     request_key = (request_key or "").strip() or uuid.uuid4().hex
+    if len(request_key) > 64:
+        raise ValidationError({"request_key": "At most 64 characters."})
+    if selection is not None:
+        try:
+            selection = sorted({int(pk) for pk in selection})
+        except (TypeError, ValueError):
+            raise ValidationError({"selection": "Choose invoices of this clinic."}) from None
     existing = BillingBatch.objects.filter(clinic=clinic, request_key=request_key).first()
     if existing:
-        return existing, False
-    errors = {}
-    if payer is not None and payer.clinic_id != clinic.pk:
-        errors["payer"] = "Not a payer of this clinic."
-    if cutoff_date is None:
-        errors["cutoff_date"] = "Give a cut-off date."
-    if len(request_key) > 64:
-        errors["request_key"] = "At most 64 characters."
-    if selection is not None:
-        selection = sorted({int(pk) for pk in selection})
-        found = set(Invoice.objects.filter(clinic=clinic, pk__in=selection).values_list("pk", flat=True))
-        if not selection or found != set(selection):
-            errors["selection"] = "Choose invoices of this clinic."
+        return _replay(existing, payer=payer, cutoff_date=cutoff_date, selection=selection), False
+    errors = request_errors(clinic=clinic, payer=payer, cutoff_date=cutoff_date, selection=selection)
     if errors:
         raise ValidationError(errors)
     try:
@@ -76,7 +76,6 @@ def batch_request(
             batch = BillingBatch.objects.create(
                 clinic=clinic,
                 payer=payer,
-                control_number=next_number(clinic=clinic, field="last_control_number"),
                 request_key=request_key,
                 cutoff_date=cutoff_date,
                 selection=selection,
@@ -90,8 +89,74 @@ def batch_request(
         existing = BillingBatch.objects.filter(clinic=clinic, request_key=request_key).first()
         if existing is None:
             raise
-        return existing, False
+        return _replay(existing, payer=payer, cutoff_date=cutoff_date, selection=selection), False
     return batch, True
+
+
+def _replay(existing: BillingBatch, *, payer, cutoff_date, selection) -> BillingBatch:
+    """The batch a key already made, if this is the same request; a field error if it is another one."""
+    same = (existing.payer_id, existing.cutoff_date, existing.selection) == (
+        payer.pk if payer else None,
+        cutoff_date,
+        selection,
+    )
+    if not same:
+        raise ValidationError(
+            {"request_key": "This key was already used for a different batch request (payer, cut-off or selection)."}
+        )
+    return existing
+
+
+def request_errors(*, clinic: Clinic, payer: Payer | None, cutoff_date, selection: list[int] | None) -> dict:
+    """Why this batch request cannot build, by field (payer, cutoff_date, selection); empty when it can.
+
+    Asked when the request is made and again when it is built (invoices may have changed in between).
+    """
+    errors = {}
+    today = clinic_today(clinic)
+    if payer is not None and payer.clinic_id != clinic.pk:
+        return {"payer": "Not a payer of this clinic."}
+    if payer is not None and not payer.active:
+        errors["payer"] = f"{payer} no longer accepts claims."
+    if cutoff_date is None:
+        errors["cutoff_date"] = "Give a cut-off date."
+    elif cutoff_date > today:
+        errors["cutoff_date"] = f"The cut-off date cannot be in the future (today is {today:%d %b %Y})."
+    elif cutoff_date < today - timedelta(days=settings.BILLING_CUTOFF_MAX_AGE_DAYS):
+        errors["cutoff_date"] = (
+            f"A cut-off more than {settings.BILLING_CUTOFF_MAX_AGE_DAYS} days ago: no claim that old can be batched."
+        )
+    pool = Invoice.objects.filter(clinic=clinic, status=Invoice.Status.READY, has_critical_errors=False)
+    if selection is not None:
+        chosen = {i.pk: i for i in Invoice.objects.filter(clinic=clinic, pk__in=selection).select_related("payer")}
+        wrong = []
+        for pk in selection:
+            invoice = chosen.get(pk)
+            if invoice is None:
+                wrong.append(f"#{pk} is not an invoice of this clinic")
+            elif invoice.status != Invoice.Status.READY or invoice.has_critical_errors:
+                wrong.append(f"{invoice.number} is not ready without errors")
+            elif payer is not None and invoice.payer_id != payer.pk:
+                wrong.append(f"{invoice.number} is billed to {invoice.payer or 'no payer'}, not {payer}")
+            elif "cutoff_date" not in errors and invoice.last_service_date > cutoff_date:
+                wrong.append(f"{invoice.number} has a service after the cut-off date")
+        if not selection:
+            errors["selection"] = "Choose invoices of this clinic."
+        elif wrong:
+            more = f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+            errors["selection"] = "These invoices cannot go in this batch: " + "; ".join(wrong[:5]) + more + "."
+        pool = pool.filter(pk__in=selection)
+    if errors:
+        return errors
+    if payer is not None:
+        pool = pool.filter(payer=payer)
+    if not pool.filter(last_service_date__lte=cutoff_date).exists():
+        where = "payer" if payer is not None else "cutoff_date"
+        errors[where] = (
+            f"No ready invoice{f' of {payer}' if payer else ''} without errors has its services on or before "
+            f"{cutoff_date:%d %b %Y}: there is nothing to batch."
+        )
+    return errors
 
 
 def queue_position(batch: BillingBatch) -> tuple[int, float] | None:
@@ -156,10 +221,18 @@ def build_batch(*, batch_id: int, started_at) -> None:
     try:
         with transaction.atomic():
             # of=self: locking the joined clinic row too would block every write that references the clinic.
-            batch = BillingBatch.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=batch_id)
+            batch = (
+                BillingBatch.objects.select_for_update(of=("self",)).select_related("clinic", "payer").get(pk=batch_id)
+            )
             if batch.status != B.BUILDING or batch.build_started_at != started_at:
                 return  # another worker took it over; nothing to do
             cutoff = min(batch.cutoff_date, clinic_today(batch.clinic))
+            refused = request_errors(
+                clinic=batch.clinic, payer=batch.payer, cutoff_date=cutoff, selection=batch.selection
+            )
+            if refused:  # the invoices changed since the request: say why, use no control number
+                lifecycle.move_batch(batch, "fail", error=" ".join(refused.values()), note="Nothing to batch")
+                return
             (ready,) = INVOICE.sources("batch")  # BUILD_SQL is the invoices' "batch" move, set-based
             params = {
                 "clinic": batch.clinic_id,
@@ -188,12 +261,14 @@ def build_batch(*, batch_id: int, started_at) -> None:
             lifecycle.move_batch(
                 batch,
                 "open",
+                # Given only now, in the build's transaction: a batch that fails holds no number.
+                control_number=batch.control_number or next_number(clinic=batch.clinic, field="last_control_number"),
                 built_at=timezone.now(),
                 invoice_count=totals.invoices,
                 line_count=totals.lines,
                 total_amount=to_money(totals.total),
                 error="",
-                note=f"Built: {totals.invoices} invoices, {totals.lines} lines",
+                note=f"Built: {plural(totals.invoices, 'invoice')}, {plural(totals.lines, 'line')}",
             )
             log.info("billing batch %s built: %s invoices", batch.pk, totals.invoices)
     except Exception as exc:
@@ -211,7 +286,7 @@ def _locked(batch: BillingBatch) -> BillingBatch:
     return BillingBatch.objects.select_for_update().get(pk=batch.pk)
 
 
-def _refresh_totals(batch: BillingBatch) -> None:
+def refresh_totals(batch: BillingBatch) -> None:
     with connection.cursor() as cursor:
         cursor.execute(TOTALS_SQL, {"batch": batch.pk})
         totals = fetch(cursor, BatchTotals)
@@ -230,10 +305,14 @@ def _release_invoices(batch: BillingBatch, items, *, by, note: str) -> int:
 
 @transaction.atomic
 def batch_cancel(*, batch: BillingBatch, by, note: str = "") -> BillingBatch:
+    roles.require_manager(clinic=batch.clinic, user=by, action="cancel a batch")
     batch = _locked(batch)
     BATCH.check("cancel", batch.status, f"A {batch.get_status_display().lower()} batch cannot be cancelled.")
     released = _release_invoices(batch, batch.items.filter(active=True), by=by, note=f"{batch} cancelled")
-    return lifecycle.move_batch(batch, "cancel", by=by, note=note or f"Cancelled; {released} invoices back in the pool")
+    refresh_totals(batch)  # the list, the page and the history agree: a cancelled batch holds nothing
+    return lifecycle.move_batch(
+        batch, "cancel", by=by, note=note or f"Cancelled; {plural(released, 'invoice')} back in the pool"
+    )
 
 
 @transaction.atomic
@@ -245,13 +324,14 @@ def batch_remove_invoice(*, batch: BillingBatch, invoice: Invoice, by) -> Billin
     if not items.exists():
         raise ValidationError({"invoice": "This invoice is not in the batch."})
     _release_invoices(batch, items, by=by, note=f"Removed from {batch}")
-    _refresh_totals(batch)
+    refresh_totals(batch)
     lifecycle.record(batch, from_status=batch.status, to_status=batch.status, by=by, note=f"Removed {invoice.number}")
     return batch
 
 
 @transaction.atomic
 def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
+    roles.require_manager(clinic=batch.clinic, user=by, action="submit a batch")
     batch = _locked(batch)
     BATCH.check("submit", batch.status, f"A {batch.get_status_display().lower()} batch cannot be submitted.")
     if batch.invoice_count == 0:
@@ -265,6 +345,7 @@ def batch_mark_submitted(*, batch: BillingBatch, by) -> BillingBatch:
 @transaction.atomic
 def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -> BillingBatch:
     """Record a payment (in full or in part) for one invoice of a submitted batch."""
+    roles.require_manager(clinic=batch.clinic, user=by, action="record payments")
     batch = _locked(batch)
     BATCH.check("pay_in_full", batch.status, "Payments are recorded on submitted batches.")
     item = batch.items.select_for_update().filter(active=True, invoice=invoice).first()
@@ -285,7 +366,9 @@ def batch_record_payment(*, batch: BillingBatch, invoice: Invoice, amount, by) -
     invoice.save(update_fields=["paid_amount", "updated_at"])
     if invoice.paid_amount >= invoice.total:
         lifecycle.move_invoice(invoice, "pay", by=by, note="Paid in full", batch=batch)
-    _refresh_totals(batch)
+    elif invoice.status == Invoice.Status.SUBMITTED:
+        lifecycle.move_invoice(invoice, "pay_in_part", by=by, note=f"Paid {amount} of {invoice.total}", batch=batch)
+    refresh_totals(batch)
     note = f"Payment {amount} for {invoice.number}"
     fully_paid = not batch.items.filter(active=True, paid_amount__lt=F("amount")).exists()
     move = "pay_in_full" if fully_paid else "pay_in_part"

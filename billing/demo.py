@@ -57,13 +57,19 @@ def _load_clinic(clinic: Clinic) -> None:
             "contact_phone": "5555551234",
         },
     )
+    practitioners = [
+        m.user for m in StaffMembership.objects.filter(clinic=clinic, role=StaffMembership.Role.PRACTITIONER)
+    ]
+    for n, person in enumerate(practitioners):
+        for payer in payers:  # an NPI for the US payer, a provider number for the funds
+            number = "1234567893" if payer.claim_format == Payer.ClaimFormat.X12_837P else f"{2423450 + n}T"
+            services.provider_number_set(clinic=clinic, practitioner=person, payer=payer, number=number)
     if Invoice.objects.filter(clinic=clinic).exists():
         return
     patients = list(clinic.patients.all()[:4])
-    membership = StaffMembership.objects.filter(clinic=clinic).order_by("role", "id").first()
-    if not patients or membership is None:
+    if not patients or not practitioners:
         return
-    practitioner = membership.user
+    practitioner = practitioners[0]  # only a practitioner renders services
     today = clinic_today(clinic)
 
     def invoice(n, payer, *, ready=True, member_id="M-{n:05d}", days_ago=3, diagnosis="R69"):

@@ -77,6 +77,31 @@ class PaymentForm(forms.Form):
 
     def __init__(self, *args, batch, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["invoice"].queryset = Invoice.objects.filter(
-            clinic=batch.clinic, batch_items__batch=batch, batch_items__active=True
-        )
+        invoices = Invoice.objects.filter(clinic=batch.clinic, batch_items__batch=batch, batch_items__active=True)
+        self.fields["invoice"].queryset = invoices
+        only = list(invoices[:2])
+        if len(only) == 1:  # nothing to choose: the batch's one invoice, chosen already
+            self.fields["invoice"].initial = only[0].pk
+
+
+class RemittanceForm(forms.Form):
+    file = forms.FileField(
+        label="Remittance file", help_text="An X12 835 (ERA) from the payer or clearinghouse, or a CSV remittance."
+    )
+    payer = forms.ModelChoiceField(queryset=Payer.objects.none(), required=False, empty_label="As the file says")
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(max_length=500, label="How it was resolved")
+
+
+class DuplicateAcceptForm(forms.Form):
+    reason = forms.CharField(
+        max_length=400,
+        label="Why this is not a duplicate claim",
+        help_text="Recorded in the invoice's history (for example: a second visit the same day).",
+    )

@@ -43,7 +43,9 @@ INVOICE = Machine(
         "batch": ({I.READY}, I.BATCHED),
         "unbatch": ({I.BATCHED}, I.READY),  # removed from its batch, or the batch cancelled
         "submit": ({I.BATCHED}, I.SUBMITTED),
-        "pay": ({I.SUBMITTED}, I.PAID),
+        "pay": ({I.SUBMITTED, I.PARTIALLY_PAID}, I.PAID),
+        "pay_in_part": ({I.SUBMITTED}, I.PARTIALLY_PAID),  # a remittance or a payment paid less than owed
+        "deny": ({I.SUBMITTED}, I.DENIED),  # the payer's remittance refused the claim
     },
     states=I.values,
 )

@@ -59,9 +59,31 @@ class BillingProvider(models.Model):
     contact_name = models.CharField(max_length=60, blank=True)
     contact_phone = models.CharField(max_length=15, blank=True)
     x12_sender_id = models.CharField("X12 sender id", max_length=15, blank=True)
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="ISO 4217 code of the clinic's money (empty: BILLING_DEFAULT_CURRENCY)."
+    )
 
     def __str__(self):
         return self.legal_name
+
+
+class ProviderNumber(models.Model):
+    """A practitioner's provider number with one payer (for US 837P payers, the NPI): payers register the
+    person who rendered the service, not only the clinic, and each payer keeps its own number."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="provider_numbers")
+    practitioner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    payer = models.ForeignKey("Payer", on_delete=models.CASCADE, related_name="provider_numbers")
+    number = models.CharField("provider number / NPI", max_length=20)
+
+    class Meta:
+        ordering = ["practitioner_id", "payer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practitioner", "payer"], name="provider_number_per_practitioner_payer")
+        ]
+
+    def __str__(self):
+        return self.number
 
 
 class BillingCounter(models.Model):
@@ -78,7 +100,9 @@ class Invoice(models.Model):
         READY = "ready", "Ready"
         BATCHED = "batched", "Batched"
         SUBMITTED = "submitted", "Submitted"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
         PAID = "paid", "Paid"
+        DENIED = "denied", "Denied"
         VOID = "void", "Void"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invoices")
@@ -90,7 +114,7 @@ class Invoice(models.Model):
     )
     member_id = models.CharField("payer member id", max_length=40, blank=True)
     diagnosis_code = models.CharField("diagnosis code (ICD-10)", max_length=10, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     total = models.DecimalField(**MONEY, default=0)
     paid_amount = models.DecimalField(**MONEY, default=0)
     last_service_date = models.DateField(null=True, blank=True)
@@ -99,6 +123,12 @@ class Invoice(models.Model):
     request_key = models.CharField(
         max_length=64, blank=True, editable=False, help_text="Idempotency key of the create form: one invoice per key."
     )
+    # A manager's acceptance of a duplicate-claim error, with the reason recorded (also in the history).
+    duplicate_override_reason = models.CharField(max_length=500, blank=True, editable=False)
+    duplicate_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    duplicate_override_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -164,7 +194,9 @@ class BillingBatch(models.Model):
         Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="batches", help_text="Empty: mixed."
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
-    control_number = models.PositiveIntegerField()
+    control_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Given when the batch builds: a request that never builds holds none."
+    )
     request_key = models.CharField(max_length=64, help_text="Idempotency key: one batch per key per clinic.")
     cutoff_date = models.DateField(help_text="Only invoices whose services all fall on or before this date.")
     selection = models.JSONField(null=True, blank=True, help_text="Invoice ids to restrict the batch to.")
@@ -180,6 +212,9 @@ class BillingBatch(models.Model):
     total_amount = models.DecimalField(**MONEY, default=0)
     paid_amount = models.DecimalField(**MONEY, default=0)
     error = models.TextField(blank=True)
+    reconciled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a remittance answered the last of its claims (paid, in part or denied)."
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -197,6 +232,8 @@ class BillingBatch(models.Model):
         ]
 
     def __str__(self):
+        if self.control_number is None:
+            return f"Batch request {self.pk}"
         return f"Batch {self.control_number:09d}"
 
     @property
@@ -258,8 +295,8 @@ class InvoiceHistory(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    from_status = models.CharField(max_length=12, blank=True)
-    to_status = models.CharField(max_length=12)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
     batch = models.ForeignKey(
         BillingBatch,
         on_delete=models.SET_NULL,
@@ -277,3 +314,102 @@ class InvoiceHistory(models.Model):
 
     def __str__(self):
         return f"{self.from_status or '-'} → {self.to_status}"
+
+
+class Remittance(models.Model):
+    """A payer's remittance advice as imported: an X12 835 (ERA) file or, for payers without one, a CSV.
+
+    Importing the same file twice changes nothing: its SHA-256 is unique per clinic (and so is the payment's
+    trace number, TRN02), so a second import, even racing the first, finds the first and posts nothing.
+    """
+
+    class Format(models.TextChoices):
+        X12_835 = "x12_835", "X12 835 (ERA)"
+        CSV = "csv", "CSV"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="remittances")
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances")
+    format = models.CharField(max_length=10, choices=Format.choices)
+    file_name = models.CharField(max_length=200, blank=True)
+    file_sha256 = models.CharField(max_length=64)
+    trace_number = models.CharField("payment trace number", max_length=50, blank=True)
+    payment_amount = models.DecimalField(**MONEY, default=0)
+    paid_on = models.DateField(null=True, blank=True)
+    payer_name = models.CharField(max_length=120, blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    imported_at = models.DateTimeField()
+    claim_count = models.PositiveIntegerField(default=0)
+    matched_count = models.PositiveIntegerField(default=0)
+    unmatched_count = models.PositiveIntegerField(default=0)
+    posted_amount = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "file_sha256"], name="remittance_file_once_per_clinic"),
+            models.UniqueConstraint(
+                fields=["clinic", "trace_number"],
+                condition=~Q(trace_number=""),
+                name="remittance_trace_once_per_clinic",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Remittance {self.trace_number or self.pk}"
+
+
+class RemittanceClaim(models.Model):
+    """One claim payment of a remittance: matched to a batched invoice (and posted), or left for a person."""
+
+    class Outcome(models.TextChoices):
+        PAID = "paid", "Paid"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        DENIED = "denied", "Denied"
+        UNMATCHED = "unmatched", "Did not match"
+
+    remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="claims")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances")
+    batch = models.ForeignKey(BillingBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    claim_number = models.CharField("claim control number (CLP01)", max_length=40)
+    payer_claim_number = models.CharField(max_length=50, blank=True)
+    member_id = models.CharField(max_length=80, blank=True)
+    status_code = models.CharField(max_length=3, blank=True)
+    charged = models.DecimalField(**MONEY, default=0)
+    paid = models.DecimalField(**MONEY, default=0)
+    patient_responsibility = models.DecimalField(**MONEY, default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it did not match.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["clinic", "id"],
+                name="remittance_unresolved_idx",
+                condition=Q(outcome="unmatched", resolved_at=None),
+            ),
+        ]
+
+    def __str__(self):
+        return self.claim_number
+
+
+class RemittanceAdjustment(models.Model):
+    """A CAS adjustment: group (CO contractual, PR patient responsibility, OA other, PI payer initiated, CR
+    correction), its CARC reason code and amount. The words for the code are in billing.carc."""
+
+    claim = models.ForeignKey(RemittanceClaim, on_delete=models.CASCADE, related_name="adjustments")
+    group = models.CharField(max_length=2)
+    reason_code = models.CharField(max_length=5)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["id"]

@@ -8,3 +8,20 @@ def to_money(value) -> Decimal:
     if isinstance(value, float):
         raise TypeError("Money is never a float; pass a Decimal, int or str.")
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+SYMBOLS = {"AUD": "A$", "NZD": "NZ$", "USD": "US$", "CAD": "CA$", "GBP": "£", "EUR": "€"}
+
+
+def format_money(amount, currency: str) -> str:
+    """ "A$1,234.50": the clinic's currency with its symbol (or its code), thousands separated."""
+    value = to_money(amount)
+    sign = "-" if value < 0 else ""
+    symbol = SYMBOLS.get(currency)
+    number = f"{abs(value):,.2f}"
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency} {number}"
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 invoice", "2 invoices": the words staff read in history and messages."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

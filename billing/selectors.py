@@ -1,11 +1,21 @@
 """Reads for billing, always scoped by clinic: another clinic's rows do not exist here (404)."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, When
 from django.shortcuts import get_object_or_404
 
-from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
-from clinics.models import Clinic
+from billing.models import (
+    BillingBatch,
+    BillingProvider,
+    Invoice,
+    InvoiceLine,
+    Payer,
+    ProviderNumber,
+    Remittance,
+    RemittanceClaim,
+)
+from clinics.models import Clinic, StaffMembership
 
 
 def payer_list(*, clinic: Clinic, active_only: bool = True) -> QuerySet[Payer]:
@@ -14,7 +24,28 @@ def payer_list(*, clinic: Clinic, active_only: bool = True) -> QuerySet[Payer]:
 
 
 def practitioner_list(*, clinic: Clinic):
-    return get_user_model().objects.filter(memberships__clinic=clinic).order_by("username")
+    """Who may render services: the clinic's staff whose role is practitioner."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, memberships__role=StaffMembership.Role.PRACTITIONER)
+        .order_by("username")
+    )
+
+
+def provider_numbers(*, batch: BillingBatch) -> dict[tuple[int, int], str]:
+    """{(practitioner id, payer id): provider number} for the practitioners and payers of a batch."""
+    pairs = ProviderNumber.objects.filter(
+        clinic=batch.clinic_id,
+        practitioner__in=batch.items.filter(active=True).values("invoice__practitioner"),
+        payer__in=batch.items.filter(active=True).values("invoice__payer"),
+    )
+    return {(p.practitioner_id, p.payer_id): p.number for p in pairs}
+
+
+def clinic_currency(*, clinic: Clinic) -> str:
+    """The clinic's currency (ISO 4217): its billing provider's, else the platform default."""
+    currency = BillingProvider.objects.filter(clinic=clinic).values_list("currency", flat=True).first()
+    return (currency or settings.BILLING_DEFAULT_CURRENCY).upper()
 
 
 def invoice_list(*, clinic: Clinic, status: str = "") -> QuerySet[Invoice]:
@@ -48,6 +79,38 @@ def batch_get(*, clinic: Clinic, pk) -> BillingBatch:
 
 def batch_items(*, batch: BillingBatch):
     return batch.items.filter(active=True).select_related("invoice__patient", "invoice__payer").order_by("invoice_id")
+
+
+def remittance_list(*, clinic: Clinic) -> QuerySet[Remittance]:
+    return Remittance.objects.filter(clinic=clinic).select_related("imported_by", "payer")
+
+
+def remittance_get(*, clinic: Clinic, pk) -> Remittance:
+    return get_object_or_404(Remittance.objects.select_related("imported_by"), clinic=clinic, pk=pk)
+
+
+def remittance_claims(*, remittance: Remittance) -> QuerySet[RemittanceClaim]:
+    """Its claim payments, what did not match first, with their adjustments."""
+    return (
+        remittance.claims.select_related("invoice", "batch", "resolved_by")
+        .prefetch_related("adjustments")
+        .order_by(Case(When(outcome=RemittanceClaim.Outcome.UNMATCHED, then=0), default=1), "id")
+    )
+
+
+def unresolved_claims(*, clinic: Clinic) -> QuerySet[RemittanceClaim]:
+    """Claim payments that matched no invoice and that nobody has resolved yet."""
+    return RemittanceClaim.objects.filter(
+        clinic=clinic, outcome=RemittanceClaim.Outcome.UNMATCHED, resolved_at=None
+    ).select_related("remittance")
+
+
+def remittance_claim_get(*, clinic: Clinic, pk) -> RemittanceClaim:
+    return get_object_or_404(RemittanceClaim.objects.select_related("remittance"), clinic=clinic, pk=pk)
+
+
+def batch_remittances(*, batch: BillingBatch) -> QuerySet[Remittance]:
+    return Remittance.objects.filter(clinic=batch.clinic_id, claims__batch=batch).distinct().order_by("-id")
 
 
 def batch_lines(*, batch: BillingBatch) -> QuerySet[InvoiceLine]:

@@ -2,9 +2,10 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from billing import lifecycle, validation
-from billing.models import Invoice, InvoiceHistory, InvoiceLine, Payer
+from billing import codes, lifecycle, roles, validation
+from billing.models import Invoice, InvoiceHistory, InvoiceLine, Payer, ProviderNumber
 from billing.money import to_money
 from billing.sql import COUNTER_ROW_SQL, counter_next_sql
 from clinics.models import Clinic, Patient
@@ -26,14 +27,40 @@ def next_number(*, clinic: Clinic, field: str, count: int = 1) -> int:
         return scalar(cursor, field)
 
 
-def _check_scope(clinic: Clinic, *, patient: Patient | None, payer: Payer | None) -> None:
+def _check_scope(clinic: Clinic, *, patient: Patient | None, payer: Payer | None, fields: dict) -> None:
     errors = {}
     if patient is not None and patient.clinic_id != clinic.pk:
         errors["patient"] = "Not a patient of this clinic."
     if payer is not None and payer.clinic_id != clinic.pk:
         errors["payer"] = "Not a payer of this clinic."
+    practitioner = fields.get("practitioner")
+    if practitioner is not None and not roles.is_practitioner(clinic=clinic, user=practitioner):
+        errors["practitioner"] = "Only a practitioner of this clinic renders services."
+    code = fields.get("diagnosis_code")
+    if code and not codes.icd10_shape_ok(code):
+        errors["diagnosis_code"] = f"{code!r} is not an ICD-10 code (a letter, two characters, then up to four)."
     if errors:
         raise ValidationError(errors)
+
+
+def provider_number_set(*, clinic: Clinic, practitioner, payer: Payer, number: str) -> ProviderNumber:
+    """Record the practitioner's provider number with this payer (an NPI, checked, for US 837P payers)."""
+    number = (number or "").strip().upper()
+    errors = {}
+    if payer.clinic_id != clinic.pk:
+        errors["payer"] = "Not a payer of this clinic."
+    if not roles.is_practitioner(clinic=clinic, user=practitioner):
+        errors["practitioner"] = "Only a practitioner of this clinic has provider numbers."
+    if not number:
+        errors["number"] = "Enter the provider number."
+    elif payer.claim_format == Payer.ClaimFormat.X12_837P and not codes.npi_ok(number):
+        errors["number"] = "An NPI is ten digits whose last is its check digit; this one does not check."
+    if errors:
+        raise ValidationError(errors)
+    made, _ = ProviderNumber.objects.update_or_create(
+        practitioner=practitioner, payer=payer, defaults={"clinic": clinic, "number": number}
+    )
+    return made
 
 
 def _clean_lines(lines: list[dict]) -> list[dict]:
@@ -101,7 +128,7 @@ def _invoice_create(
     unknown = set(fields) - set(INVOICE_FIELDS)
     if unknown:
         raise TypeError(f"Unknown invoice fields: {sorted(unknown)}")
-    _check_scope(clinic, patient=patient, payer=fields.get("payer"))
+    _check_scope(clinic, patient=patient, payer=fields.get("payer"), fields=fields)
     number = next_number(clinic=clinic, field="last_invoice_number")
     invoice = Invoice(clinic=clinic, patient=patient, number=f"INV-{number:06d}", request_key=request_key, **fields)
     # The key's uniqueness is the database's to enforce (a racing post sees IntegrityError, not a form error).
@@ -125,7 +152,7 @@ def invoice_update(*, invoice: Invoice, lines: list[dict] | None = None, **field
     unknown = set(fields) - set(INVOICE_FIELDS)
     if unknown:
         raise TypeError(f"Unknown invoice fields: {sorted(unknown)}")
-    _check_scope(invoice.clinic, patient=fields.get("patient"), payer=fields.get("payer"))
+    _check_scope(invoice.clinic, patient=fields.get("patient"), payer=fields.get("payer"), fields=fields)
     for name, value in fields.items():
         setattr(invoice, name, value)
     invoice.full_clean(exclude=["validation_errors"])
@@ -136,10 +163,39 @@ def invoice_update(*, invoice: Invoice, lines: list[dict] | None = None, **field
 
 
 @transaction.atomic
+def invoice_accept_duplicate(*, invoice: Invoice, by, reason: str) -> Invoice:
+    """A manager says this invoice is not a duplicate claim (a second visit that day, say): the reason is
+    kept on the invoice and in its history, and the duplicate-claim error becomes a warning."""
+    roles.require_manager(clinic=invoice.clinic, user=by, action="accept a duplicate claim")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this is not a duplicate claim."})
+    if len(reason) > 400:
+        raise ValidationError({"reason": "At most 400 characters."})
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status not in lifecycle.EDITABLE_INVOICE_STATUSES:
+        raise ValidationError(f"A {invoice.get_status_display().lower()} invoice cannot be changed.")
+    invoice.duplicate_override_reason, invoice.duplicate_override_by = reason, by
+    invoice.duplicate_override_at = timezone.now()
+    invoice.save(update_fields=["duplicate_override_reason", "duplicate_override_by", "duplicate_override_at"])
+    InvoiceHistory.objects.create(
+        invoice=invoice,
+        at=invoice.duplicate_override_at,
+        by=by,
+        from_status=invoice.status,
+        to_status=invoice.status,
+        note=f"Accepted as not a duplicate claim: {reason}",
+    )
+    return invoice_validate(invoice=invoice)
+
+
+@transaction.atomic
 def invoice_set_status(*, invoice: Invoice, status: str, by=None) -> Invoice:
     """Staff moves: draft <-> ready, void. Batch moves happen in billing.batches."""
     if status not in (Invoice.Status.DRAFT, Invoice.Status.READY, Invoice.Status.VOID):
         raise lifecycle.InvalidTransition(f"Staff cannot set an invoice to {status} directly.")
+    if status == Invoice.Status.VOID:
+        roles.require_manager(clinic=invoice.clinic, user=by, action="void an invoice")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     move = lifecycle.INVOICE.move_between(invoice.status, status)
     if move is None:

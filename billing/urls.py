@@ -9,6 +9,13 @@ urlpatterns = [
     path("invoices/<int:pk>/", views.invoice_detail, name="billing-invoice-detail"),
     path("invoices/<int:pk>/edit/", views.invoice_edit, name="billing-invoice-edit"),
     path("invoices/<int:pk>/status/", views.invoice_status, name="billing-invoice-status"),
+    path(
+        "invoices/<int:pk>/accept-duplicate/", views.invoice_accept_duplicate, name="billing-invoice-accept-duplicate"
+    ),
+    path("remittances/", views.remittance_list, name="billing-remittance-list"),
+    path("remittances/import/", views.remittance_import, name="billing-remittance-import"),
+    path("remittances/<int:pk>/", views.remittance_detail, name="billing-remittance-detail"),
+    path("remittances/claims/<int:pk>/resolve/", views.remittance_resolve, name="billing-remittance-resolve"),
     path("batches/", views.batch_list, name="billing-batch-list"),
     path("batches/new/", views.batch_create, name="billing-batch-create"),
     path("batches/<int:pk>/", views.batch_detail, name="billing-batch-detail"),

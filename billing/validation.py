@@ -10,7 +10,8 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from billing.models import Invoice, InvoiceLine, Payer
+from billing import codes
+from billing.models import Invoice, InvoiceLine, Payer, ProviderNumber
 
 TIMELY_FILING_DAYS = 365
 
@@ -38,6 +39,75 @@ def _missing_practitioner(invoice, lines, today):
 def _missing_diagnosis(invoice, lines, today):
     if invoice.payer_id and invoice.payer.claim_format == Payer.ClaimFormat.X12_837P and not invoice.diagnosis_code:
         yield "diagnosis_code", "837P claims need a diagnosis code (ICD-10)."
+
+
+def _unknown_diagnosis(invoice, lines, today):
+    code = invoice.diagnosis_code
+    us_claim = invoice.payer_id and invoice.payer.claim_format == Payer.ClaimFormat.X12_837P
+    if code and us_claim and not codes.icd10_cm_billable(code):
+        known = codes.icd10_cm_known(code)
+        yield (
+            "diagnosis_code",
+            (
+                f"{code} is a category, not a billable ICD-10-CM code: give its full code."
+                if known
+                else f"{code} is not in the ICD-10-CM code set."
+            ),
+        )
+
+
+def _missing_provider_number(invoice, lines, today, *, x12: bool):
+    if not (invoice.practitioner_id and invoice.payer_id):
+        return
+    if (invoice.payer.claim_format == Payer.ClaimFormat.X12_837P) != x12:
+        return
+    if not ProviderNumber.objects.filter(practitioner_id=invoice.practitioner_id, payer_id=invoice.payer_id).exists():
+        name = invoice.practitioner.get_full_name() or invoice.practitioner.get_username()
+        if x12:
+            yield "practitioner", f"{name} has no NPI with {invoice.payer}: 837P claims name the rendering provider."
+        else:
+            yield "practitioner", f"{name} has no provider number with {invoice.payer}; the payer may refuse it."
+
+
+def _missing_npi(invoice, lines, today):
+    yield from _missing_provider_number(invoice, lines, today, x12=True)
+
+
+def _missing_payer_provider_number(invoice, lines, today):
+    yield from _missing_provider_number(invoice, lines, today, x12=False)
+
+
+def _duplicate_claim(invoice, lines, today):
+    """Another, earlier invoice bills the same service to the same payer for the same patient (same code,
+    date, units and amount): a claim sent twice. The earlier one stays clean, so the rule always flags the
+    copy; a manager may accept it with a reason (services.invoice_accept_duplicate)."""
+    if invoice.pk is None or invoice.payer_id is None or not lines or invoice.duplicate_override_reason:
+        return
+    key = {(line.service_code, line.date_of_service, line.units, line.amount) for line in lines}
+    earlier = (
+        InvoiceLine.objects.filter(
+            invoice__clinic_id=invoice.clinic_id,
+            invoice__patient_id=invoice.patient_id,
+            invoice__payer_id=invoice.payer_id,
+            invoice_id__lt=invoice.pk,
+            service_code__in={k[0] for k in key},
+            date_of_service__in={k[1] for k in key},
+        )
+        .exclude(invoice__status=Invoice.Status.VOID)
+        .values_list("service_code", "date_of_service", "units", "amount", "invoice__number")
+    )
+    for code, day, units, amount, number in earlier:
+        if (code, day, units, amount) in key:
+            yield (
+                "lines",
+                f"Duplicate claim: {number} already bills {code} on {day} to {invoice.payer} for this patient.",
+            )
+            return
+
+
+def _accepted_duplicate(invoice, lines, today):
+    if invoice.duplicate_override_reason:
+        yield "lines", f"Accepted as not a duplicate: {invoice.duplicate_override_reason}"
 
 
 def _no_lines(invoice, lines, today):
@@ -93,6 +163,11 @@ RULES = [
     ("invalid_line", _negative_line, True),
     ("future_service_date", _future_service, True),
     ("duplicate_line", _duplicate_line, True),
+    ("duplicate_claim", _duplicate_claim, True),
+    ("unknown_diagnosis", _unknown_diagnosis, True),
+    ("missing_npi", _missing_npi, True),
+    ("missing_provider_number", _missing_payer_provider_number, False),
+    ("accepted_duplicate", _accepted_duplicate, False),
     ("late_filing", _late_filing, False),
     ("missing_birth_date", _missing_birth_date, False),
 ]

@@ -76,15 +76,17 @@ def batch_837p(batch: BillingBatch, *, now=None) -> str:
     ]
     by_invoice = groupby(selectors.batch_lines(batch=batch), key=lambda line: line.invoice)
     claims = [(invoice, list(lines)) for invoice, lines in by_invoice]
+    numbers = selectors.provider_numbers(batch=batch)
     sets = 0
     for start in range(0, max(len(claims), 1), MAX_CLAIMS_PER_TRANSACTION):
         sets += 1
-        segments += _transaction(batch, provider, claims[start : start + MAX_CLAIMS_PER_TRANSACTION], sets, now)
+        chunk = claims[start : start + MAX_CLAIMS_PER_TRANSACTION]
+        segments += _transaction(batch, provider, chunk, sets, now, numbers)
     segments += [f"GE*{sets}*{batch.control_number}", f"IEA*1*{control}"]
     return "~\n".join(segments) + "~\n"
 
 
-def _transaction(batch, provider, claims, number: int, now) -> list[str]:
+def _transaction(batch, provider, claims, number: int, now, numbers: dict) -> list[str]:
     st = f"{number:04d}"
     body = [
         f"ST*837*{st}*{VERSION}",
@@ -112,6 +114,11 @@ def _transaction(batch, provider, claims, number: int, now) -> list[str]:
             f"CLM*{_clean(invoice.number, 38)}*{_amount(invoice.total)}***11:B:1*Y*A*Y*Y",
             f"HI*ABK:{_clean(invoice.diagnosis_code).replace('.', '')}",
         ]
+        npi = numbers.get((invoice.practitioner_id, invoice.payer_id))
+        if npi and invoice.practitioner:  # 2310B: who rendered the service, by their own NPI
+            person = invoice.practitioner
+            last = _clean(person.last_name or person.get_username(), 60)
+            body.append(f"NM1*82*1*{last}*{_clean(person.first_name, 35)}****XX*{_digits(npi)}")
         for n, line in enumerate(lines, start=1):
             body += [
                 f"LX*{n}",

@@ -375,6 +375,14 @@ BILLING_WAITING_REFRESH_S = env.int("KALIX_BILLING_WAITING_REFRESH_S", 2)
 # X12 interchange usage indicator: T (test) or P (production); receiver id of the clearinghouse.
 BILLING_X12_USAGE = env.str("KALIX_BILLING_X12_USAGE", "T")
 BILLING_X12_RECEIVER_ID = env.str("KALIX_BILLING_X12_RECEIVER_ID", "CLEARINGHOUSE")
+# A batch request whose cut-off date lies further back than this many days is refused (a typo: 2020).
+BILLING_CUTOFF_MAX_AGE_DAYS = env.int("KALIX_BILLING_CUTOFF_MAX_AGE_DAYS", 730)
+# Largest remittance file (835 or CSV) the import page takes, in bytes.
+BILLING_REMITTANCE_MAX_BYTES = env.int("KALIX_BILLING_REMITTANCE_MAX_BYTES", 50_000_000)
+# Processes that validate a large 835 (pyx12) in parallel while the import posts it; 1 validates in-process.
+BILLING_REMITTANCE_VALIDATE_WORKERS = env.int("KALIX_BILLING_REMITTANCE_VALIDATE_WORKERS", 2)
+# Currency of billing amounts when the clinic's billing provider names none (ISO 4217).
+BILLING_DEFAULT_CURRENCY = env.str("KALIX_BILLING_DEFAULT_CURRENCY", "AUD")
 
 # --- status page ----------------------------------------------------------------------------------
 # Its variables were STATUSPAGE_<NAME>; they are KALIX_STATUSPAGE_<NAME> now (the old names still read, warned).

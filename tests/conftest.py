@@ -8,7 +8,8 @@ import pytest
 
 @pytest.fixture
 def world_b(clinic_b, staff_b, patient_b, payer_b, make_invoice, carrier):
-    """Clinic B's patient, a handed-off message with events, an invoice in a built batch, a payer."""
+    """Clinic B's patient, a handed-off message with events, an invoice in a built batch, a payer, a
+    remittance with a claim payment to resolve."""
     from billing.batches import batch_request, drain_batch_requests
     from messaging import worker
     from messaging.services import message_send
@@ -22,8 +23,15 @@ def world_b(clinic_b, staff_b, patient_b, payer_b, make_invoice, carrier):
     batch, _ = batch_request(clinic=clinic_b, requested_by=staff_b, payer=payer_b, cutoff_date=date.today())
     drain_batch_requests()
     batch.refresh_from_db()
+    from billing.remittance import remittance_import
+    from tests.support.remittance import ClaimPayment, make_835
+
+    era = make_835([ClaimPayment("INV-999999", "NOBODY", invoice.total, invoice.total)], trace="B-EFT-1")
+    remittance, _ = remittance_import(clinic=clinic_b, by=None, content=era.encode())
     return {
         **_reminders_world(clinic_b, staff_b, patient_b),
+        "remittance": remittance,
+        "remittance_claim": remittance.claims.get(),
         "patient": patient_b,
         "message": message,
         "invoice": invoice,

@@ -28,7 +28,14 @@ TARGET = re.compile(r"""\b(?:form)?action=["']([^"']*)["']""", re.I)
 # signature-checked webhooks, the health probe).
 NOT_STAFF = ("admin/", "api/", "status/", "messages/webhooks/", "accounts/", "healthz", "clinic/switch/")
 NOT_SCOPED_FORMS = ("/clinic/switch/", "/accounts/logout/")
-SEGMENT_KIND = {"patients": "patient", "messages": "message", "invoices": "invoice", "batches": "batch"}
+SEGMENT_KIND = {
+    "patients": "patient",
+    "messages": "message",
+    "invoices": "invoice",
+    "batches": "batch",
+    "remittances": "remittance",
+    "claims": "remittance_claim",
+}
 
 
 def staff_routes():
@@ -152,6 +159,8 @@ def test_every_post_form_on_the_staff_pages_carries_its_clinic(world_b, max_b, c
         f"/billing/invoices/{world_b['loose_invoice'].pk}/edit/",
         "/billing/batches/",
         f"/billing/batches/{batch.pk}/",
+        "/billing/remittances/",
+        f"/billing/remittances/{world_b['remittance'].pk}/",
     ]
     targets, missing = set(), []
 
@@ -170,7 +179,9 @@ def test_every_post_form_on_the_staff_pages_carries_its_clinic(world_b, max_b, c
 
     for url in pages:
         check(url)
-    max_b.post(f"/billing/batches/{batch.pk}/submit/", {"form_clinic": clinic_b.pk})  # shows the payment form
+    asked = max_b.post(f"/billing/batches/{batch.pk}/submit/", {"form_clinic": clinic_b.pk}).content.decode()
+    assert f'name="form_clinic" value="{clinic_b.pk}"' in asked  # the confirmation carries the clinic too
+    max_b.post(f"/billing/batches/{batch.pk}/submit/", {"form_clinic": clinic_b.pk, "confirm": "yes"})  # payments
     check(f"/billing/batches/{batch.pk}/")
 
     assert not missing, missing
@@ -187,6 +198,8 @@ def test_every_post_form_on_the_staff_pages_carries_its_clinic(world_b, max_b, c
         "billing-batch-action",
         "billing-batch-remove",
         "billing-batch-payment",
+        "billing-remittance-import",
+        "billing-remittance-resolve",
     }, targets
 
 

@@ -26,6 +26,8 @@ SEGMENT_KIND = {
     "appointments": "appointment",
     "bulk": "bulk_send",
     "threads": "thread",
+    "remittances": "remittance",
+    "claims": "remittance_claim",
 }
 PARAM_KIND = {"invoice_pk": "invoice"}
 # Parameters that are not object ids, and the values each is probed with.

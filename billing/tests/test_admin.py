@@ -11,13 +11,14 @@ def test_admin_rebuilds_a_failed_batch_and_exports(
 ):
     admin_user = make_user("root", is_staff=True, is_superuser=True)
     client.force_login(admin_user)
-    invoice = make_invoice(patient=patient_a, payer=payer_a, member_id="")
+    invoice = make_invoice(patient=patient_a, payer=payer_a)
     failed, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
+    from billing.services import invoice_update
+
+    invoice_update(invoice=invoice, member_id="")  # broken between the request and its build
     batches.drain_batch_requests()
     failed.refresh_from_db()
     assert failed.status == "failed"
-
-    from billing.services import invoice_update
 
     invoice_update(invoice=invoice, member_id="M9")
     changelist = "/admin/billing/billingbatch/"

@@ -39,7 +39,8 @@ def test_invoice_field_errors_change_nothing(client_a, patient_a, payer_b, yeste
     assert Invoice.objects.count() == 0
 
 
-def test_repeated_batch_request_yields_one_batch(client, staff_a, payer_a, yesterday):
+def test_repeated_batch_request_yields_one_batch(client, staff_a, payer_a, yesterday, make_invoice, patient_a):
+    make_invoice(patient=patient_a, payer=payer_a)
     token = Token.objects.create(user=staff_a)
     auth = {"HTTP_AUTHORIZATION": f"Token {token.key}", "HTTP_IDEMPOTENCY_KEY": "abc-123"}
     payload = {"payer": payer_a.pk, "cutoff_date": yesterday.isoformat()}
@@ -51,7 +52,7 @@ def test_repeated_batch_request_yields_one_batch(client, staff_a, payer_a, yeste
     assert BillingBatch.objects.count() == 1
 
 
-def test_batch_actions_and_csv(client_a, make_invoice, patient_a, payer_a, yesterday):
+def test_batch_actions_and_csv(client_a, make_invoice, patient_a, payer_a, yesterday, manager_a):
     invoice = make_invoice(patient=patient_a, payer=payer_a, amounts=("30.00",))
     created = client_a.post(
         "/api/v1/billing/batches/", {"payer": payer_a.pk, "cutoff_date": yesterday.isoformat()}, "application/json"
@@ -60,6 +61,8 @@ def test_batch_actions_and_csv(client_a, make_invoice, patient_a, payer_a, yeste
     url = f"/api/v1/billing/batches/{created['id']}/"
     assert client_a.get(url).json()["status"] == "open"
     assert client_a.get(url + "csv/").content.decode().count("\n") == 2
+    assert client_a.post(url + "submit/").status_code == 403  # a practitioner does not submit
+    client_a.force_login(manager_a)
     assert client_a.post(url + "submit/").json()["status"] == "submitted"
     too_much = client_a.post(url + "payments/", {"invoice": invoice.pk, "amount": "31"}, "application/json")
     assert too_much.status_code == 400 and "amount" in too_much.json()
@@ -72,7 +75,7 @@ def test_other_clinics_billing_is_not_found_in_the_api(client_a, clinic_b, patie
     from billing.services import invoice_create
 
     invoice = invoice_create(clinic=clinic_b, patient=patient_b, payer=payer_b, lines=[_line(yesterday)])
-    batch, _ = batches.batch_request(clinic=clinic_b, requested_by=None, payer=payer_b, cutoff_date=yesterday)
+    batch = _requested_batch(clinic_b, payer_b, yesterday)
     assert client_a.get(f"/api/v1/billing/invoices/{invoice.pk}/").status_code == 404
     assert client_a.get(f"/api/v1/billing/batches/{batch.pk}/").status_code == 404
     assert client_a.post(f"/api/v1/billing/batches/{batch.pk}/cancel/").status_code == 404
@@ -118,3 +121,12 @@ def test_the_api_answers_a_service_refusal_as_a_serializer_would(client_a, make_
     assert response.json() == {"non_field_errors": ["A void invoice cannot be edited."]}
     invoice.refresh_from_db()
     assert invoice.member_id == "M-123"
+
+
+def _requested_batch(clinic, payer, cutoff_date):
+    """A requested batch, written directly: these tests need it to exist, not to be buildable."""
+    from django.utils import timezone
+
+    return BillingBatch.objects.create(
+        clinic=clinic, payer=payer, request_key="theirs", cutoff_date=cutoff_date, requested_at=timezone.now()
+    )

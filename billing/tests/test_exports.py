@@ -100,8 +100,54 @@ def test_837p_download(client_a, built_batch, provider):
     assert validate_x12(response.content.decode())[0]
 
 
-def test_a_cancelled_batch_has_nothing_to_export(client_a, built_batch, staff_a):
-    batches.batch_cancel(batch=built_batch, by=staff_a)
+def test_a_cancelled_batch_has_nothing_to_export(client_a, built_batch, staff_a, manager_a):
+    batches.batch_cancel(batch=built_batch, by=manager_a)
     assert client_a.get(f"/billing/batches/{built_batch.pk}/export.csv").status_code == 409
     assert client_a.get(f"/api/v1/billing/batches/{built_batch.pk}/csv/").status_code == 409
     assert "Download CSV" not in client_a.get(f"/billing/batches/{built_batch.pk}/").content.decode()
+
+
+HOSTILE = {
+    "member_id": '=HYPERLINK("http://x.example","Go")',
+    "service_code": "+cmd|'/C calc'!A0",
+    "description": "-2+3+cmd|' /C calc'!A0",
+    "first_name": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "last_name": "\tTabbed",
+}
+
+
+def test_csv_neutralises_formula_cells_and_still_parses_back_to_the_totals(
+    clinic_a, staff_a, make_invoice, patient_a, payer_a, yesterday
+):
+    patient_a.first_name, patient_a.last_name = HOSTILE["first_name"], HOSTILE["last_name"]
+    patient_a.save()
+    make_invoice(
+        patient=patient_a,
+        payer=payer_a,
+        member_id=HOSTILE["member_id"],
+        service_code=HOSTILE["service_code"],
+        amounts=("80.00",),
+    )
+    make_invoice(patient=patient_a, payer=payer_a, amounts=("120.10",))
+    batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
+    batches.drain_batch_requests()
+    batch.refresh_from_db()
+    from billing.models import InvoiceLine
+
+    InvoiceLine.objects.filter(service_code=HOSTILE["service_code"]).update(description=HOSTILE["description"])
+
+    rows = list(csv.DictReader(io.StringIO(exports.batch_csv(batch))))
+    leads = tuple(exports.FORMULA_LEADS)
+    for row in rows:
+        for column, value in row.items():
+            if column not in ("units", "amount"):
+                assert not value.startswith(leads), (column, value)
+    hostile = [r for r in rows if r["service_code"].startswith("'")]
+    assert len(hostile) == 1
+    assert hostile[0]["member_id"] == "'" + HOSTILE["member_id"]
+    assert hostile[0]["description"] == "'" + HOSTILE["description"]
+    assert hostile[0]["patient_first_name"] == "'" + HOSTILE["first_name"]
+    assert hostile[0]["patient_last_name"] == "'" + HOSTILE["last_name"]
+    # numbers stay numbers: the file parses back to the batch's totals
+    assert sum(Decimal(r["amount"]) for r in rows) == batch.total_amount
+    assert len(rows) == batch.line_count

@@ -33,17 +33,23 @@ def test_the_named_moves_allow_exactly_the_status_pairs_billing_always_allowed()
         "draft": {"ready", "void"},
         "ready": {"draft", "batched", "void"},
         "batched": {"ready", "submitted"},
-        "submitted": {"paid"},
+        # remittance (issue 16): a payer pays in part or refuses the claim
+        "submitted": {"paid", "partially_paid", "denied"},
+        "partially_paid": {"paid"},
+        "denied": set(),
         "paid": set(),
         "void": set(),
     }
 
 
-def test_a_building_batch_cannot_be_cancelled(clinic_a, staff_a, payer_a, yesterday):
+def test_a_building_batch_cannot_be_cancelled(
+    clinic_a, staff_a, payer_a, yesterday, make_invoice, patient_a, manager_a
+):
+    make_invoice(patient=patient_a, payer=payer_a)
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     BillingBatch.objects.filter(pk=batch.pk).update(status="building", build_started_at=timezone.now())
     with pytest.raises(lifecycle.InvalidTransition):
-        batches.batch_cancel(batch=batch, by=staff_a)
+        batches.batch_cancel(batch=batch, by=manager_a)
     assert BillingBatch.objects.get(pk=batch.pk).status == "building"
 
 
@@ -61,7 +67,8 @@ def test_a_batch_whose_worker_died_is_built_again(
     assert ("building", "requested") in moves
 
 
-def test_a_fresh_building_batch_is_left_to_its_worker(clinic_a, staff_a, payer_a, yesterday):
+def test_a_fresh_building_batch_is_left_to_its_worker(clinic_a, staff_a, payer_a, yesterday, make_invoice, patient_a):
+    make_invoice(patient=patient_a, payer=payer_a)
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     BillingBatch.objects.filter(pk=batch.pk).update(status="building", build_started_at=timezone.now())
     assert batches.drain_batch_requests() == 0
@@ -73,8 +80,11 @@ def test_the_safety_net_schedule_pokes_the_live_lane(db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_requests_with_one_key_make_one_batch(clinic_a, staff_a, payer_a, yesterday):
+def test_two_simultaneous_requests_with_one_key_make_one_batch(
+    clinic_a, staff_a, payer_a, yesterday, make_invoice, patient_a
+):
     """The second request looks before the first commits, so only the unique constraint can stop it."""
+    make_invoice(patient=patient_a, payer=payer_a)
     first_inside = threading.Event()
     results = {}
 

@@ -50,7 +50,10 @@ def test_double_submit_of_the_batch_form_makes_one_batch(client_a, make_invoice,
     assert first.url == second.url == f"/billing/batches/{batch.pk}/"
 
 
-def test_waiting_batch_shows_its_place_in_the_queue(client_a, clinic_a, staff_a, payer_a, yesterday):
+def test_waiting_batch_shows_its_place_in_the_queue(
+    client_a, clinic_a, staff_a, payer_a, yesterday, make_invoice, patient_a
+):
+    make_invoice(patient=patient_a, payer=payer_a)
     for _ in range(2):
         batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     content = client_a.get(f"/billing/batches/{batch.pk}/").content.decode()
@@ -67,12 +70,20 @@ def test_batch_form_field_errors(client_a, clinic_a):
     assert BillingBatch.objects.count() == 0
 
 
-def test_batch_actions_from_the_page(client_a, make_invoice, clinic_a, staff_a, patient_a, payer_a, yesterday):
+def test_batch_actions_from_the_page(
+    client_a, make_invoice, clinic_a, staff_a, patient_a, payer_a, yesterday, manager_a
+):
     invoice = make_invoice(patient=patient_a, payer=payer_a, amounts=("50.00",))
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
     batches.drain_batch_requests()
+    client_a.force_login(manager_a)  # submitting and recording payments are a manager's
     here = {"form_clinic": clinic_a.pk}
-    client_a.post(f"/billing/batches/{batch.pk}/submit/", here)
+    asked = client_a.post(f"/billing/batches/{batch.pk}/submit/", here)
+    assert asked.status_code == 200 and "Mark Batch 000000001 submitted?" in asked.content.decode()
+    assert BillingBatch.objects.get(pk=batch.pk).status == "open"  # asked first, nothing done yet
+    client_a.post(f"/billing/batches/{batch.pk}/submit/", {**here, "confirm": "yes"})
+    page = client_a.get(f"/billing/batches/{batch.pk}/")
+    assert page.context["payment_form"]["invoice"].value() == invoice.pk  # the one invoice, chosen already
     bad = client_a.post(f"/billing/batches/{batch.pk}/payment/", {**here, "invoice": invoice.pk, "amount": "60"})
     assert bad.status_code == 400 and "amount" in bad.context["payment_form"].errors
     client_a.post(f"/billing/batches/{batch.pk}/payment/", {**here, "invoice": invoice.pk, "amount": "50"})
@@ -93,7 +104,7 @@ def test_other_clinics_billing_is_not_found(client_a, make_user, clinic_a, clini
         payer=payer_b,
         lines=[{"service_code": "X", "description": "x", "date_of_service": yesterday, "amount": "10"}],
     )
-    batch, _ = batches.batch_request(clinic=clinic_b, requested_by=None, payer=payer_b, cutoff_date=yesterday)
+    batch = _requested_batch(clinic_b, payer_b, yesterday)
     for url in [
         f"/billing/invoices/{invoice.pk}/",
         f"/billing/invoices/{invoice.pk}/edit/",
@@ -134,7 +145,7 @@ def test_edit_page_round_trips_existing_lines(client_a, make_invoice, patient_a,
 
 
 def test_remove_an_invoice_then_cancel_from_the_page(
-    client_a, make_invoice, clinic_a, staff_a, patient_a, payer_a, yesterday
+    client_a, make_invoice, clinic_a, staff_a, patient_a, payer_a, yesterday, manager_a
 ):
     kept, removed = (make_invoice(patient=patient_a, payer=payer_a) for _ in range(2))
     batch, _ = batches.batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=yesterday)
@@ -143,9 +154,19 @@ def test_remove_an_invoice_then_cancel_from_the_page(
     batch.refresh_from_db()
     assert [i.invoice for i in batch.items.filter(active=True)] == [kept]
     assert client_a.get("/billing/").context["pool"][0] == removed
-    client_a.post(f"/billing/batches/{batch.pk}/cancel/", {"form_clinic": clinic_a.pk})
+    client_a.force_login(manager_a)
+    client_a.post(f"/billing/batches/{batch.pk}/cancel/", {"form_clinic": clinic_a.pk, "confirm": "yes"})
     batch.refresh_from_db()
     assert batch.status == "cancelled"
     assert set(Invoice.objects.values_list("status", flat=True)) == {"ready"}
     history = client_a.get(f"/billing/batches/{batch.pk}/").content.decode()
     assert f"Removed {removed.number}" in history and "alice" in history
+
+
+def _requested_batch(clinic, payer, cutoff_date):
+    """A requested batch, written directly: these tests need it to exist, not to be buildable."""
+    from django.utils import timezone
+
+    return BillingBatch.objects.create(
+        clinic=clinic, payer=payer, request_key="theirs", cutoff_date=cutoff_date, requested_at=timezone.now()
+    )
