@@ -35,6 +35,11 @@ SEGMENT_KIND = {
     "batches": "batch",
     "remittances": "remittance",
     "claims": "remittance_claim",
+    "templates": "template",
+    "rules": "rule",
+    "appointments": "appointment",
+    "bulk": "bulk_send",
+    "threads": "thread",
 }
 
 
