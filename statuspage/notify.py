@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Min, Q
 from django.template.loader import render_to_string
@@ -70,9 +70,11 @@ def enqueue_reminder(maintenance: Incident) -> int:
     return _enqueue(rows)
 
 
-def enqueue_confirmation(subscriber: Subscriber) -> int:
-    Notice.objects.filter(subscriber=subscriber, purpose="confirm").delete()  # a fresh link on each request
-    return _enqueue([Notice(subscriber=subscriber, purpose="confirm", next_attempt_at=timezone.now())])
+def enqueue_confirmation(subscriber: Subscriber, *, purpose: str = "confirm") -> int:
+    """A confirmation link to the address: of a new subscription ("confirm") or of a change ("change")."""
+    Notice.objects.filter(subscriber=subscriber, purpose__in=["confirm", "change"], state=Notice.PENDING).delete()
+    Notice.objects.filter(subscriber=subscriber, purpose=purpose).delete()  # a fresh link on each request
+    return _enqueue([Notice(subscriber=subscriber, purpose=purpose, next_attempt_at=timezone.now())])
 
 
 def pending_notices():
@@ -153,10 +155,18 @@ def send_webhook(notice: Notice) -> None:
         raise RuntimeError(f"webhook answered {response.status_code}")
 
 
-def email_content(notice: Notice) -> tuple[str, str]:
+HTML_EMAILS = {"update", "reminder"}  # the ones carrying Markdown from Support
+
+
+def email_content(notice: Notice) -> tuple[str, str, str | None]:
+    """Subject, plain-text body and (for updates and reminders) an HTML body with the Markdown rendered."""
+    from statuspage.selectors import subscription_scope
+
     subscriber = notice.subscriber
+    pending = subscriber.pending_components
     context = {
         "notice": notice,
+        "scope": subscription_scope(subscriber, pending=pending),
         "page_name": settings.STATUSPAGE_NAME,
         "unsubscribe_url": absolute_url("statuspage:unsubscribe", subscriber.token),
         "confirm_url": absolute_url("statuspage:confirm", subscriber.token),
@@ -167,13 +177,17 @@ def email_content(notice: Notice) -> tuple[str, str]:
     if notice.update_id:
         context["update"] = notice.update
     subject = render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).strip()
-    return subject, render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
+    text = render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
+    html = None
+    if notice.purpose in HTML_EMAILS:
+        html = render_to_string(f"statuspage/email/{notice.purpose}.html", context)
+    return subject, text, html
 
 
 def send_email(notice: Notice) -> None:
-    subject, body = email_content(notice)
+    subject, body, html = email_content(notice)
     unsubscribe = absolute_url("statuspage:unsubscribe", notice.subscriber.token)
-    EmailMessage(
+    message = EmailMultiAlternatives(
         subject=subject,
         body=body,
         from_email=settings.STATUSPAGE_FROM_EMAIL,
@@ -183,7 +197,10 @@ def send_email(notice: Notice) -> None:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058: the link takes a POST too
             "Message-ID": f"<statuspage-notice-{notice.pk}@{settings.STATUSPAGE_MESSAGE_ID_DOMAIN}>",
         },
-    ).send()
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    message.send()
 
 
 def _claim(now, batch: int) -> list[Notice]:
