@@ -34,6 +34,19 @@ def public_incidents(*, drafts: bool = False):
     )
 
 
+def _grouped(components: list[Component]) -> list[dict]:
+    """Ungrouped components first, then each group in position order: the public page's order."""
+    groups = []
+    for group in ComponentGroup.objects.all():
+        members = [c for c in components if c.group_id == group.pk]
+        if members:
+            groups.append({"group": group, "components": members})
+    ungrouped = [c for c in components if c.group_id is None]
+    if ungrouped:
+        groups.insert(0, {"group": None, "components": ungrouped})
+    return groups
+
+
 def component_groups() -> list[dict]:
     """Groups (and ungrouped components) in position order, hiding the operational only_show_if_degraded."""
     components = [
@@ -44,15 +57,12 @@ def component_groups() -> list[dict]:
     bars = uptime(components)
     for c in components:
         c.uptime = bars[c.pk]
-    groups = []
-    for group in ComponentGroup.objects.all():
-        members = [c for c in components if c.group_id == group.pk]
-        if members:
-            groups.append({"group": group, "components": members})
-    ungrouped = [c for c in components if c.group_id is None]
-    if ungrouped:
-        groups.insert(0, {"group": None, "components": ungrouped})
-    return groups
+    return _grouped(components)
+
+
+def component_groups_for_forms() -> list[dict]:
+    """Every component (hidden ones too), grouped in the public page's order, for Support's forms."""
+    return _grouped(list(Component.objects.order_by("position", "id")))
 
 
 def home() -> dict:

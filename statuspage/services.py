@@ -483,6 +483,23 @@ def incident_publish(*, incident: Incident, by=None) -> Incident:
     return _apply_timeline(incident, by=by, reason=f"Incident #{incident.pk} backfilled")
 
 
+def incident_edit_check(*, incident: Incident, started_at: datetime | None):
+    """Whether `started_at` fits the incident's timeline (raises ValidationError if not), writing nothing.
+
+    Returns (the updates that move with the start, the timeline), or (None, timeline) for no change.
+    """
+    updates = timeline(incident)
+    if started_at is None or started_at == incident.started_at or incident.kind != Incident.KIND_INCIDENT:
+        return None, updates
+    moved = [u for u in updates if u.display_at == incident.started_at][:1]
+    for update in moved:
+        update.display_at = started_at
+    updates.sort(key=lambda u: (u.display_at, u.pk))
+    trial = Incident(pk=incident.pk, kind=incident.kind, started_at=started_at)
+    check_timeline(trial, updates)
+    return moved, updates
+
+
 @transaction.atomic
 def incident_edit(
     *,
@@ -500,6 +517,7 @@ def incident_edit(
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not name.strip():
         raise ValidationError({"name": "Give the incident a name."})
+    moved, updates = incident_edit_check(incident=incident, started_at=started_at)
     before = {
         "name": incident.name,
         "impact": incident.impact,
@@ -510,14 +528,8 @@ def incident_edit(
     if postmortem_body and not incident.postmortem_published_at:
         incident.postmortem_published_at = timezone.now()
     incident.postmortem_body = postmortem_body
-    updates = timeline(incident)
-    if started_at is not None and started_at != incident.started_at and incident.kind == Incident.KIND_INCIDENT:
-        moved = [u for u in updates if u.display_at == incident.started_at][:1]
+    if moved is not None:
         incident.started_at = started_at
-        for update in moved:
-            update.display_at = started_at
-        updates.sort(key=lambda u: (u.display_at, u.pk))
-        check_timeline(incident, updates)
         for update in moved:
             update.save(update_fields=["display_at", "updated_at"])
     after = {**before, "name": name, "impact": impact, "postmortem_body": postmortem_body}

@@ -45,6 +45,12 @@ def markdown(value):
 
 
 @register.filter
+def form_field(form, name):
+    """form[name] in a template (the status forms list their component fields by group)."""
+    return form[name]
+
+
+@register.filter
 def markdown_plain(value):
     return markdown_text(value)
 
