@@ -117,7 +117,9 @@ class EditUpdateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["display_at"] = page_time_field("Display time", required=True)
         kind = update.incident.kind
-        choices = states.MAINTENANCE_STATUS_CHOICES if kind == Incident.KIND_MAINTENANCE else states.INCIDENT_STATUS_CHOICES
+        choices = (
+            states.MAINTENANCE_STATUS_CHOICES if kind == Incident.KIND_MAINTENANCE else states.INCIDENT_STATUS_CHOICES
+        )
         self.fields["status"].choices = choices
         self.initial.update(status=update.status, body=update.body, display_at=update.display_at)
 
@@ -418,7 +420,9 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return TemplateResponse(request, "statuspage/incident.html", {"incident": incident, "preview": True})
 
     def _update(self, pk: int, update_pk: int) -> IncidentUpdate:
-        return get_object_or_404(IncidentUpdate.objects.select_related("incident"), pk=update_pk, incident__pk=pk, incident__kind=self.kind)
+        return get_object_or_404(
+            IncidentUpdate.objects.select_related("incident"), pk=update_pk, incident__pk=pk, incident__kind=self.kind
+        )
 
     def edit_update_view(self, request, pk: int, update_pk: int):
         update = self._update(pk, update_pk)

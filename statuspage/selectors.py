@@ -12,6 +12,7 @@ from statuspage.models import AffectedComponent, Component, ComponentGroup, Inci
 from statuspage.text import format_duration
 from statuspage.uptime import Uptime, UptimeDay, page_zone, uptime  # noqa: F401 - the pages' uptime reads
 
+
 def duration_label(incident: Incident, *, now: datetime | None = None) -> str:
     if incident.status == states.SCHEDULED:
         return "not started yet"
@@ -160,7 +161,9 @@ def history_month(*, year: int, month: int, component: Component | None = None) 
     following = (first + timedelta(days=32)).replace(day=1)
     incidents = list(
         _incidents_between(
-            datetime.combine(first, time.min, tzinfo=zone), datetime.combine(following, time.min, tzinfo=zone), component
+            datetime.combine(first, time.min, tzinfo=zone),
+            datetime.combine(following, time.min, tzinfo=zone),
+            component,
         )
     )
     for incident in incidents:

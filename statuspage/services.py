@@ -159,7 +159,8 @@ def _apply_timeline(incident: Incident, *, by=None, source: str = "manual", reas
         IncidentComponent.objects.update_or_create(
             incident=incident, component_id=component_id, defaults={"status": status}
         )
-    reason = reason or f"{incident.get_kind_display()} #{incident.pk}: {states.INCIDENT_STATUS_LABELS.get(incident.status, incident.status)}"
+    label = states.INCIDENT_STATUS_LABELS.get(incident.status, incident.status)
+    reason = reason or f"{incident.get_kind_display()} #{incident.pk}: {label}"
     for component in Component.objects.filter(pk__in=touched):
         component_status_write(component=component, source=source, reason=reason, by=by)
     cache.bump()

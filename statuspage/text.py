@@ -24,12 +24,19 @@ def render_markdown(text: str) -> SafeString:
     return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above
 
 
+def _link_text(match) -> str:
+    href, text = match[1], match[2]
+    return text if href == text else f"{text} ({href})"
+
+
 def markdown_text(text: str) -> str:
     """Markdown as a reader of a plain-text email should see it: emphasis marks gone, lists as dashes."""
     rendered = str(render_markdown(text))
     rendered = re.sub(r"<li>", "- ", rendered)
     rendered = re.sub(r"</(p|li|h3|h4|blockquote|pre)>|<br ?/?>", "\n", rendered)
-    rendered = re.sub(r'<a href="([^"]*)"[^>]*>(.*?)</a>', lambda m: f"{m[2]} ({m[1]})" if m[1] != m[2] else m[2], rendered)
+    rendered = re.sub(
+        r'<a href="([^"]*)"[^>]*>(.*?)</a>', lambda m: f"{m[2]} ({m[1]})" if m[1] != m[2] else m[2], rendered
+    )
     plain = html.unescape(re.sub(r"<[^>]+>", "", rendered))
     return re.sub(r"\n{3,}", "\n\n", plain).strip()
 

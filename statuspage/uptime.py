@@ -57,8 +57,7 @@ class UptimeDay:
         if self.status is None:
             return f"{self.day:%d %b %Y}: no data"
         return (
-            f"{self.day:%d %b %Y}: {states.COMPONENT_STATUS_LABELS[self.status]}, "
-            f"{format_percent(self.percent)} uptime"
+            f"{self.day:%d %b %Y}: {states.COMPONENT_STATUS_LABELS[self.status]}, {format_percent(self.percent)} uptime"
         )
 
 
