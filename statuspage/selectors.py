@@ -178,6 +178,21 @@ def history_month(*, year: int, month: int, component: Component | None = None) 
     }
 
 
+def managed_incident(pk: int) -> Incident | None:
+    """For the write API and Support: one incident, drafts included, with its updates as the public reads them."""
+    return public_incidents(drafts=True).filter(pk=pk, kind=Incident.KIND_INCIDENT).first()
+
+
+def managed_update(incident_pk: int, update_pk: int) -> IncidentUpdate | None:
+    return IncidentUpdate.objects.filter(
+        pk=update_pk, incident_id=incident_pk, incident__kind=Incident.KIND_INCIDENT
+    ).first()
+
+
+def component(pk: int) -> Component | None:
+    return Component.objects.filter(pk=pk).first()
+
+
 def subscriber_by_token(token: str) -> Subscriber | None:
     return Subscriber.objects.filter(token=token).first()
 
