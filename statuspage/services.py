@@ -276,7 +276,6 @@ def incident_update_edit(
         target.body = body
     if display_at is not None:
         target.display_at = display_at
-    updates.sort(key=lambda u: (u.display_at, u.pk))
     check_timeline(incident, updates)
     _closed_backfill_guard(incident, updates[-1].status)
     target.save(update_fields=["status", "body", "display_at", "updated_at"])
@@ -495,7 +494,6 @@ def incident_edit_check(*, incident: Incident, started_at: datetime | None):
     moved = [u for u in updates if u.display_at == incident.started_at][:1]
     for update in moved:
         update.display_at = started_at
-    updates.sort(key=lambda u: (u.display_at, u.pk))
     trial = Incident(pk=incident.pk, kind=incident.kind, started_at=started_at)
     check_timeline(trial, updates)
     return moved, updates
