@@ -108,8 +108,6 @@ def test_a_deleted_maintenance_leaves_the_api_at_once(client, components, suppor
     url = "/api/v2/scheduled-maintenances/upcoming.json"
     assert client.get(url).json()["scheduled_maintenances"]
     client.force_login(support)
-    response = client.post(
-        f"/admin/statuspage/scheduledmaintenance/{maintenance.pk}/delete/", {"post": "yes"}
-    )
+    response = client.post(f"/admin/statuspage/scheduledmaintenance/{maintenance.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert client.get(url).json()["scheduled_maintenances"] == []

@@ -64,9 +64,7 @@ def test_no_data_only_before_the_component_existed(components):
 
 def test_today_is_red_while_the_log_says_so_even_after_a_back_dated_entry(components, open_incident):
     sms = components["sms"]
-    open_incident(
-        name="SMS", components={sms: states.PARTIAL_OUTAGE}, started_at=timezone.now() - timedelta(days=400)
-    )
+    open_incident(name="SMS", components={sms: states.PARTIAL_OUTAGE}, started_at=timezone.now() - timedelta(days=400))
     sms.refresh_from_db()
     assert sms.status == states.PARTIAL_OUTAGE
     change = ComponentStatusChange.objects.get(component=sms)
