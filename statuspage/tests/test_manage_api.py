@@ -66,11 +66,12 @@ def test_tools_open_post_correct_and_delete_updates(api, components):
     pk = created.json()["id"]
     email.refresh_from_db()
     assert email.status == states.DEGRADED_PERFORMANCE
+    an_hour_in = (started + timedelta(hours=1)).isoformat()
     posted = api.patch(
         f"{BASE}/incidents/{pk}",
-        {"incident": {"status": "identified", "body": "Found.", "display_at": (started + timedelta(hours=1)).isoformat()}},
+        {"incident": {"status": "identified", "body": "Found.", "display_at": an_hour_in}},
         content_type="application/json",
-    )  # fmt: skip
+    )
     assert posted.status_code == 200 and posted.json()["status"] == "identified"
     update_id = next(u["id"] for u in posted.json()["incident_updates"] if u["status"] == "identified")
     edited = api.patch(
