@@ -227,6 +227,9 @@ def incident_post_update(
     update = IncidentUpdate.objects.create(
         incident=incident, status=status, body=body, display_at=display_at, notify=notify_subscribers, created_by=by
     )
+    # A component left at the status this incident already sets on it is not affected by this update.
+    already = dict(incident.incident_components.values_list("component_id", "status"))
+    components = {c: s for c, s in components.items() if already.get(c.pk) != s}
     shown = _status_before(incident, updates, [c.pk for c in components])
     for component, new_status in components.items():
         AffectedComponent.objects.create(

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 
 def local(dt) -> str:
-    return dt.astimezone(selectors.page_zone()).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.astimezone(selectors.page_zone()).strftime("%Y-%m-%dT%H:%M")  # a datetime-local input
 
 
 def test_support_posts_an_incident_timeline_and_the_public_reads_it(browser, page, login, live_server, support):
