@@ -12,6 +12,12 @@ def _sees_its_own_writes(fresh_generation):
 
 
 @pytest.fixture
+def support_client(client, support):
+    client.force_login(support)
+    return client
+
+
+@pytest.fixture
 def open_incident(components):
     def make(**kwargs):
         defaults = {

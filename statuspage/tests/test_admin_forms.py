@@ -3,17 +3,10 @@ current status, components grouped as on the public page, notify not ticked for 
 
 import re
 
-import pytest
 from django.urls import reverse
 
 from statuspage import services, states
 from statuspage.models import Component, Incident
-
-
-@pytest.fixture
-def support_client(client, support):
-    client.force_login(support)
-    return client
 
 
 def test_date_time_inputs_show_the_page_time_zone(support_client, components):

@@ -12,12 +12,6 @@ from statuspage import selectors, services, states
 from statuspage.models import IncidentRevision
 
 
-@pytest.fixture
-def support_client(client, support):
-    client.force_login(support)
-    return client
-
-
 def local(dt) -> str:
     return dt.astimezone(selectors.page_zone()).strftime("%Y-%m-%dT%H:%M")
 
