@@ -158,15 +158,13 @@ def send_webhook(notice: Notice) -> None:
 HTML_EMAILS = {"update", "reminder"}  # the ones carrying Markdown from Support
 
 
-def email_content(notice: Notice) -> tuple[str, str, str | None]:
-    """Subject, plain-text body and (for updates and reminders) an HTML body with the Markdown rendered."""
+def _email_context(notice: Notice) -> dict:
     from statuspage.selectors import subscription_scope
 
     subscriber = notice.subscriber
-    pending = subscriber.pending_components
     context = {
         "notice": notice,
-        "scope": subscription_scope(subscriber, pending=pending),
+        "scope": subscription_scope(subscriber, pending=subscriber.pending_components),
         "page_name": settings.STATUSPAGE_NAME,
         "unsubscribe_url": absolute_url("statuspage:unsubscribe", subscriber.token),
         "confirm_url": absolute_url("statuspage:confirm", subscriber.token),
@@ -176,16 +174,26 @@ def email_content(notice: Notice) -> tuple[str, str, str | None]:
         context["incident_url"] = absolute_url("statuspage:incident", notice.incident_id)
     if notice.update_id:
         context["update"] = notice.update
+    return context
+
+
+def email_content(notice: Notice) -> tuple[str, str]:
+    """Subject and plain-text body (Markdown shown as plain text)."""
+    context = _email_context(notice)
     subject = render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).strip()
-    text = render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
-    html = None
-    if notice.purpose in HTML_EMAILS:
-        html = render_to_string(f"statuspage/email/{notice.purpose}.html", context)
-    return subject, text, html
+    return subject, render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
+
+
+def email_html(notice: Notice) -> str | None:
+    """The HTML part, with Support's Markdown rendered (updates and reminders; None for the others)."""
+    if notice.purpose not in HTML_EMAILS:
+        return None
+    return render_to_string(f"statuspage/email/{notice.purpose}.html", _email_context(notice))
 
 
 def send_email(notice: Notice) -> None:
-    subject, body, html = email_content(notice)
+    subject, body = email_content(notice)
+    html = email_html(notice)
     unsubscribe = absolute_url("statuspage:unsubscribe", notice.subscriber.token)
     message = EmailMultiAlternatives(
         subject=subject,
