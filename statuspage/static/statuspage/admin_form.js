@@ -25,7 +25,10 @@
       if (filling || past) notify.checked = false;
       notify.disabled = !!filling;
     }
-    Array.prototype.forEach.call(times, function (input) { input.addEventListener("change", refresh); });
+    Array.prototype.forEach.call(times, function (input) {
+      input.addEventListener("input", refresh);
+      input.addEventListener("change", refresh);
+    });
     if (backfill) backfill.addEventListener("change", refresh);
     refresh();
   }
