@@ -53,15 +53,15 @@ def bump() -> None:
 
 # The hottest bodies also live in a plain dict of this process, {key: (generation, expires, body)}: no
 # pickling or locking per read, which the LocMem backend does. Bounded by the number of cached URLs.
-_hot: dict[str, tuple[int, float, bytes]] = {}
+_hot: dict[str, tuple[int, float, bytes, str]] = {}
 
 
-def peek(key: str):
-    """The body cached under `key` for the current generation, or None (the fast path's read)."""
+def peek(key: str) -> tuple[bytes, str] | None:
+    """(body, ETag) cached under `key` for the current generation, or None (the fast path's read)."""
     generation, _ = current()
     entry = _hot.get(key)
     if entry and entry[0] == generation and entry[1] > time.monotonic():
-        return entry[2]
+        return entry[2], entry[3]
     return None
 
 
@@ -75,7 +75,7 @@ def get_or_build(key: str, build):
         value = build()
         store.set(full_key, value, settings.STATUSPAGE_CACHE_SECONDS)
     if isinstance(value, bytes) and not key.startswith("page:incident:"):
-        _hot[key] = (generation, time.monotonic() + settings.STATUSPAGE_CACHE_SECONDS, value)
+        _hot[key] = (generation, time.monotonic() + settings.STATUSPAGE_CACHE_SECONDS, value, etag(value))
     return value
 
 

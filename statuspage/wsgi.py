@@ -52,12 +52,13 @@ def status_fast_path(django_app):
         headers = learned.get(origin)
         if headers is not None:
             try:
-                body = cache.peek(key)
+                hot = cache.peek(key)
             except Exception:  # e.g. the database went away while re-reading the generation
                 log.exception("status fast path: falling back to Django")
-                body = None
-            if body is not None:
-                start_response("200 OK", [*headers, ("ETag", cache.etag(body)), ("Content-Length", str(len(body)))])
+                hot = None
+            if hot is not None:
+                body, tag = hot  # the tag was computed once, when the body was cached
+                start_response("200 OK", [*headers, ("ETag", tag), ("Content-Length", str(len(body)))])
                 return [body]
 
         def remember(status, response_headers, exc_info=None):
