@@ -93,29 +93,39 @@ def timeline(incident: Incident) -> list[IncidentUpdate]:
     return list(incident.updates.order_by("display_at", "id"))
 
 
-def check_timeline(incident: Incident, updates: list[IncidentUpdate], *, now: datetime | None = None) -> None:
+def check_timeline(
+    incident: Incident, updates: list[IncidentUpdate], *, now: datetime | None = None, around: set[int] | None = None
+) -> None:
     """Refuse a timeline that could not have happened: a time in the future, an update before the start
-    or before the previous update, a status the previous one cannot move to, a resolution before the start."""
+    or before the previous update, a status the previous one cannot move to, a resolution before the start.
+
+    `around`: only the updates at these positions and their neighbours are checked (what a post, a
+    correction or a deletion changed), so an old incident entered before these rules can still be
+    corrected; None checks every update.
+    """
     now = now or timezone.now()
     moves = states.machine(incident.kind)
     if incident.kind == Incident.KIND_INCIDENT and incident.started_at > now:
         raise ValidationError({"started_at": "An incident cannot start in the future."})
-    previous, previous_at = states.NEW, None
-    for update in updates:
+    if around is None:
+        pairs = range(len(updates))
+    else:
+        pairs = sorted({j for i in around for j in (i, i + 1) if 0 <= j < len(updates)})
+    for i in pairs:
+        update, previous = updates[i], updates[i - 1] if i else None
         if update.display_at > now:
             raise ValidationError({"display_at": "An update cannot be shown in the future."})
         if incident.kind == Incident.KIND_INCIDENT:
             if update.display_at < incident.started_at:
-                field = "started_at" if previous_at is None else "display_at"
+                field = "started_at" if previous is None else "display_at"
                 raise ValidationError({field: "An update cannot be shown before the incident started."})
-            if previous_at is not None and update.display_at < previous_at:
+            if previous is not None and update.display_at < previous.display_at:
                 raise ValidationError(
                     {"display_at": "Updates are in time order: this one cannot be before the previous update."}
                 )
-        if not moves.can(update.status, previous):
-            refused = f"Cannot move from {previous or 'new'} to {update.status}."
-            raise ValidationError({"status": refused})
-        previous, previous_at = update.status, update.display_at
+        before = previous.status if previous is not None else states.NEW
+        if not moves.can(update.status, before):
+            raise ValidationError({"status": f"Cannot move from {before or 'new'} to {update.status}."})
 
 
 def _derived(incident: Incident, updates: list[IncidentUpdate]) -> dict:
@@ -221,7 +231,7 @@ def incident_post_update(
     display_at = display_at or now
     updates = timeline(incident)
     candidate = IncidentUpdate(incident=incident, status=status, body=body, display_at=display_at)
-    check_timeline(incident, [*updates, candidate], now=now)
+    check_timeline(incident, [*updates, candidate], now=now, around={len(updates)})
     notify_subscribers = notify_subscribers and not incident.is_backfill
 
     update = IncidentUpdate.objects.create(
@@ -279,7 +289,7 @@ def incident_update_edit(
         target.body = body
     if display_at is not None:
         target.display_at = display_at
-    check_timeline(incident, updates)
+    check_timeline(incident, updates, around={updates.index(target)})
     _closed_backfill_guard(incident, updates[-1].status)
     target.save(update_fields=["status", "body", "display_at", "updated_at"])
     after = {"status": target.status, "body": target.body, "display_at": target.display_at}
@@ -298,10 +308,12 @@ def incident_update_edit(
 def incident_update_delete(*, update: IncidentUpdate, by=None) -> Incident:
     """Delete a posted update (not the only one: delete the incident instead); audited."""
     incident = Incident.objects.select_for_update().get(pk=update.incident_id)
-    updates = [u for u in timeline(incident) if u.pk != update.pk]
+    everything = timeline(incident)
+    position = next((i for i, u in enumerate(everything) if u.pk == update.pk), 0)
+    updates = [u for u in everything if u.pk != update.pk]
     if not updates:
         raise ValidationError("This is the incident's only update: delete the incident instead.")
-    check_timeline(incident, updates)
+    check_timeline(incident, updates, around={min(position, len(updates) - 1)})
     _closed_backfill_guard(incident, updates[-1].status)
     gone = IncidentUpdate.objects.filter(pk=update.pk).first()
     if gone is None:
@@ -498,7 +510,7 @@ def incident_edit_check(*, incident: Incident, started_at: datetime | None):
     for update in moved:
         update.display_at = started_at
     trial = Incident(pk=incident.pk, kind=incident.kind, started_at=started_at)
-    check_timeline(trial, updates)
+    check_timeline(trial, updates, around={0})
     return moved, updates
 
 

@@ -116,3 +116,13 @@ def test_a_future_start_is_refused_when_opening(components):
             name="2027", status=states.INVESTIGATING, body="x", started_at=timezone.now() + timedelta(days=365)
         )
     assert "started_at" in refused.value.error_dict
+
+
+def test_posting_checks_only_against_the_latest_update(three_updates):
+    """Rows entered before these rules (out of time order further back) do not block a new update."""
+    incident, start = three_updates
+    identified = incident.updates.get(status=states.IDENTIFIED)
+    identified.__class__.objects.filter(pk=identified.pk).update(display_at=start - timedelta(hours=1))
+    services.incident_post_update(incident=incident, status=states.POSTMORTEM, body="Postmortem.")
+    incident.refresh_from_db()
+    assert incident.status == states.POSTMORTEM
