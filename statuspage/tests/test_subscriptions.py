@@ -77,3 +77,7 @@ def test_rfc8058_one_click_post_unsubscribes(client, components):
     assert response.status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at is not None
+
+
+def test_an_unsubscribe_page_with_a_nul_in_the_token_is_a_404(client, db):
+    assert client.get("/status/unsubscribe/abc%00def/").status_code == 404
