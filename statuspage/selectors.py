@@ -28,7 +28,12 @@ def public_incidents(*, drafts: bool = False):
         Prefetch(
             "updates",
             queryset=IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
-                Prefetch("affected", queryset=AffectedComponent.objects.select_related("component"))
+                Prefetch(
+                    "affected",
+                    queryset=AffectedComponent.objects.select_related("component").order_by(
+                        "component__position", "component_id"
+                    ),
+                )
             ),
         ),
         "components",

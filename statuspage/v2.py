@@ -138,7 +138,12 @@ def _incidents(queryset) -> list[dict]:
         Prefetch(
             "updates",
             queryset=IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
-                Prefetch("affected", queryset=AffectedComponent.objects.select_related("component"))
+                Prefetch(
+                    "affected",
+                    queryset=AffectedComponent.objects.select_related("component").order_by(
+                        "component__position", "component_id"
+                    ),
+                )
             ),
         ),
         "components",
