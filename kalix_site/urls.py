@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/pages/<str:page_id>/", include("statuspage.manage_urls")),  # Statuspage-shaped write API
     path("api/v1/", include("kalix_site.api_urls")),
     path("api/v2/", include("statuspage.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,6 +7,7 @@ page's time zone (STATUSPAGE_TIME_ZONE), with UTC on hover.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +21,9 @@ from statuspage.models import (
     ComponentGroup,
     ComponentStatusChange,
     Incident,
+    IncidentRevision,
     IncidentTemplate,
+    IncidentUpdate,
     Notice,
     PlainIncident,
     ScheduledMaintenance,
@@ -31,18 +34,44 @@ from statuspage.templatetags.statuspage import page_time
 NOT_AFFECTED = ""
 
 
+def page_time_field(label: str, *, required: bool = False, help_text: str = "") -> forms.DateTimeField:
+    """A date-time input that says, and takes, the page's time zone (never later than now)."""
+    zone = selectors.page_zone()
+    now = timezone.now().astimezone(zone)
+    offset = now.strftime("%z")
+    where = f"{zone.key} ({now:%Z}, UTC{offset[:3]}:{offset[3:]})"
+    return forms.DateTimeField(
+        required=required,
+        label=f"{label} ({zone.key})",
+        help_text=" ".join(filter(None, [help_text, f"In {where}."])),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": "60", "data-page-now": now.strftime(INPUT_FORMAT)},
+            format=INPUT_FORMAT,
+        ),
+    )
+
+
+INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
 def component_fields(form: forms.Form, *, initial: dict[int, str] | None = None, statuses=None) -> None:
-    """One "new status" select per component (empty: not affected by this update)."""
+    """One "new status" select per component (empty: not affected by this update), grouped as on the
+    public page: `form.component_groups` lists (group name, field names) in the page's order."""
     statuses = statuses or states.COMPONENT_STATUS_CHOICES
-    for component in Component.objects.select_related("group"):
-        label = f"{component.group.name} › {component.name}" if component.group else component.name
-        form.fields[f"component_{component.pk}"] = forms.ChoiceField(
-            label=label,
-            required=False,
-            choices=[(NOT_AFFECTED, "— not affected —"), *statuses],
-            initial=(initial or {}).get(component.pk, NOT_AFFECTED),
-            help_text=f"Now: {states.COMPONENT_STATUS_LABELS[component.status]}",
-        )
+    form.component_groups = []
+    for entry in selectors.component_groups_for_forms():
+        names = []
+        for component in entry["components"]:
+            name = f"component_{component.pk}"
+            form.fields[name] = forms.ChoiceField(
+                label=component.name,
+                required=False,
+                choices=[(NOT_AFFECTED, "— not affected —"), *statuses],
+                initial=(initial or {}).get(component.pk, NOT_AFFECTED),
+                help_text=f"Now: {states.COMPONENT_STATUS_LABELS[component.status]}",
+            )
+            names.append(name)
+        form.component_groups.append((entry["group"].name if entry["group"] else "", names))
 
 
 def chosen_components(form: forms.Form) -> dict[Component, str]:
@@ -57,22 +86,42 @@ def chosen_components(form: forms.Form) -> dict[Component, str]:
 class PostUpdateForm(forms.Form):
     status = forms.ChoiceField()
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 70}), help_text="Markdown.")
-    display_at = forms.DateTimeField(
-        required=False, label="Display time", help_text="Leave empty for now. In the page's time zone."
-    )
     notify = forms.BooleanField(required=False, initial=True, label="Notify subscribers")
 
     def __init__(self, *args, incident: Incident, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["display_at"] = page_time_field(
+            "Display time", help_text="Leave empty for now; not before the previous update."
+        )
         choices = (
             states.MAINTENANCE_STATUS_CHOICES
             if incident.kind == Incident.KIND_MAINTENANCE
             else states.INCIDENT_STATUS_CHOICES
         )
         self.fields["status"].choices = choices
-        self.fields["status"].initial = incident.status
+        self.initial.setdefault("status", incident.status or choices[0][0])  # the incident's current status
+        if incident.is_backfill:
+            del self.fields["notify"]  # a backfilled incident never notifies
+        self.order_fields(["status", "body", "display_at", "notify"])
         current = {link.component_id: link.status for link in incident.incident_components.all()}
         component_fields(self, initial=current)
+
+
+class EditUpdateForm(forms.Form):
+    """Correct a posted update: its status, text and time (components stay as posted)."""
+
+    status = forms.ChoiceField()
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 70}), help_text="Markdown.")
+
+    def __init__(self, *args, update, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["display_at"] = page_time_field("Display time", required=True)
+        kind = update.incident.kind
+        choices = (
+            states.MAINTENANCE_STATUS_CHOICES if kind == Incident.KIND_MAINTENANCE else states.INCIDENT_STATUS_CHOICES
+        )
+        self.fields["status"].choices = choices
+        self.initial.update(status=update.status, body=update.body, display_at=update.display_at)
 
 
 class OpenIncidentForm(forms.Form):
@@ -83,8 +132,11 @@ class OpenIncidentForm(forms.Form):
     impact = forms.ChoiceField(choices=states.IMPACT_CHOICES[:4], initial=states.IMPACT_MINOR)
     status = forms.ChoiceField(choices=states.INCIDENT_STATUS_CHOICES[:4], initial=states.INVESTIGATING)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 70}), help_text="Markdown.")
-    started_at = forms.DateTimeField(
-        required=False, help_text="Leave empty for now; may be in the past. In the page's time zone."
+    backfill = forms.BooleanField(
+        required=False,
+        label="Backfill a past incident",
+        help_text="Enter an incident after the fact: it stays a draft (not public, no current status changes) "
+        "while you add its updates, and is published already resolved. It never notifies anyone.",
     )
     notify = forms.BooleanField(required=False, initial=True, label="Notify subscribers")
 
@@ -101,16 +153,45 @@ class OpenIncidentForm(forms.Form):
             )
             affected = {c.pk: template.component_status for c in template.components.all()}
         super().__init__(*args, initial=initial, **kwargs)
+        self.fields["started_at"] = page_time_field("Started at", help_text="Leave empty for now; never later.")
+        self.order_fields(["template", "name", "impact", "status", "body", "started_at", "backfill", "notify"])
         component_fields(self, initial=affected)
 
 
 class ScheduleMaintenanceForm(forms.Form):
     name = forms.CharField(max_length=200)
-    scheduled_for = forms.DateTimeField(help_text="In the page's time zone.")
-    scheduled_until = forms.DateTimeField(help_text="In the page's time zone.")
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "cols": 70}), help_text="Markdown.")
     components = forms.ModelMultipleChoiceField(queryset=Component.objects.all(), required=False)
     notify = forms.BooleanField(required=False, initial=True, label="Notify subscribers")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in (("scheduled_for", "From"), ("scheduled_until", "Until")):
+            field = page_time_field(label, required=True)
+            field.widget.attrs.pop("data-page-now")
+            self.fields[name] = field
+        self.order_fields(["name", "scheduled_for", "scheduled_until", "body", "components", "notify"])
+
+
+class IncidentChangeForm(forms.ModelForm):
+    """The incident's own fields; a new start time is checked against its timeline before saving."""
+
+    class Meta:
+        model = Incident
+        fields = ["name", "impact", "started_at", "postmortem_body"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["started_at"] = page_time_field("Started at", help_text="Not in the future; empty keeps it.")
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and data.get("started_at"):
+            try:
+                services.incident_edit_check(incident=self.instance, started_at=data["started_at"])
+            except ValidationError as error:
+                errors.add_form_errors(self, error)
+        return data
 
 
 class InPageTimeZone:
@@ -136,6 +217,10 @@ class ComponentGroupAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
+        services.page_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
         services.page_changed()
 
 
@@ -193,6 +278,10 @@ class ComponentAdmin(InPageTimeZone, admin.ModelAdmin):
         super().delete_model(request, obj)
         services.page_changed()
 
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        services.page_changed()
+
 
 @admin.register(ComponentStatusChange)
 class ComponentStatusChangeAdmin(admin.ModelAdmin):
@@ -219,7 +308,8 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
     list_display = ["name", "status_label", "impact", "started", "duration", "draft"]
     list_filter = ["status", "impact", "is_draft"]
     search_fields = ["name"]
-    fields = ["name", "impact", "postmortem_body"]
+    form = IncidentChangeForm
+    fields = ["name", "impact", "started_at", "postmortem_body"]
 
     @admin.display(description="Status", ordering="status")
     def status_label(self, obj):
@@ -246,7 +336,16 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             name=form.cleaned_data["name"],
             impact=form.cleaned_data["impact"],
             postmortem_body=form.cleaned_data["postmortem_body"],
+            started_at=form.cleaned_data.get("started_at"),
+            by=request.user,
         )
+
+    def delete_model(self, request, obj):
+        services.incident_delete(incident=obj)
+
+    def delete_queryset(self, request, queryset):
+        for incident in queryset:
+            services.incident_delete(incident=incident)
 
     def get_urls(self):
         name = self.model._meta.model_name
@@ -256,6 +355,17 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             path("<int:pk>/post-update/", wrap(self.post_update_view), name=f"statuspage_{name}_post_update"),
             path("<int:pk>/publish/", wrap(self.publish_view), name=f"statuspage_{name}_publish"),
             path("<int:pk>/discard/", wrap(self.discard_view), name=f"statuspage_{name}_discard"),
+            path("<int:pk>/preview/", wrap(self.preview_view), name=f"statuspage_{name}_preview"),
+            path(
+                "<int:pk>/updates/<int:update_pk>/edit/",
+                wrap(self.edit_update_view),
+                name=f"statuspage_{name}_edit_update",
+            ),
+            path(
+                "<int:pk>/updates/<int:update_pk>/delete/",
+                wrap(self.delete_update_view),
+                name=f"statuspage_{name}_delete_update",
+            ),
             *super().get_urls(),
         ]
 
@@ -287,7 +397,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
                         status=form.cleaned_data["status"],
                         body=form.cleaned_data["body"],
                         components=chosen_components(form),
-                        notify_subscribers=form.cleaned_data["notify"],
+                        notify_subscribers=form.cleaned_data.get("notify", False),
                         display_at=form.cleaned_data["display_at"],
                         by=request.user,
                     )
@@ -299,6 +409,60 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             return self.render_form(
                 request, title=f"Post update: {incident.name}", form=form, incident=incident, submit="Post update"
             )
+
+    def preview_view(self, request, pk: int):
+        """The incident's public page as it will look, drafts included (nothing is cached)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        incident = selectors.incident_detail(pk, preview=True)
+        if incident is None or incident.kind != self.kind:
+            raise Http404
+        return TemplateResponse(request, "statuspage/incident.html", {"incident": incident, "preview": True})
+
+    def _update(self, pk: int, update_pk: int) -> IncidentUpdate:
+        return get_object_or_404(
+            IncidentUpdate.objects.select_related("incident"), pk=update_pk, incident__pk=pk, incident__kind=self.kind
+        )
+
+    def edit_update_view(self, request, pk: int, update_pk: int):
+        update = self._update(pk, update_pk)
+        if not request.user.has_perm("statuspage.change_incidentupdate"):
+            raise PermissionDenied
+        with timezone.override(selectors.page_zone()):
+            form = EditUpdateForm(request.POST or None, update=update)
+            if request.method == "POST" and form.is_valid():
+                try:
+                    services.incident_update_edit(
+                        update=update,
+                        status=form.cleaned_data["status"],
+                        body=form.cleaned_data["body"],
+                        display_at=form.cleaned_data["display_at"],
+                        by=request.user,
+                    )
+                except ValidationError as error:
+                    errors.add_form_errors(form, error)
+                else:
+                    self.message_user(request, "Update corrected.", messages.SUCCESS)
+                    return redirect(self._change_url(update.incident))
+            return self.render_form(
+                request, title="Correct an update", form=form, incident=update.incident, submit="Save correction"
+            )
+
+    def delete_update_view(self, request, pk: int, update_pk: int):
+        update = self._update(pk, update_pk)
+        if not request.user.has_perm("statuspage.delete_incidentupdate"):
+            raise PermissionDenied
+        form = forms.Form(request.POST or None)
+        if request.method == "POST":
+            try:
+                services.incident_update_delete(update=update, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, errors.as_text(error), messages.ERROR)
+            else:
+                self.message_user(request, "Update deleted.", messages.SUCCESS)
+            return redirect(self._change_url(update.incident))
+        title = f"Delete the {update.get_status_display()} update of {page_time(update.display_at)}?"
+        return self.render_form(request, title=title, form=form, incident=update.incident, submit="Delete update")
 
     def publish_view(self, request, pk: int):
         incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
@@ -335,6 +499,9 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             ),
             "publish_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_publish", args=[incident.pk]),
             "discard_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_discard", args=[incident.pk]),
+            "preview_url": reverse(f"admin:statuspage_{self.model._meta.model_name}_preview", args=[incident.pk]),
+            "edit_update_url": f"/admin/statuspage/{self.model._meta.model_name}/{incident.pk}/updates/",
+            "revisions": incident.revisions.select_related("changed_by")[:50],
             "public_url": reverse("statuspage:incident", args=[incident.pk]),
             **(extra_context or {}),
         }
@@ -359,6 +526,7 @@ class IncidentAdmin(BaseIncidentAdmin):
                         components=chosen_components(form),
                         notify_subscribers=form.cleaned_data["notify"],
                         started_at=form.cleaned_data["started_at"],
+                        backfill=form.cleaned_data["backfill"],
                         by=request.user,
                     )
                 except ValidationError as error:
@@ -373,7 +541,7 @@ class IncidentAdmin(BaseIncidentAdmin):
 class ScheduledMaintenanceAdmin(BaseIncidentAdmin):
     kind = Incident.KIND_MAINTENANCE
     list_display = ["name", "status_label", "window_start", "window_end"]
-    fields = ["name", "impact", "postmortem_body"]
+    fields = ["name", "impact", "started_at", "postmortem_body"]
 
     @admin.display(description="From", ordering="scheduled_for")
     def window_start(self, obj):
@@ -438,6 +606,27 @@ class SubscriberAdmin(admin.ModelAdmin):
         for subscriber in queryset:
             services.subscriber_unsubscribe(token=subscriber.token)
         self.message_user(request, f"Unsubscribed {queryset.count()}.", messages.SUCCESS)
+
+
+@admin.register(IncidentRevision)
+class IncidentRevisionAdmin(admin.ModelAdmin):
+    """The audit of corrections: read only."""
+
+    list_display = ["incident", "action", "update_id", "changed_by", "when"]
+    list_filter = ["action"]
+
+    @admin.display(description="When", ordering="changed_at")
+    def when(self, obj):
+        return page_time(obj.changed_at)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Notice)

@@ -9,7 +9,9 @@ import json
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from statuspage import cache, states, v2
@@ -89,6 +91,9 @@ class IncidentSerializer(serializers.Serializer):
 
 class ScheduledMaintenanceSerializer(IncidentSerializer):
     status = serializers.ChoiceField(choices=states.MAINTENANCE_STATUS_CHOICES)
+    reminder_intervals = serializers.CharField(
+        help_text='Hours before the start when subscribers are reminded, as Statuspage writes it: "[1]".'
+    )
     scheduled_for = serializers.DateTimeField()
     scheduled_until = serializers.DateTimeField()
 
@@ -121,9 +126,19 @@ class SummaryDocument(serializers.Serializer):
     status = StatusSerializer()
 
 
-def cached_json(name: str) -> HttpResponse:
+def cached_json(name: str, request=None) -> HttpResponse:
     body = cache.get_or_build(f"v2:{name}", lambda: json.dumps(v2.document(name), separators=(",", ":")).encode())
-    return cache.response(body, "json")
+    return cache.response(body, "json", request)
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """Statuspage's documents are JSON whatever the Accept header says: one answer per URL, cached or not."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 def endpoint(name: str, document, summary: str):
@@ -135,12 +150,23 @@ def endpoint(name: str, document, summary: str):
         auth=[],
     )
     def get(self, request):
-        return cached_json(name)
+        return cached_json(name, request)
+
+    def options(self, request, *args, **kwargs):
+        return cache.preflight(request)
 
     return type(
         f"V2{name.title().replace('/', '').replace('-', '')}View",
         (APIView,),
-        {"get": get, "authentication_classes": [], "permission_classes": [AllowAny], "__doc__": summary},
+        {
+            "get": get,
+            "options": extend_schema(exclude=True)(options),
+            "authentication_classes": [],
+            "permission_classes": [AllowAny],
+            "renderer_classes": [JSONRenderer],
+            "content_negotiation_class": AlwaysJSON,
+            "__doc__": summary,
+        },
     )
 
 

@@ -7,6 +7,7 @@ everywhere within that interval (and at once in the process that made it), while
 per second never touch the database.
 """
 
+import hashlib
 import time
 from datetime import datetime
 
@@ -52,15 +53,15 @@ def bump() -> None:
 
 # The hottest bodies also live in a plain dict of this process, {key: (generation, expires, body)}: no
 # pickling or locking per read, which the LocMem backend does. Bounded by the number of cached URLs.
-_hot: dict[str, tuple[int, float, bytes]] = {}
+_hot: dict[str, tuple[int, float, bytes, str]] = {}
 
 
-def peek(key: str):
-    """The body cached under `key` for the current generation, or None (the fast path's read)."""
+def peek(key: str) -> tuple[bytes, str] | None:
+    """(body, ETag) cached under `key` for the current generation, or None (the fast path's read)."""
     generation, _ = current()
     entry = _hot.get(key)
     if entry and entry[0] == generation and entry[1] > time.monotonic():
-        return entry[2]
+        return entry[2], entry[3]
     return None
 
 
@@ -74,7 +75,7 @@ def get_or_build(key: str, build):
         value = build()
         store.set(full_key, value, settings.STATUSPAGE_CACHE_SECONDS)
     if isinstance(value, bytes) and not key.startswith("page:incident:"):
-        _hot[key] = (generation, time.monotonic() + settings.STATUSPAGE_CACHE_SECONDS, value)
+        _hot[key] = (generation, time.monotonic() + settings.STATUSPAGE_CACHE_SECONDS, value, etag(value))
     return value
 
 
@@ -85,10 +86,56 @@ CONTENT_TYPES = {
 }
 
 
-def response(body: bytes, kind: str) -> HttpResponse:
-    """The one way a cached body is answered, by the views and by the fast path alike."""
-    answer = HttpResponse(body, content_type=CONTENT_TYPES[kind])
+def etag(body: bytes) -> str:
+    """A strong validator of the body: the same bytes in every process give the same tag."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def not_modified(if_none_match: str | None, tag: str) -> bool:
+    if not if_none_match:
+        return False
+    offered = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in offered or tag in offered
+
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",  # Statuspage's API is readable from any page
+    "Access-Control-Expose-Headers": "ETag",
+}
+
+
+def response(body: bytes, kind: str, request=None) -> HttpResponse:
+    """The one way a cached body is answered, by the views and by the fast path alike.
+
+    With an ETag; a request whose If-None-Match names it gets 304 without the body. The body is the
+    same for everyone (no user data), so the session the middleware may have loaded does not make
+    it vary by cookie.
+    """
+    tag = etag(body)
+    if request is not None and not_modified(request.headers.get("If-None-Match"), tag):
+        answer = HttpResponse(status=304)
+        del answer["Content-Type"]
+    else:
+        answer = HttpResponse(body, content_type=CONTENT_TYPES[kind])
+    answer["ETag"] = tag
     answer["Cache-Control"] = f"public, max-age={settings.STATUSPAGE_BROWSER_CACHE_SECONDS}"
     if kind == "json":
-        answer["Access-Control-Allow-Origin"] = "*"  # Statuspage's API is readable from any page
+        for header, value in CORS_HEADERS.items():
+            answer[header] = value
+    session = getattr(request, "session", None)
+    if session is not None and not session.modified:
+        session.accessed = False  # the body does not depend on it: no "Vary: Cookie"
+    return answer
+
+
+def preflight(request) -> HttpResponse:
+    """CORS preflight of the public API: any origin may GET it, with the headers it asks to send."""
+    answer = HttpResponse(status=204)
+    answer["Access-Control-Allow-Origin"] = "*"
+    answer["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+    answer["Access-Control-Allow-Headers"] = request.headers.get(
+        "Access-Control-Request-Headers", "Accept, If-None-Match"
+    )
+    answer["Access-Control-Max-Age"] = "86400"
+    del answer["Content-Type"]
     return answer

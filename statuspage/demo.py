@@ -54,6 +54,7 @@ def load(clinics=()) -> None:
         components={sms: states.DEGRADED_PERFORMANCE},
         notify_subscribers=False,
         started_at=start,
+        backfill=True,  # a past incident: it must not set today's statuses or the log
     )
     timeline = [
         (
@@ -79,3 +80,4 @@ def load(clinics=()) -> None:
             notify_subscribers=False,
             display_at=start + offset,
         )
+    services.incident_publish(incident=incident)

@@ -44,4 +44,13 @@ class IncidentFeed(Feed):
         return update.display_at
 
     def item_updateddate(self, update):
-        return update.updated_at
+        return update.display_at  # the update's own time: a backfilled update is not "updated" today
+
+    def author_name(self):
+        return settings.STATUSPAGE_NAME  # RFC 4287: a feed without per-entry authors needs a feed author
+
+    def author_link(self):
+        return absolute_url("statuspage:home")
+
+    def item_author_name(self, update):
+        return settings.STATUSPAGE_NAME

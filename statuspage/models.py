@@ -113,6 +113,10 @@ class Incident(models.Model):
     postmortem_published_at = models.DateTimeField(null=True, blank=True, editable=False)
     # A draft is proposed by the queue monitor and invisible to the public until Support publish it.
     is_draft = models.BooleanField(default=False, editable=False)
+    # Entered after the fact: written as a draft with all its updates, published already resolved. It
+    # never sets current component statuses and never notifies; its updates file the statuses in the
+    # history (uptime bars) at their own times.
+    is_backfill = models.BooleanField(default=False, editable=False)
     draft_note = models.TextField(blank=True, editable=False)
     # A proposed next update (e.g. "resolved" once a backlog drained), published by Support in one click.
     proposed_status = models.CharField(max_length=16, blank=True, editable=False)
@@ -192,6 +196,29 @@ class IncidentUpdate(models.Model):
         return f"{self.incident}: {self.status}"
 
 
+class IncidentRevision(models.Model):
+    """Audit of corrections: who changed what on an incident or one of its updates, and when."""
+
+    class Action(models.TextChoices):
+        EDIT_INCIDENT = "edit_incident", "Edited the incident"
+        EDIT_UPDATE = "edit_update", "Edited an update"
+        DELETE_UPDATE = "delete_update", "Deleted an update"
+        PUBLISH = "publish", "Published"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="revisions")
+    update_id = models.BigIntegerField(null=True, blank=True)  # survives the update's deletion
+    action = models.CharField(max_length=16, choices=Action.choices)
+    changes = models.JSONField(default=dict, help_text="{field: [before, after]}")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.incident}: {self.get_action_display()}"
+
+
 class AffectedComponent(models.Model):
     update = models.ForeignKey(IncidentUpdate, on_delete=models.CASCADE, related_name="affected")
     component = models.ForeignKey(Component, on_delete=models.CASCADE)
@@ -225,6 +252,9 @@ class Subscriber(models.Model):
     # HMAC key for webhook signatures, shown to the subscriber once when they subscribe.
     secret = models.CharField(max_length=64, default=new_token, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Components asked for by someone submitting a confirmed address again: applied only when that
+    # address confirms (None: no change pending; [] : every component).
+    pending_components = models.JSONField(null=True, blank=True, editable=False)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Min, Q
 from django.template.loader import render_to_string
@@ -70,9 +70,11 @@ def enqueue_reminder(maintenance: Incident) -> int:
     return _enqueue(rows)
 
 
-def enqueue_confirmation(subscriber: Subscriber) -> int:
-    Notice.objects.filter(subscriber=subscriber, purpose="confirm").delete()  # a fresh link on each request
-    return _enqueue([Notice(subscriber=subscriber, purpose="confirm", next_attempt_at=timezone.now())])
+def enqueue_confirmation(subscriber: Subscriber, *, purpose: str = "confirm") -> int:
+    """A confirmation link to the address: of a new subscription ("confirm") or of a change ("change")."""
+    Notice.objects.filter(subscriber=subscriber, purpose__in=["confirm", "change"], state=Notice.PENDING).delete()
+    Notice.objects.filter(subscriber=subscriber, purpose=purpose).delete()  # a fresh link on each request
+    return _enqueue([Notice(subscriber=subscriber, purpose=purpose, next_attempt_at=timezone.now())])
 
 
 def pending_notices():
@@ -153,10 +155,16 @@ def send_webhook(notice: Notice) -> None:
         raise RuntimeError(f"webhook answered {response.status_code}")
 
 
-def email_content(notice: Notice) -> tuple[str, str]:
+HTML_EMAILS = {"update", "reminder"}  # the ones carrying Markdown from Support
+
+
+def _email_context(notice: Notice) -> dict:
+    from statuspage.selectors import subscription_scope
+
     subscriber = notice.subscriber
     context = {
         "notice": notice,
+        "scope": subscription_scope(subscriber, pending=subscriber.pending_components),
         "page_name": settings.STATUSPAGE_NAME,
         "unsubscribe_url": absolute_url("statuspage:unsubscribe", subscriber.token),
         "confirm_url": absolute_url("statuspage:confirm", subscriber.token),
@@ -166,14 +174,28 @@ def email_content(notice: Notice) -> tuple[str, str]:
         context["incident_url"] = absolute_url("statuspage:incident", notice.incident_id)
     if notice.update_id:
         context["update"] = notice.update
+    return context
+
+
+def email_content(notice: Notice) -> tuple[str, str]:
+    """Subject and plain-text body (Markdown shown as plain text)."""
+    context = _email_context(notice)
     subject = render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).strip()
     return subject, render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
 
 
+def email_html(notice: Notice) -> str | None:
+    """The HTML part, with Support's Markdown rendered (updates and reminders; None for the others)."""
+    if notice.purpose not in HTML_EMAILS:
+        return None
+    return render_to_string(f"statuspage/email/{notice.purpose}.html", _email_context(notice))
+
+
 def send_email(notice: Notice) -> None:
     subject, body = email_content(notice)
+    html = email_html(notice)
     unsubscribe = absolute_url("statuspage:unsubscribe", notice.subscriber.token)
-    EmailMessage(
+    message = EmailMultiAlternatives(
         subject=subject,
         body=body,
         from_email=settings.STATUSPAGE_FROM_EMAIL,
@@ -183,7 +205,10 @@ def send_email(notice: Notice) -> None:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058: the link takes a POST too
             "Message-ID": f"<statuspage-notice-{notice.pk}@{settings.STATUSPAGE_MESSAGE_ID_DOMAIN}>",
         },
-    ).send()
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    message.send()
 
 
 def _claim(now, batch: int) -> list[Notice]:

@@ -1,31 +1,16 @@
 """Reads for the public pages: components by group, uptime from the status log, incidents, history."""
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Min, Prefetch
 from django.utils import timezone
 
 from statuspage import states
-from statuspage.models import (
-    AffectedComponent,
-    Component,
-    ComponentGroup,
-    ComponentStatusChange,
-    Incident,
-    IncidentUpdate,
-)
+from statuspage.models import AffectedComponent, Component, ComponentGroup, Incident, IncidentUpdate, Subscriber
 from statuspage.text import format_duration
-
-# Share of a period that counts as down (Statuspage weighs a partial outage at 30%).
-DOWNTIME_WEIGHT = {states.MAJOR_OUTAGE: 1.0, states.PARTIAL_OUTAGE: 0.3}
-
-
-def page_zone() -> ZoneInfo:
-    return ZoneInfo(settings.STATUSPAGE_TIME_ZONE)
+from statuspage.uptime import Uptime, UptimeDay, page_zone, uptime  # noqa: F401 - the pages' uptime reads
 
 
 def duration_label(incident: Incident, *, now: datetime | None = None) -> str:
@@ -36,98 +21,36 @@ def duration_label(incident: Incident, *, now: datetime | None = None) -> str:
     return "ongoing for " + format_duration((now or timezone.now()) - incident.started_at)
 
 
-@dataclass
-class UptimeDay:
-    day: date
-    status: str | None  # worst status that day; None before the component existed
-    down_seconds: float = 0.0
-
-    @property
-    def label(self) -> str:
-        if self.status is None:
-            return f"{self.day:%d %b %Y}: no data"
-        return f"{self.day:%d %b %Y}: {states.COMPONENT_STATUS_LABELS[self.status]}"
-
-
-@dataclass
-class Uptime:
-    days: list[UptimeDay] = field(default_factory=list)
-    percent: float | None = None
-
-
-def uptime(components: list[Component], *, days: int | None = None, now: datetime | None = None) -> dict[int, Uptime]:
-    """Per component: one entry per day (page time zone) with the worst status, and the uptime %."""
-    days = days or settings.STATUSPAGE_UPTIME_DAYS
-    now = now or timezone.now()
-    zone = page_zone()
-    today = now.astimezone(zone).date()
-    first_day = today - timedelta(days=days - 1)
-    window_start = datetime.combine(first_day, time.min, tzinfo=zone)
-    ids = [c.pk for c in components]
-
-    events = defaultdict(list)
-    for change in ComponentStatusChange.objects.filter(component_id__in=ids, changed_at__gte=window_start).order_by(
-        "changed_at", "id"
-    ):
-        events[change.component_id].append((change.changed_at, change.new_status))
-    before = {}
-    for change in (
-        ComponentStatusChange.objects.filter(component_id__in=ids, changed_at__lt=window_start)
-        .order_by("component_id", "-changed_at", "-id")
-        .distinct("component_id")
-    ):
-        before[change.component_id] = change.new_status
-
-    result = {}
-    for component in components:
-        status = before.get(component.pk, states.OPERATIONAL)
-        timeline = events[component.pk]
-        index, counted, down = 0, 0.0, 0.0
-        entry = Uptime()
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            start = datetime.combine(day, time.min, tzinfo=zone)
-            end = min(start + timedelta(days=1), now)
-            if end <= component.created_at:
-                entry.days.append(UptimeDay(day, None))
-                while index < len(timeline) and timeline[index][0] < end:
-                    status = timeline[index][1]
-                    index += 1
-                continue
-            start = max(start, component.created_at)
-            worst, day_down, cursor = status, 0.0, start
-            while index < len(timeline) and timeline[index][0] < end:
-                at, new_status = timeline[index]
-                day_down += DOWNTIME_WEIGHT.get(status, 0) * (at - cursor).total_seconds()
-                cursor, status = max(at, cursor), new_status
-                worst = _worse(worst, status)
-                index += 1
-            day_down += DOWNTIME_WEIGHT.get(status, 0) * (end - cursor).total_seconds()
-            counted += (end - start).total_seconds()
-            down += day_down
-            entry.days.append(UptimeDay(day, worst, day_down))
-        entry.percent = round(100 * (1 - down / counted), 2) if counted else None
-        result[component.pk] = entry
-    return result
-
-
-def _worse(a: str, b: str) -> str:
-    if a == states.UNDER_MAINTENANCE or b == states.UNDER_MAINTENANCE:
-        other = b if a == states.UNDER_MAINTENANCE else a
-        return other if states.SEVERITY.get(other, 0) > 0 else states.UNDER_MAINTENANCE
-    return a if states.SEVERITY[a] >= states.SEVERITY[b] else b
-
-
-def public_incidents():
-    return Incident.objects.filter(is_draft=False).prefetch_related(
+def public_incidents(*, drafts: bool = False):
+    """Incidents as the public sees them (`drafts`: also drafts, for Support's preview)."""
+    queryset = Incident.objects.all() if drafts else Incident.objects.filter(is_draft=False)
+    return queryset.prefetch_related(
         Prefetch(
             "updates",
             queryset=IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
-                Prefetch("affected", queryset=AffectedComponent.objects.select_related("component"))
+                Prefetch(
+                    "affected",
+                    queryset=AffectedComponent.objects.select_related("component").order_by(
+                        "component__position", "component_id"
+                    ),
+                )
             ),
         ),
         "components",
     )
+
+
+def _grouped(components: list[Component]) -> list[dict]:
+    """Ungrouped components first, then each group in position order: the public page's order."""
+    groups = []
+    for group in ComponentGroup.objects.all():
+        members = [c for c in components if c.group_id == group.pk]
+        if members:
+            groups.append({"group": group, "components": members})
+    ungrouped = [c for c in components if c.group_id is None]
+    if ungrouped:
+        groups.insert(0, {"group": None, "components": ungrouped})
+    return groups
 
 
 def component_groups() -> list[dict]:
@@ -140,15 +63,12 @@ def component_groups() -> list[dict]:
     bars = uptime(components)
     for c in components:
         c.uptime = bars[c.pk]
-    groups = []
-    for group in ComponentGroup.objects.all():
-        members = [c for c in components if c.group_id == group.pk]
-        if members:
-            groups.append({"group": group, "components": members})
-    ungrouped = [c for c in components if c.group_id is None]
-    if ungrouped:
-        groups.insert(0, {"group": None, "components": ungrouped})
-    return groups
+    return _grouped(components)
+
+
+def component_groups_for_forms() -> list[dict]:
+    """Every component (hidden ones too), grouped in the public page's order, for Support's forms."""
+    return _grouped(list(Component.objects.order_by("position", "id")))
 
 
 def home() -> dict:
@@ -183,30 +103,117 @@ def home() -> dict:
     }
 
 
-def incident_detail(pk: int) -> Incident | None:
-    incident = public_incidents().filter(pk=pk).first()
+def incident_detail(pk: int, *, preview: bool = False) -> Incident | None:
+    incident = public_incidents(drafts=preview).filter(pk=pk).first()
     if incident:
         incident.duration = duration_label(incident)
+        local = incident.started_at.astimezone(page_zone())
+        incident.month = date(local.year, local.month, 1)
     return incident
 
 
-def history(*, months: int | None = None, now: datetime | None = None) -> list[dict]:
+def _month_starts(first: date, last: date) -> list[date]:
+    """First days of every month from `last` back to `first`, newest first."""
+    months, month = [], last.replace(day=1)
+    while month >= first.replace(day=1):
+        months.append(month)
+        month = (month - timedelta(days=1)).replace(day=1)
+    return months
+
+
+def history_archive(*, now: datetime | None = None) -> list[dict]:
+    """Every month since the first public incident, by year (newest first): the history's navigation."""
+    zone = page_zone()
+    today = (now or timezone.now()).astimezone(zone).date()
+    first = Incident.objects.filter(is_draft=False).aggregate(first=Min("started_at"))["first"]
+    first_day = first.astimezone(zone).date() if first else today
+    years = defaultdict(list)
+    for month in _month_starts(first_day, today):
+        years[month.year].append(month)
+    return [{"year": year, "months": months} for year, months in sorted(years.items(), reverse=True)]
+
+
+def _incidents_between(start: datetime, end: datetime, component: Component | None):
+    incidents = public_incidents().filter(started_at__gte=start, started_at__lt=end)
+    if component is not None:
+        incidents = incidents.filter(components=component).distinct()
+    return incidents.order_by("-started_at", "-id")
+
+
+def history(
+    *, months: int | None = None, now: datetime | None = None, component: Component | None = None
+) -> list[dict]:
     """The last `months` months, newest first, each with its incidents (and maintenances)."""
     months = months or settings.STATUSPAGE_HISTORY_MONTHS
     zone = page_zone()
     local_now = (now or timezone.now()).astimezone(zone)
-    first = local_now.date().replace(day=1)
-    month_starts = [first]
+    month_starts = [local_now.date().replace(day=1)]
     for _ in range(months - 1):
-        previous = month_starts[-1] - timedelta(days=1)
-        month_starts.append(previous.replace(day=1))
+        month_starts.append((month_starts[-1] - timedelta(days=1)).replace(day=1))
     since = datetime.combine(month_starts[-1], time.min, tzinfo=zone)
     by_month = defaultdict(list)
-    for incident in public_incidents().filter(started_at__gte=since).order_by("-started_at"):
+    for incident in _incidents_between(since, local_now + timedelta(days=1), component):
         incident.duration = duration_label(incident)
         local = incident.started_at.astimezone(zone)
         by_month[(local.year, local.month)].append(incident)
     return [{"month": m, "incidents": by_month[(m.year, m.month)]} for m in month_starts]
+
+
+def history_month(*, year: int, month: int, component: Component | None = None) -> dict:
+    """One month of history (page time zone), with its neighbours for navigation."""
+    zone = page_zone()
+    first = date(year, month, 1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    incidents = list(
+        _incidents_between(
+            datetime.combine(first, time.min, tzinfo=zone),
+            datetime.combine(following, time.min, tzinfo=zone),
+            component,
+        )
+    )
+    for incident in incidents:
+        incident.duration = duration_label(incident)
+    return {
+        "month": first,
+        "incidents": incidents,
+        "previous": (first - timedelta(days=1)).replace(day=1),
+        "next": following,
+        "previous_year": date(year - 1, month, 1),
+        "next_year": date(year + 1, month, 1),
+    }
+
+
+def managed_incident(pk: int) -> Incident | None:
+    """For the write API and Support: one incident, drafts included, with its updates as the public reads them."""
+    return public_incidents(drafts=True).filter(pk=pk, kind=Incident.KIND_INCIDENT).first()
+
+
+def managed_update(incident_pk: int, update_pk: int) -> IncidentUpdate | None:
+    return IncidentUpdate.objects.filter(
+        pk=update_pk, incident_id=incident_pk, incident__kind=Incident.KIND_INCIDENT
+    ).first()
+
+
+def component(pk: int) -> Component | None:
+    return Component.objects.filter(pk=pk).first()
+
+
+def subscriber_by_token(token: str) -> Subscriber | None:
+    if "\x00" in token:  # PostgreSQL refuses NUL in text: such a token matches no one
+        return None
+    return Subscriber.objects.filter(token=token).first()
+
+
+def subscription_scope(subscriber: Subscriber, *, pending: list[int] | None = None) -> str:
+    """What a subscriber hears about, in words: "every component" or "Email and SMS"."""
+    if pending is not None:
+        names = list(Component.objects.filter(pk__in=pending).values_list("name", flat=True))
+    else:
+        names = [c.name for c in subscriber.components.all()]
+    if not names:
+        return "updates about every component"
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"updates about {listed} only"
 
 
 def feed_updates(limit: int = 50) -> list[IncidentUpdate]:

@@ -5,6 +5,7 @@ serializers in statuspage/api.py describe the same shapes for the OpenAPI schema
 that both agree.
 """
 
+import json
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -28,7 +29,7 @@ def page_object() -> dict:
     return {
         "id": settings.STATUSPAGE_PAGE_ID,
         "name": settings.STATUSPAGE_NAME,
-        "url": settings.PUBLIC_URL,
+        "url": absolute_url("statuspage:home"),  # the status page itself, not the site root
         "time_zone": settings.STATUSPAGE_TIME_ZONE,
         "updated_at": iso(updated_at),
     }
@@ -89,8 +90,9 @@ def update_object(update: IncidentUpdate) -> dict:
         "status": update.status,
         "body": update.body,
         "incident_id": str(update.incident_id),
-        "created_at": iso(update.created_at),
-        "updated_at": iso(update.updated_at),
+        # The update's own time, not when it was typed in (a backfilled update is years old).
+        "created_at": iso(update.display_at),
+        "updated_at": iso(update.display_at),
         "display_at": iso(update.display_at),
         "affected_components": affected or None,
         "deliver_notifications": update.notify,
@@ -99,25 +101,35 @@ def update_object(update: IncidentUpdate) -> dict:
     }
 
 
+def reminder_intervals() -> str:
+    """Statuspage writes the reminder hours as a string of a JSON list: "[1]"."""
+    hours = settings.STATUSPAGE_MAINTENANCE_REMINDER_MINUTES / 60
+    return json.dumps([int(hours) if hours == int(hours) else round(hours, 2)])
+
+
 def incident_object(incident: Incident) -> dict:
+    """Times are the incident's own (its start, its latest update), not when Support typed them in."""
+    updates = list(incident.updates.all())
+    latest = max((u.display_at for u in updates), default=incident.started_at)
     body = {
         "id": str(incident.pk),
         "name": incident.name,
         "status": incident.status,
-        "created_at": iso(incident.created_at),
-        "updated_at": iso(incident.updated_at),
+        "created_at": iso(incident.started_at if incident.kind == Incident.KIND_INCIDENT else incident.created_at),
+        "updated_at": iso(max(latest, incident.started_at) if incident.kind == Incident.KIND_INCIDENT else latest),
         "monitoring_at": iso(incident.monitoring_at),
         "resolved_at": iso(incident.resolved_at),
         "impact": incident.impact,
         "shortlink": absolute_url("statuspage:incident", incident.pk),
         "started_at": iso(incident.started_at),
         "page_id": settings.STATUSPAGE_PAGE_ID,
-        "incident_updates": [update_object(u) for u in incident.updates.all()],
+        "incident_updates": [update_object(u) for u in updates],
         "components": [component_object(c) for c in incident.components.all()],
     }
     if incident.kind == Incident.KIND_MAINTENANCE:
         body["scheduled_for"] = iso(incident.scheduled_for)
         body["scheduled_until"] = iso(incident.scheduled_until)
+        body["reminder_intervals"] = reminder_intervals()
     return body
 
 
@@ -126,7 +138,12 @@ def _incidents(queryset) -> list[dict]:
         Prefetch(
             "updates",
             queryset=IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
-                Prefetch("affected", queryset=AffectedComponent.objects.select_related("component"))
+                Prefetch(
+                    "affected",
+                    queryset=AffectedComponent.objects.select_related("component").order_by(
+                        "component__position", "component_id"
+                    ),
+                )
             ),
         ),
         "components",

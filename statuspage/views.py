@@ -15,19 +15,19 @@ from statuspage.feed import IncidentFeed
 from statuspage.models import Component
 
 
-def _page(key: str, template: str, build_context) -> HttpResponse:
+def _page(request, key: str, template: str, build_context) -> HttpResponse:
     def build():
         context = build_context()
         return None if context is None else render_to_string(template, context).encode()
 
     body = cache.get_or_build(key, build)
     if body is None:
-        raise Http404("No such incident.")
-    return cache.response(body, "html")
+        raise Http404("No such page.")
+    return cache.response(body, "html", request)
 
 
 def home(request):
-    return _page("page:home", "statuspage/home.html", selectors.home)
+    return _page(request, "page:home", "statuspage/home.html", selectors.home)
 
 
 def incident(request, pk: int):
@@ -35,16 +35,56 @@ def incident(request, pk: int):
         found = selectors.incident_detail(pk)
         return {"incident": found} if found else None
 
-    return _page(f"page:incident:{pk}", "statuspage/incident.html", context)
+    return _page(request, f"page:incident:{pk}", "statuspage/incident.html", context)
+
+
+def _component_filter(request) -> Component | None:
+    """?component=<id> narrows the history to one component; an unknown one is a 404, never a 500."""
+    raw = request.GET.get("component", "")
+    if not raw:
+        return None
+    component = Component.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 10 else None
+    if component is None:
+        raise Http404("No such component.")
+    return component
+
+
+def _history_context(component, **extra):
+    return {
+        "archive": selectors.history_archive(),
+        "components": Component.objects.order_by("position", "id"),
+        "component": component,
+        **extra,
+    }
 
 
 def history(request):
-    return _page("page:history", "statuspage/history.html", lambda: {"months": selectors.history()})
+    component = _component_filter(request)
+    key = f"page:history:c{component.pk}" if component else "page:history"
+    return _page(
+        request,
+        key,
+        "statuspage/history.html",
+        lambda: _history_context(component, months=selectors.history(component=component)),
+    )
+
+
+def history_month(request, year: int, month: int):
+    if not (1 <= month <= 12 and 1970 <= year <= 9999):
+        raise Http404("No such month.")
+    component = _component_filter(request)
+    key = f"page:history:{year}-{month}:c{component.pk if component else ''}"
+    return _page(
+        request,
+        key,
+        "statuspage/history_month.html",
+        lambda: _history_context(component, **selectors.history_month(year=year, month=month, component=component)),
+    )
 
 
 def feed(request):
     body = cache.get_or_build("page:feed", lambda: IncidentFeed()(request).content)
-    return cache.response(body, "atom")
+    return cache.response(body, "atom", request)
 
 
 class SubscribeForm(forms.Form):
@@ -78,7 +118,13 @@ def subscribe(request):
         except ValidationError as error:
             errors.add_form_errors(form, error)
         else:
-            return render(request, "statuspage/subscribed.html", {"subscriber": subscriber})
+            pending = subscriber.pending_components
+            context = {
+                "subscriber": subscriber,
+                "scope": selectors.subscription_scope(subscriber, pending=pending),
+                "changing": bool(subscriber.confirmed_at and pending is not None),
+            }
+            return render(request, "statuspage/subscribed.html", context)
     return render(request, "statuspage/subscribe.html", {"form": form})
 
 
@@ -86,17 +132,24 @@ def confirm(request, token: str):
     subscriber = services.subscriber_confirm(token=token)
     if subscriber is None:
         raise Http404("Unknown or cancelled subscription.")
+    scope = selectors.subscription_scope(subscriber)
     return render(
         request,
         "statuspage/message.html",
-        {"title": "Subscription confirmed", "text": "You will hear about every update."},
+        {"title": "Subscription confirmed", "text": f"You will get {scope}."},
     )
 
 
 @csrf_exempt  # a mail client's one-click POST carries no CSRF token; the token in the URL is the secret
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    """One click from any notice (GET), and RFC 8058 one-click POST from mail clients."""
+    """GET: a page asking to confirm (mail scanners follow links; they must not unsubscribe anyone).
+    POST: unsubscribes, from that page's button or a mail client's RFC 8058 one-click POST."""
+    if request.method == "GET":
+        subscriber = selectors.subscriber_by_token(token)
+        if subscriber is None:
+            raise Http404("Unknown subscription.")
+        return render(request, "statuspage/unsubscribe.html", {"subscriber": subscriber, "token": token})
     subscriber = services.subscriber_unsubscribe(token=token)
     if subscriber is None:
         raise Http404("Unknown subscription.")

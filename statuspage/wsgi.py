@@ -26,7 +26,7 @@ FAST_PATHS = {
     "/status/": "page:home",
     "/status/history/": "page:history",
 }
-DROPPED_HEADERS = {"content-length", "set-cookie", "date"}
+DROPPED_HEADERS = {"content-length", "set-cookie", "date", "etag"}  # the ETag is the body's, added per answer
 MAX_LEARNED = 200  # (url, scheme, host) combinations remembered; Django only ever approves real hosts
 
 
@@ -36,7 +36,12 @@ def status_fast_path(django_app):
     def application(environ, start_response):
         path = environ.get("PATH_INFO", "")
         key = FAST_PATHS.get(path)
-        if key is None or environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING"):
+        if (
+            key is None
+            or environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("QUERY_STRING")
+            or environ.get("HTTP_IF_NONE_MATCH")  # conditional GETs (304) are Django's
+        ):
             return django_app(environ, start_response)
         origin = (
             path,
@@ -47,12 +52,13 @@ def status_fast_path(django_app):
         headers = learned.get(origin)
         if headers is not None:
             try:
-                body = cache.peek(key)
+                hot = cache.peek(key)
             except Exception:  # e.g. the database went away while re-reading the generation
                 log.exception("status fast path: falling back to Django")
-                body = None
-            if body is not None:
-                start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
+                hot = None
+            if hot is not None:
+                body, tag = hot  # the tag was computed once, when the body was cached
+                start_response("200 OK", [*headers, ("ETag", tag), ("Content-Length", str(len(body)))])
                 return [body]
 
         def remember(status, response_headers, exc_info=None):

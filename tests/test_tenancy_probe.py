@@ -36,6 +36,7 @@ NOT_IDS = {"format": ["json"], "action": sorted(BATCH_ACTIONS)}
 EXEMPT = {
     "admin/": "Django admin: Kalix operators (is_staff), not clinic staff; guarded by model permissions",
     "status/": "public status page: incidents and subscriptions are not clinic data; tokens are the secret",
+    "api/v1/pages/": "status page write API (Support's tokens): incidents and components are not clinic data",
     "messages/webhooks/": "provider callbacks: signature-checked, no object id in the URL",
 }
 

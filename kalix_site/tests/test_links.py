@@ -40,7 +40,7 @@ def test_one_setting_gives_the_base_of_carrier_callbacks_status_emails_the_feed_
     assert feed.item_link(update) == f"https://kalix.example/status/incidents/{incident.pk}/#update-{update.pk}"
 
     api = client.get("/api/v2/incidents.json").json()
-    assert api["page"]["url"] == "https://kalix.example"
+    assert api["page"]["url"] == "https://kalix.example/status/"  # the status page itself (issue 17)
     assert api["incidents"][0]["shortlink"] == f"https://kalix.example/status/incidents/{incident.pk}/"
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils.html import format_html
 
 from statuspage import selectors, states
-from statuspage.text import render_markdown
+from statuspage.text import markdown_text, render_markdown
 
 register = template.Library()
 
@@ -32,8 +32,27 @@ def page_time(value):
 
 
 @register.filter
+def page_time_text(value):
+    """A time in the page's time zone as plain text (emails)."""
+    if not value:
+        return ""
+    return value.astimezone(selectors.page_zone()).strftime("%d %b %Y %H:%M %Z")
+
+
+@register.filter
 def markdown(value):
     return render_markdown(value)
+
+
+@register.filter
+def form_field(form, name):
+    """form[name] in a template (the status forms list their component fields by group)."""
+    return form[name]
+
+
+@register.filter
+def markdown_plain(value):
+    return markdown_text(value)
 
 
 @register.filter

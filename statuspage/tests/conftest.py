@@ -12,6 +12,12 @@ def _sees_its_own_writes(fresh_generation):
 
 
 @pytest.fixture
+def support_client(client, support):
+    client.force_login(support)
+    return client
+
+
+@pytest.fixture
 def open_incident(components):
     def make(**kwargs):
         defaults = {
@@ -52,3 +58,30 @@ def webhook_server(settings):
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def past_timeline(components):
+    """A real past incident, years ago: five updates over 7 days 4 hours, each with its own component states."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = (timezone.now() - timedelta(days=3 * 365 + 17)).replace(second=0, microsecond=0)
+    email, sms = components["email"], components["sms"]
+    steps = [
+        (states.INVESTIGATING, timedelta(0), "SMS are **not delivered**.", {sms: states.MAJOR_OUTAGE}),
+        (states.IDENTIFIED, timedelta(hours=9), "A carrier certificate expired.", {sms: states.PARTIAL_OUTAGE}),
+        (states.MONITORING, timedelta(days=2), "Renewed; watching delivery.", {sms: states.DEGRADED_PERFORMANCE}),
+        (states.MONITORING, timedelta(days=5), "Email slowed while SMS retried.", {email: states.DEGRADED_PERFORMANCE}),
+        (
+            states.RESOLVED,
+            timedelta(days=7, hours=4),
+            "All delivered.",
+            {sms: states.OPERATIONAL, email: states.OPERATIONAL},
+        ),
+    ]
+    return [
+        {"status": status, "display_at": start + offset, "body": body, "components": affected}
+        for status, offset, body, affected in steps
+    ]

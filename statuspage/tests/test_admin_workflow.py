@@ -11,12 +11,6 @@ from statuspage import selectors, services, states
 from statuspage.models import Incident, IncidentTemplate
 
 
-@pytest.fixture
-def support_client(client, support):
-    client.force_login(support)
-    return client
-
-
 def local(dt: datetime) -> str:
     return dt.astimezone(selectors.page_zone()).strftime("%Y-%m-%d %H:%M:%S")
 

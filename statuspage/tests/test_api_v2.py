@@ -19,7 +19,7 @@ INCIDENT = {
     "id", "name", "status", "created_at", "updated_at", "monitoring_at", "resolved_at", "impact",
     "shortlink", "started_at", "page_id", "incident_updates", "components",
 }  # fmt: skip
-MAINTENANCE = INCIDENT | {"scheduled_for", "scheduled_until"}
+MAINTENANCE = INCIDENT | {"scheduled_for", "scheduled_until", "reminder_intervals"}
 UPDATE = {
     "id", "status", "body", "incident_id", "created_at", "updated_at", "display_at", "affected_components",
     "deliver_notifications", "custom_tweet", "tweet_id",

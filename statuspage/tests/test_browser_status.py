@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 
 def local(dt) -> str:
-    return dt.astimezone(selectors.page_zone()).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.astimezone(selectors.page_zone()).strftime("%Y-%m-%dT%H:%M")  # a datetime-local input
 
 
 def test_support_posts_an_incident_timeline_and_the_public_reads_it(browser, page, login, live_server, support):
@@ -24,7 +24,9 @@ def test_support_posts_an_incident_timeline_and_the_public_reads_it(browser, pag
     page.fill("#id_name", "Email delivery delays")
     page.select_option("#id_impact", "major")
     page.fill("#id_body", "Emails are *slow* to arrive. We are investigating.")
+    assert page.is_checked("#id_notify")  # a live incident notifies by default ...
     page.fill("#id_started_at", local(started))
+    assert not page.is_checked("#id_notify")  # ... but not once it is back-dated (days ago)
     page.select_option(f"#id_component_{email.pk}", "partial_outage")
     page.click("input[type=submit][value='Open incident']")
     page.wait_for_selector("text=opened")

@@ -29,7 +29,7 @@ def app(components):
     signals.request_finished.connect(close_old_connections)
 
 
-def get(app, path, *, host="testserver", query=""):
+def get(app, path, *, host="testserver", query="", extra=None):
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
@@ -40,6 +40,7 @@ def get(app, path, *, host="testserver", query=""):
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(b""),
         "wsgi.errors": io.StringIO(),
+        **(extra or {}),
     }
     answer = {}
 
@@ -79,3 +80,11 @@ def test_query_strings_and_other_urls_go_to_django(app):
     get(app, "/status/", query="x=1")
     get(app, "/status/feed.atom")
     assert app.django.calls == 3
+
+
+def test_a_conditional_get_is_answered_304_by_django_with_the_fast_paths_etag(app):
+    get(app, "/api/v2/status.json")
+    fast = get(app, "/api/v2/status.json")
+    again = get(app, "/api/v2/status.json", extra={"HTTP_IF_NONE_MATCH": fast["headers"]["ETag"]})
+    assert again["status"].startswith("304") and again["body"] == b""
+    assert app.django.calls == 2

@@ -220,10 +220,15 @@ def test_a_webhook_that_turned_private_fails_at_delivery(components, open_incide
     assert "public address" in Notice.objects.get().last_error
 
 
-def test_unsubscribe_link_works_with_one_click_and_twice(client, db):
+def test_unsubscribe_link_asks_first_and_a_post_unsubscribes_twice_harmlessly(client, db):
     subscriber = email_subscriber()
+    page = client.get(f"/status/unsubscribe/{subscriber.token}/")  # what a mail scanner's visit does
+    assert page.status_code == 200 and 'method="post"' in page.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.is_active  # a link visit unsubscribes no one
     for _ in range(2):
-        assert client.get(f"/status/unsubscribe/{subscriber.token}/").status_code == 200
+        assert client.post(f"/status/unsubscribe/{subscriber.token}/").status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at is not None and not subscriber.is_active
     assert client.get("/status/unsubscribe/not-a-token/").status_code == 404
+    assert client.post("/status/unsubscribe/not-a-token/").status_code == 404
