@@ -7,6 +7,7 @@ follow one naming rule, KALIX_<NAME> for ours (kalix_site/env.py). Importing thi
 configuration: it starts nothing (the embedded PostgreSQL is started by manage.py, run.py and the tests).
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "anymail",
     "django_q",
+    "axes",
     "lanes",
     "clinics",
     "messaging",
@@ -99,6 +101,7 @@ MIDDLEWARE = [
     "clinics.tenancy.CurrentClinicMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a lockout into the styled page (clinics/logins.py)
 ]
 
 ROOT_URLCONF = "kalix_site.urls"
@@ -286,8 +289,26 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 }
 
 # --- clinics --------------------------------------------------------------------------------------
-# Login attempts per client address per minute before 429 (0 turns the limit off).
-LOGIN_RATE_PER_MIN = env.int("KALIX_LOGIN_RATE_PER_MIN", 20)
+# Login protection on every login form (django-axes, clinics/logins.py): failed log-ins within the cool-off
+# before a lock, per username at one address, per account from anywhere, per address for every username.
+LOGIN_FAILURE_LIMIT = env.int("KALIX_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("KALIX_LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("KALIX_LOGIN_ADDRESS_FAILURE_LIMIT", 100)
+LOGIN_COOLOFF_MINUTES = env.int("KALIX_LOGIN_COOLOFF_MINUTES", 15)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "clinics.logins.LoginGuardHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_FAILURE_LIMIT = "clinics.logins.failure_limit"
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_RESET_ON_SUCCESS = True  # only that username at that address (LoginGuardHandler.reset_user_attempts)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lock ends when it said it would
+AXES_LOCKOUT_CALLABLE = "clinics.logins.locked_out"
+AXES_CLIENT_IP_CALLABLE = "clinics.logins.client_ip"
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not kept; the access audit (clinics/audit.py) is ours
 
 # --- messaging ------------------------------------------------------------------------------------
 MESSAGING_SMS_MAX_SEGMENTS = env.int("KALIX_SMS_MAX_SEGMENTS", 10)

@@ -3,7 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from clinics.ratelimit import ratelimit
 from kalix_site import health
 
 
@@ -14,13 +13,11 @@ def queue_dashboard(request):
     return admin.site._registry[Lane].changelist_view(request)
 
 
-login_view = ratelimit(scope="login", rate_setting="LOGIN_RATE_PER_MIN")(auth_views.LoginView.as_view())
-
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/lanes/", admin.site.admin_view(queue_dashboard), name="queue-dashboard"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", login_view, name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("kalix_site.api_urls")),
     path("api/v2/", include("statuspage.api_urls")),
