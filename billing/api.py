@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from billing import batches, exports, selectors, services
 from billing.lifecycle import InvalidTransition
 from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
+from clinics import audit
 from clinics.api import ClinicScopedMixin
 from clinics.models import Patient
 
@@ -296,6 +297,7 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
             return Response({"detail": "This batch has nothing to export."}, status=status.HTTP_409_CONFLICT)
         response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
+        audit.exported(request, kind=audit.Kind.CLAIMS, obj=batch, patient_ids=selectors.batch_patient_ids(batch=batch))
         return response
 
 

