@@ -98,8 +98,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kalix_site.nostore.NoStoreMiddleware",  # Cache-Control: no-store when signed in, and on exports
     "clinics.tenancy.CurrentClinicMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kalix_site.sessions.SessionLimitsMiddleware",  # idle and absolute session limits (after messages: it says why)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a lockout into the styled page (clinics/logins.py)
 ]
@@ -150,6 +152,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions on shared clinic computers (kalix_site/sessions.py): signed out after this long without a
+# request, and this long after signing in whatever happens; the cookie ends with the browser too.
+SESSION_IDLE_MINUTES = env.int("KALIX_SESSION_IDLE_MINUTES", 15)
+SESSION_MAX_HOURS = env.int("KALIX_SESSION_MAX_HOURS", 10)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
