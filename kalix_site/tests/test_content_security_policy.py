@@ -30,7 +30,7 @@ def test_the_browser_fixture_catches_an_inline_script(page, csp_violations, db):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("path", ["/api/docs/", "/admin/", "/audit/"])
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/", "/admin/", "/audit/"])
 def test_api_docs_admin_and_the_audit_pass_the_policy(page, login, make_user, clinic_a, path):
     from clinics.roles import CLINIC_STAFF
 
