@@ -17,7 +17,7 @@ from billing import batches, exports, selectors, services
 from billing.lifecycle import InvalidTransition
 from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
 from clinics import audit
-from clinics.api import ClinicScopedMixin
+from clinics.api import AuditedRetrieveMixin, ClinicScopedMixin
 from clinics.models import Patient
 
 
@@ -174,11 +174,17 @@ class PayerViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 
 class InvoiceViewSet(
-    BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin
+    AuditedRetrieveMixin,
+    BillingViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
 ):
     """Invoices with their lines. Saving recomputes the total and the validation errors."""
 
     serializer_class = InvoiceSerializer
+    audit_kind = audit.Kind.CLAIM
 
     def get_queryset(self):
         if self.clinic is None:

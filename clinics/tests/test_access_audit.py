@@ -160,3 +160,31 @@ def test_own_patients_and_patients_without_practitioner_open_without_a_reason(cl
     client.force_login(make_user("quinn", clinics=[patient.clinic]))
     assert patient.email in client.get(f"/patients/{patient.pk}/").content.decode()
     assert AccessRecord.objects.filter(reason="").count() == 2
+
+
+def test_the_api_records_what_it_shows_of_one_patient(client, staff_a, patient_a, payer_a, make_invoice):
+    from messaging.services import message_send
+
+    message = message_send(clinic=patient_a.clinic, patient=patient_a, channel="sms", body="See you Tuesday")
+    invoice = make_invoice(patient=patient_a, payer=payer_a)
+    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_a).key}"}
+    for path in (
+        f"/api/v1/patients/{patient_a.pk}/",
+        f"/api/v1/messages/{message.pk}/",
+        f"/api/v1/billing/invoices/{invoice.pk}/",
+    ):
+        assert client.get(path, **auth).status_code == 200, path
+    assert client.get("/api/v1/patients/", **auth).status_code == 200  # a list is not one patient's record
+    rows = AccessRecord.objects.filter(via="api", action="view")
+    assert sorted(rows.values_list("kind", "object_id")) == sorted(
+        [("patient", patient_a.pk), ("message", message.pk), ("claim", invoice.pk)]
+    )
+    assert set(rows.values_list("patient_id", flat=True)) == {patient_a.pk}
+
+
+def test_opening_a_claim_page_is_recorded(client, staff_a, patient_a, payer_a, make_invoice):
+    invoice = make_invoice(patient=patient_a, payer=payer_a)
+    client.force_login(staff_a)
+    assert client.get(f"/billing/invoices/{invoice.pk}/").status_code == 200
+    row = only_row(kind="claim", action="view")
+    assert (row.object_id, row.patient_id, row.via) == (invoice.pk, patient_a.pk, "page")
