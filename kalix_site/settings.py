@@ -338,6 +338,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lock ends when it sai
 AXES_LOCKOUT_CALLABLE = "clinics.logins.locked_out"
 AXES_CLIENT_IP_CALLABLE = "clinics.logins.client_ip"
 AXES_VERBOSE = False
+# Masked in axes' log lines and in the attempts Support reads: `next` can carry a patient search (?q=...).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next"]
 AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not kept; the access audit (clinics/audit.py) is ours
 
 # --- messaging ------------------------------------------------------------------------------------

@@ -107,3 +107,14 @@ def test_a_lockout_is_lifted_from_admin(client, make_user, support, limits, who)
 def test_operations_cannot_see_or_lift_lockouts(client, ops):
     client.force_login(ops)
     assert client.get("/admin/axes/accessattempt/").status_code == 403
+
+
+def test_a_failed_attempt_keeps_no_search_terms_from_the_page_it_came_from(client, make_user, limits):
+    make_user("alice")
+    client.post(
+        "/accounts/login/?next=/patients/%3Fq%3DOlivia",
+        {"username": "alice", "password": "wrong", "next": "/patients/?q=Olivia"},
+        REMOTE_ADDR=CLINIC_ROUTER,
+    )
+    attempt_row = AccessAttempt.objects.get(username="alice")
+    assert "Olivia" not in attempt_row.get_data + attempt_row.post_data
