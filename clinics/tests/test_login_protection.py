@@ -118,3 +118,18 @@ def test_a_failed_attempt_keeps_no_search_terms_from_the_page_it_came_from(clien
     )
     attempt_row = AccessAttempt.objects.get(username="alice")
     assert "Olivia" not in attempt_row.get_data + attempt_row.post_data
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("form", FORMS)
+def test_in_the_browser_the_lockout_page_is_the_sites_own(page, make_user, settings, form):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    make_user("alice", is_staff=True)
+    for _ in range(2):
+        page.goto(form)
+        page.fill("#id_username", "alice")
+        page.fill("#id_password", "wrong")
+        page.click("[type=submit]")
+        page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Too many failed log-ins"
+    assert page.locator("header.topbar .brand").is_visible()
