@@ -1,3 +1,4 @@
+from csp.constants import SELF
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -15,12 +16,15 @@ def queue_dashboard(request):
 
 
 # ReDoc's bundle inserts two fixed <style> elements before its nonce option takes effect (an empty one and its
-# base styles); those two, by hash, and nothing else inline (sidecar 2026.10.1; a new ReDoc fails the browser test).
+# base styles): those two, by hash, and nothing else inline (sidecar 2026.10.1; a new ReDoc fails the browser
+# test). Its search runs in a Web Worker it makes from a blob: URL; workers from blob: on this page only.
 REDOC_STYLE_HASHES = [
     "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
     "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
 ]
-redoc_view = csp_update({"style-src": REDOC_STYLE_HASHES})(SpectacularRedocView.as_view(url_name="schema"))
+redoc_view = csp_update({"style-src": REDOC_STYLE_HASHES, "worker-src": [SELF, "blob:"]})(
+    SpectacularRedocView.as_view(url_name="schema")
+)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -31,7 +31,7 @@ def test_the_browser_fixture_catches_an_inline_script(page, csp_violations, db):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/", "/admin/", "/audit/"])
-def test_api_docs_admin_and_the_audit_pass_the_policy(page, login, make_user, clinic_a, path):
+def test_api_docs_admin_and_the_audit_pass_the_policy(page, csp_violations, login, make_user, clinic_a, path):
     from clinics.roles import CLINIC_STAFF
 
     make_user("mara", clinics=[clinic_a], role="manager", groups=[CLINIC_STAFF], is_staff=True, is_superuser=True)
@@ -39,3 +39,6 @@ def test_api_docs_admin_and_the_audit_pass_the_policy(page, login, make_user, cl
     page.goto(path)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)
+    # ReDoc's sidebar logo comes from its CDN: refused, as every other origin is (the docs work offline).
+    # That refusal, and only it, is expected; anything else on the page fails the test (the page fixture).
+    csp_violations[:] = [line for line in csp_violations if "https://cdn.redoc.ly/" not in line]
