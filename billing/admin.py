@@ -1,11 +1,7 @@
-import csv
-import io
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 
-from billing import batches, exports
+from billing import batches
 from billing.lifecycle import InvalidTransition
 from billing.models import (
     BatchHistory,
@@ -18,7 +14,7 @@ from billing.models import (
     Payer,
     ProviderNumber,
 )
-from kalix_site.admin import ReadOnlyInline
+from kalix_site.admin import PatientDataAdmin, ReadOnlyInline
 
 
 @admin.register(Payer)
@@ -63,8 +59,11 @@ class InvoiceHistoryInline(ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
-    """Read-mostly: invoices are written through the staff pages or the API, which validate them."""
+class InvoiceAdmin(PatientDataAdmin):
+    """Read-mostly: invoices are written through the staff pages or the API, which validate them. A claim
+    is patient data throughout (patient, member id, diagnosis): superusers only (kalix_site/admin.py)."""
+
+    patient_data_only = True
 
     list_display = ["number", "clinic", "payer", "status", "total", "paid_amount", "has_critical_errors", "updated_at"]
     list_filter = ["status", "has_critical_errors", "payer__claim_format", "clinic"]
@@ -95,7 +94,9 @@ class BillingBatchAdmin(admin.ModelAdmin):
     list_select_related = ["clinic", "payer"]
     readonly_fields = [f.name for f in BillingBatch._meta.fields]
     inlines = [BatchHistoryInline, BatchItemInline]
-    actions = ["rebuild_failed", "cancel", "export_csv"]
+    # No export here: it merged every clinic's batches with patient details. Claims leave Kalix only through
+    # the clinic's own staff pages (billing/views.py), one clinic at a time.
+    actions = ["rebuild_failed", "cancel"]
 
     def has_add_permission(self, request):
         return False
@@ -123,15 +124,3 @@ class BillingBatchAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel batches (invoices return to the pool)", permissions=["change"])
     def cancel(self, request, queryset):
         self._each(request, queryset, batches.batch_cancel, "cancelled")
-
-    @admin.action(description="Export as CSV (one row per invoice line)", permissions=["view"])
-    def export_csv(self, request, queryset):
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(exports.CSV_COLUMNS)
-        for batch in queryset.order_by("clinic_id", "control_number"):
-            rows = list(csv.reader(io.StringIO(exports.batch_csv(batch))))
-            writer.writerows(rows[1:])
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="billing-batches.csv"'
-        return response

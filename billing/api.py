@@ -16,7 +16,8 @@ from rest_framework.response import Response
 from billing import batches, exports, selectors, services
 from billing.lifecycle import InvalidTransition
 from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
-from clinics.api import ClinicScopedMixin
+from clinics import audit
+from clinics.api import AuditedRetrieveMixin, ClinicScopedMixin
 from clinics.models import Patient
 
 
@@ -173,11 +174,17 @@ class PayerViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 
 class InvoiceViewSet(
-    BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin
+    AuditedRetrieveMixin,
+    BillingViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
 ):
     """Invoices with their lines. Saving recomputes the total and the validation errors."""
 
     serializer_class = InvoiceSerializer
+    audit_kind = audit.Kind.CLAIM
 
     def get_queryset(self):
         if self.clinic is None:
@@ -296,6 +303,7 @@ class BatchViewSet(BillingViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
             return Response({"detail": "This batch has nothing to export."}, status=status.HTTP_409_CONFLICT)
         response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
+        audit.exported(request, kind=audit.Kind.CLAIMS, obj=batch, patient_ids=selectors.batch_patient_ids(batch=batch))
         return response
 
 

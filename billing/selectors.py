@@ -120,3 +120,8 @@ def batch_lines(*, batch: BillingBatch) -> QuerySet[InvoiceLine]:
         .select_related("invoice__patient", "invoice__payer", "invoice__practitioner")
         .order_by("invoice_id", "id")
     )
+
+
+def batch_patient_ids(*, batch: BillingBatch) -> list[int]:
+    """The patients whose claims are in the batch (for the access audit of its exports)."""
+    return list(batch.items.filter(active=True).values_list("invoice__patient_id", flat=True).distinct())

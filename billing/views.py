@@ -25,6 +25,7 @@ from billing.lifecycle import EDITABLE_INVOICE_STATUSES, InvalidTransition
 from billing.models import BillingBatch, Invoice
 from billing.sql import REPEATABLE_READ_SQL
 from billing.validation import clinic_today
+from clinics import audit
 from clinics.views import staff_required
 from kalix_site import errors
 from kalix_site.forms import new_request_key
@@ -137,6 +138,7 @@ def _invoice_page(request, pk, duplicate_form=None, status=200):
     invoice = selectors.invoice_get(clinic=request.clinic, pk=pk)
     editable = invoice.status in EDITABLE_INVOICE_STATUSES
     duplicate = any(e["code"] == "duplicate_claim" for e in invoice.validation_errors)
+    audit.opened(request, kind=audit.Kind.CLAIM, obj=invoice, patient_id=invoice.patient_id)
     return _render(
         request,
         "billing/invoice_detail.html",
@@ -362,6 +364,7 @@ def batch_csv(request, pk):
         return HttpResponse("This batch has nothing to export yet.", status=409, content_type="text/plain")
     response = HttpResponse(exports.batch_csv(batch), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "csv")}"'
+    audit.exported(request, kind=audit.Kind.CLAIMS, obj=batch, patient_ids=selectors.batch_patient_ids(batch=batch))
     return response
 
 
@@ -376,6 +379,7 @@ def batch_x12(request, pk):
         return HttpResponse(str(exc), status=409, content_type="text/plain")
     response = HttpResponse(content, content_type="application/edi-x12")
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(batch, "837")}"'
+    audit.exported(request, kind=audit.Kind.CLAIMS, obj=batch, patient_ids=selectors.batch_patient_ids(batch=batch))
     return response
 
 

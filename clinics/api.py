@@ -1,7 +1,8 @@
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
-from clinics import selectors, services
+from clinics import audit, selectors, services
 from clinics.models import Patient
 from clinics.tenancy import resolve_clinic
 
@@ -25,6 +26,19 @@ class ClinicScopedMixin:
         return self._clinic
 
 
+class AuditedRetrieveMixin:
+    """GET of one object carrying a patient's data leaves an access-audit row (clinics/audit.py), as the
+    staff pages do. `audit_kind` names what it is; the object's patient is `patient_id` (or itself)."""
+
+    audit_kind: str
+
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        patient_id = obj.pk if self.audit_kind == audit.Kind.PATIENT else obj.patient_id
+        audit.opened(request, kind=self.audit_kind, obj=obj, patient_id=patient_id)
+        return Response(self.get_serializer(obj).data)
+
+
 class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
@@ -33,6 +47,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
 
 class PatientViewSet(
+    AuditedRetrieveMixin,
     ClinicScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -43,6 +58,7 @@ class PatientViewSet(
     """Patients of the clinic you act for (your only clinic, or the one named by `X-Clinic`)."""
 
     serializer_class = PatientSerializer
+    audit_kind = audit.Kind.PATIENT
 
     def get_queryset(self):
         return selectors.patient_list(clinic=self.clinic, query=self.request.query_params.get("q", ""))

@@ -25,6 +25,11 @@ class Clinic(models.Model):
     )
     fax_number = PhoneNumberField("fax sender number", blank=True)
     phone = PhoneNumberField("phone number", blank=True, help_text="Given to patients in templates ({clinic_phone}).")
+    audit_asks_reason = models.BooleanField(
+        "ask for a reason before another practitioner's patient opens",
+        default=False,
+        help_text="The reason is kept in the access audit, which the clinic's managers see.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,6 +82,14 @@ class Patient(models.Model):
         "electronic messaging consent", max_length=10, choices=Consent.choices, default=Consent.UNKNOWN
     )
     consent_at = models.DateTimeField(null=True, blank=True)
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The patient's own practitioner; others may be asked why they open the record.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -241,3 +254,46 @@ class Appointment(models.Model):
 
     def __str__(self):
         return f"{self.patient} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+
+class AccessRecord(models.Model):
+    """Someone opened or exported a patient's record, message or claims. Append-only: a trigger refuses
+    every UPDATE and DELETE (migration clinics 0007_access_audit), since an audit its subjects could edit
+    proves nothing. Users and patients are referenced without a database constraint and the username is
+    copied, so the audit outlives them and never blocks their removal. Written by clinics.audit, read by
+    the clinic's managers."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Opened"
+        EXPORT = "export", "Exported"
+
+    class Kind(models.TextChoices):
+        PATIENT = "patient", "Patient record"
+        MESSAGE = "message", "Message"
+        CLAIM = "claim", "Claim"
+        CLAIMS = "claims", "Claims export"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    patient = models.ForeignKey(Patient, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
+    via = models.CharField(max_length=8, help_text="page or api")
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["clinic", "-at"], name="access_clinic_at_idx"),
+            models.Index(fields=["clinic", "patient", "-at"], name="access_clinic_patient_idx"),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.username} {self.get_action_display().lower()} {self.get_kind_display().lower()} #{self.object_id}"
+        )

@@ -1,7 +1,7 @@
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from clinics.models import Clinic, Patient
+from clinics.models import AccessRecord, Clinic, Patient
 
 
 def patient_list(*, clinic: Clinic, query: str = "") -> QuerySet[Patient]:
@@ -18,3 +18,7 @@ def patient_list(*, clinic: Clinic, query: str = "") -> QuerySet[Patient]:
 def patient_get(*, clinic: Clinic, pk) -> Patient:
     """The patient with this id in this clinic, or 404: another clinic's patient does not exist here."""
     return get_object_or_404(Patient, clinic=clinic, pk=pk)
+
+
+def access_records(*, clinic: Clinic) -> QuerySet[AccessRecord]:
+    return AccessRecord.objects.filter(clinic=clinic).select_related("patient").order_by("-at", "-id")

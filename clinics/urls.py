@@ -9,4 +9,5 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient-edit"),
+    path("audit/", views.access_audit, name="access-audit"),
 ]

@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinics import consent, selectors, services
+from clinics import audit, consent, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
+from clinics.models import StaffMembership
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
 
@@ -70,6 +71,8 @@ def patient_list(request):
 @staff_required
 def patient_detail(request, pk):
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
+    if (ask_reason := audit.patient_opened(request, patient=patient)) is not None:
+        return ask_reason
     context = {"patient": patient, "address_consents": consent.consents_of(patient)}
     return render(request, "clinics/patient_detail.html", context)
 
@@ -97,3 +100,14 @@ def patient_edit(request, pk):
 
 def _fields(form) -> dict:
     return {name: form.cleaned_data[name] for name in PATIENT_FIELDS if name in form.cleaned_data}
+
+
+@staff_required
+def access_audit(request):
+    """The clinic's access audit, newest first: its managers only, their clinic's rows only."""
+    if not StaffMembership.objects.filter(
+        user=request.user, clinic=request.clinic, role=StaffMembership.Role.MANAGER
+    ).exists():
+        raise PermissionDenied("Only the practice managers read the access audit.")
+    page = Paginator(selectors.access_records(clinic=request.clinic), 50).get_page(request.GET.get("page"))
+    return render(request, "clinics/access_audit.html", {"page": page})

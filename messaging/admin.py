@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from kalix_site.admin import ReadOnlyInline
+from kalix_site.admin import PatientDataAdmin, ReadOnlyInline
 from lanes import controls as lane_controls
 from lanes.models import LaneAction
 from lanes.stats import duration
@@ -35,7 +35,8 @@ class DeliveryEventInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(PatientDataAdmin):
+    patient_fields = ("recipient", "subject", "body", "attachment", "patient")
     list_display = ["id", "clinic", "channel", "recipient", "status", "status_detail", "status_at", "created_at"]
     list_filter = ["status", "channel", "dispatch", "lane", ("created_at", admin.DateFieldListFilter), "clinic"]
     search_fields = ["recipient"]  # replaced by the indexed search document below
@@ -44,10 +45,12 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over millions of rows
     inlines = [DeliveryEventInline]
     actions = ["retry_failed", "cancel_pending", "rederive_status"]
-    readonly_fields = [f.name for f in Message._meta.fields]
+    readonly_fields = [f.name for f in Message._meta.fields if f.name != "search"]
     exclude = ["search"]
 
     def get_search_results(self, request, queryset, search_term):
+        if self._hidden(request):
+            return queryset, False
         query = search_query(search_term)
         return (queryset.filter(search=query) if query is not None else queryset), False
 
@@ -108,7 +111,7 @@ class InboxStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookInbox)
-class WebhookInboxAdmin(admin.ModelAdmin):
+class WebhookInboxAdmin(PatientDataAdmin):
     """Reports not applied yet; parked ones with their reason. Discarding or re-applying them is a queue
     operation: it needs lanes.control_lane (Operations) and is recorded as a lane action."""
 
@@ -124,6 +127,7 @@ class WebhookInboxAdmin(admin.ModelAdmin):
         "reason",
     ]
     list_filter = [InboxStateFilter, "provider", "kind"]
+    patient_fields = ("payload",)  # the provider's own report: recipients, sometimes the text
     readonly_fields = [f.name for f in WebhookInbox._meta.fields]
     actions = ["discard", "reapply"]
     show_full_result_count = False

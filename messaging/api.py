@@ -6,7 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from clinics.api import ClinicScopedMixin
+from clinics import audit
+from clinics.api import AuditedRetrieveMixin, ClinicScopedMixin
 from clinics.models import Patient
 from messaging import selectors, services
 from messaging.models import Channel, DeliveryEvent, Message, Status
@@ -92,8 +93,12 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         },
     ),
 )
-class MessageViewSet(ClinicScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MessageViewSet(
+    AuditedRetrieveMixin, ClinicScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Messages of the clinic you act for. Status is derived from the delivery events."""
+
+    audit_kind = audit.Kind.MESSAGE
 
     def get_serializer_class(self):
         if self.action == "create":

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from clinics import consent
+from clinics import audit, consent
 from clinics.views import staff_required
 from kalix_site import errors
 from kalix_site.forms import new_request_key
@@ -83,6 +83,7 @@ def _offer_as_new(form) -> None:
 @staff_required
 def message_detail(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
+    audit.opened(request, kind=audit.Kind.MESSAGE, obj=message, patient_id=message.patient_id)
     retried_as = selectors.message_retried_as(message=message)
     return render(
         request,

@@ -25,6 +25,7 @@ LOADED_BY_NAME = {
     "statuspage.queue_monitor": "a schedule's function, named by its dotted path",
     "kalix_site.wsgi": "gunicorn's application",
     "kalix_site.settings": "DJANGO_SETTINGS_MODULE",
+    "kalix_site.sessions": "a middleware, named in MIDDLEWARE",
 }
 
 

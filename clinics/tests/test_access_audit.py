@@ -1,0 +1,190 @@
+"""The access audit: who opened or exported which patient's record, messages or claims, and when.
+Append-only (the database refuses UPDATE and DELETE); each clinic's managers see their clinic's rows on
+/audit/ and no other clinic's; a clinic may ask for a reason before a patient of another practitioner
+opens."""
+
+from datetime import date
+
+import pytest
+from django.db import DatabaseError, transaction
+from rest_framework.authtoken.models import Token
+
+from clinics.models import AccessRecord
+
+
+@pytest.fixture
+def manager_a(make_user, clinic_a):
+    from clinics.roles import CLINIC_STAFF
+
+    return make_user("mara", clinics=[clinic_a], role="manager", groups=[CLINIC_STAFF])
+
+
+@pytest.fixture
+def manager_b(make_user, clinic_b):
+    from clinics.roles import CLINIC_STAFF
+
+    return make_user("mike", clinics=[clinic_b], role="manager", groups=[CLINIC_STAFF])
+
+
+def audit_page(client, user):
+    client.force_login(user)
+    response = client.get("/audit/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def only_row(**match) -> AccessRecord:
+    rows = list(AccessRecord.objects.filter(**match))
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_opening_a_patient_is_recorded_and_shown_to_that_clinics_managers_only(
+    client, staff_a, patient_a, manager_a, manager_b
+):
+    client.force_login(staff_a)
+    assert client.get(f"/patients/{patient_a.pk}/").status_code == 200
+    row = only_row(kind="patient", action="view")
+    assert (row.clinic_id, row.user_id, row.username, row.patient_id, row.object_id) == (
+        patient_a.clinic_id,
+        staff_a.pk,
+        "alice",
+        patient_a.pk,
+        patient_a.pk,
+    )
+    page = audit_page(client, manager_a)
+    assert "alice" in page and patient_a.full_name in page and "Patient record" in page
+    other = audit_page(client, manager_b)
+    assert "alice" not in other and patient_a.full_name not in other
+
+
+def test_opening_a_message_is_recorded(client, staff_a, patient_a, manager_a, manager_b):
+    from messaging.services import message_send
+
+    message = message_send(clinic=patient_a.clinic, patient=patient_a, channel="sms", body="See you Tuesday")
+    client.force_login(staff_a)
+    assert client.get(f"/messages/{message.pk}/").status_code == 200
+    row = only_row(kind="message", action="view")
+    assert (row.object_id, row.patient_id, row.user_id) == (message.pk, patient_a.pk, staff_a.pk)
+    assert f"Message #{message.pk}" in audit_page(client, manager_a)
+    assert f"Message #{message.pk}" not in audit_page(client, manager_b)
+
+
+@pytest.fixture
+def open_batch(clinic_a, staff_a, patient_a, payer_a, make_invoice):
+    from billing.batches import batch_request, drain_batch_requests
+
+    make_invoice(patient=patient_a, payer=payer_a)
+    batch, _ = batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=date.today())
+    drain_batch_requests()
+    batch.refresh_from_db()
+    assert batch.status == "open"
+    return batch
+
+
+def test_a_claim_export_is_recorded_per_patient_on_the_page_and_the_api(
+    client, staff_a, patient_a, open_batch, manager_a, manager_b
+):
+    client.force_login(staff_a)
+    assert client.get(f"/billing/batches/{open_batch.pk}/export.csv").status_code == 200
+    row = only_row(kind="claims", action="export")
+    assert (row.object_id, row.patient_id, row.user_id) == (open_batch.pk, patient_a.pk, staff_a.pk)
+    assert "Claims export" in audit_page(client, manager_a)
+    assert "Claims export" not in audit_page(client, manager_b)
+
+    token = Token.objects.create(user=staff_a)
+    api = type(client)().get(
+        f"/api/v1/billing/batches/{open_batch.pk}/csv/",
+        HTTP_AUTHORIZATION=f"Token {token.key}",
+    )
+    assert api.status_code == 200
+    assert AccessRecord.objects.filter(kind="claims", action="export", via="api").count() == 1
+
+
+def test_only_managers_see_the_audit(client, staff_a):
+    client.force_login(staff_a)
+    assert client.get("/audit/").status_code == 403
+
+
+def test_the_audit_is_append_only_in_the_database(client, staff_a, patient_a):
+    client.force_login(staff_a)
+    client.get(f"/patients/{patient_a.pk}/")
+    for change in (
+        lambda: AccessRecord.objects.update(username="someone else"),
+        lambda: AccessRecord.objects.all().delete(),
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            change()
+    assert only_row().username == "alice"
+
+
+@pytest.fixture
+def reasons_asked(clinic_a, make_user, patient_a):
+    from clinics.roles import CLINIC_STAFF
+
+    clinic_a.audit_asks_reason = True
+    clinic_a.save(update_fields=["audit_asks_reason"])
+    patient_a.practitioner = make_user("petra", clinics=[clinic_a], groups=[CLINIC_STAFF])
+    patient_a.save(update_fields=["practitioner"])
+    return patient_a
+
+
+def test_a_patient_of_another_practitioner_asks_for_a_reason_first(client, staff_a, reasons_asked):
+    patient = reasons_asked
+    client.force_login(staff_a)
+    asked = client.get(f"/patients/{patient.pk}/")
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "reason" in page.lower() and patient.email not in page
+    assert not AccessRecord.objects.exists()
+
+    blank = client.post(f"/patients/{patient.pk}/", {"reason": "  ", "form_clinic": patient.clinic_id})
+    assert blank.status_code == 200 and "This field is required" in blank.content.decode()
+    assert not AccessRecord.objects.exists()
+
+    given = client.post(
+        f"/patients/{patient.pk}/", {"reason": "Covering for Petra today", "form_clinic": patient.clinic_id}
+    )
+    assert given.status_code == 302
+    opened = client.get(given["Location"])
+    assert opened.status_code == 200 and patient.email in opened.content.decode()
+    assert only_row().reason == "Covering for Petra today"
+
+
+def test_own_patients_and_patients_without_practitioner_open_without_a_reason(client, reasons_asked, make_user):
+    patient = reasons_asked
+    client.force_login(patient.practitioner)
+    assert patient.email in client.get(f"/patients/{patient.pk}/").content.decode()
+    patient.practitioner = None
+    patient.save(update_fields=["practitioner"])
+    client.force_login(make_user("quinn", clinics=[patient.clinic]))
+    assert patient.email in client.get(f"/patients/{patient.pk}/").content.decode()
+    assert AccessRecord.objects.filter(reason="").count() == 2
+
+
+def test_the_api_records_what_it_shows_of_one_patient(client, staff_a, patient_a, payer_a, make_invoice):
+    from messaging.services import message_send
+
+    message = message_send(clinic=patient_a.clinic, patient=patient_a, channel="sms", body="See you Tuesday")
+    invoice = make_invoice(patient=patient_a, payer=payer_a)
+    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_a).key}"}
+    for path in (
+        f"/api/v1/patients/{patient_a.pk}/",
+        f"/api/v1/messages/{message.pk}/",
+        f"/api/v1/billing/invoices/{invoice.pk}/",
+    ):
+        assert client.get(path, **auth).status_code == 200, path
+    assert client.get("/api/v1/patients/", **auth).status_code == 200  # a list is not one patient's record
+    rows = AccessRecord.objects.filter(via="api", action="view")
+    assert sorted(rows.values_list("kind", "object_id")) == sorted(
+        [("patient", patient_a.pk), ("message", message.pk), ("claim", invoice.pk)]
+    )
+    assert set(rows.values_list("patient_id", flat=True)) == {patient_a.pk}
+
+
+def test_opening_a_claim_page_is_recorded(client, staff_a, patient_a, payer_a, make_invoice):
+    invoice = make_invoice(patient=patient_a, payer=payer_a)
+    client.force_login(staff_a)
+    assert client.get(f"/billing/invoices/{invoice.pk}/").status_code == 200
+    row = only_row(kind="claim", action="view")
+    assert (row.object_id, row.patient_id, row.via) == (invoice.pk, patient_a.pk, "page")

@@ -1,0 +1,194 @@
+"""Least privilege in admin: Operations steer queues and Support runs the status page; neither ever
+sees a patient's name, contact, date of birth, a message's recipient, subject or body, or a claim's
+member id or diagnosis code. This walks every admin page and action, as each of them: every model
+admin's change list (and a search), add page, each object's change, history and delete pages, every
+custom admin view, and every action available to them on every object; a seeded patient detail in any
+answer (a CSV too) fails. The same walk as a superuser must find them, or the walk proves nothing."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+from django.urls.resolvers import URLPattern
+
+NAME_FIRST, NAME_LAST = "Zebediah", "Quillfeather"
+EMAIL = "zeb.quillfeather@example.org"
+MOBILE = "+61412999888"
+DOB = date(1931, 7, 4)
+MEMBER_ID = "MBR77Q1XK"
+DIAGNOSIS = "M7966"
+SUBJECT = "Your Quillfeather scan"
+BODY = "Biopsy result ZQ5512 is ready"
+SMS_BODY = "Take Wexlorin at night"
+
+
+def forbidden() -> list[str]:
+    return [
+        NAME_FIRST,
+        NAME_LAST,
+        EMAIL,
+        MOBILE,
+        "412 999 888",
+        "0412999888",
+        DOB.isoformat(),
+        "4 July 1931",
+        "July 4, 1931",
+        "04/07/1931",
+        MEMBER_ID,
+        DIAGNOSIS,
+        SUBJECT,
+        BODY,
+        SMS_BODY,
+    ]
+
+
+@pytest.fixture
+def patient_world(clinic_a, staff_a, payer_a, make_invoice, carrier):
+    from billing.batches import batch_request, drain_batch_requests
+    from clinics import consent
+    from clinics.services import patient_create
+    from messaging import worker
+    from messaging.models import WebhookInbox
+    from messaging.services import message_send
+
+    patient = patient_create(
+        clinic=clinic_a,
+        first_name=NAME_FIRST,
+        last_name=NAME_LAST,
+        email=EMAIL,
+        mobile=MOBILE,
+        date_of_birth=DOB,
+        messaging_consent="opted_in",
+    )
+    sms = message_send(clinic=clinic_a, patient=patient, channel="sms", body=SMS_BODY)
+    worker.drain()
+    email = message_send(clinic=clinic_a, patient=patient, channel="email", subject=SUBJECT, body=BODY)
+    consent.address_opt_out(clinic=clinic_a, channel="email", address=EMAIL, reason="asked", by=staff_a)
+    make_invoice(patient=patient, payer=payer_a, member_id=MEMBER_ID, diagnosis_code=DIAGNOSIS)
+    batch, _ = batch_request(clinic=clinic_a, requested_by=staff_a, payer=payer_a, cutoff_date=date.today())
+    drain_batch_requests()
+    batch.refresh_from_db()
+    assert batch.status == "open" and batch.invoice_count == 1
+    from django.utils import timezone
+
+    WebhookInbox.objects.create(
+        provider="simulated",
+        provider_message_id="SIMX1",
+        event_id="evt-least-privilege",
+        kind="delivered",
+        occurred_at=timezone.now(),
+        received_at=timezone.now(),
+        payload={"to": MOBILE, "text": SMS_BODY},
+        parked_at=timezone.now(),
+        reason="no such message",
+        tries=8,
+    )
+    return {"patient": patient, "messages": [sms, email], "batch": batch, "total": Decimal("80.00")}
+
+
+def custom_admin_urls():
+    """(model admin or None, URL pattern) of every admin view that is not one of ModelAdmin's own."""
+    standard = {"changelist", "add", "change", "history", "delete", None}
+    found = []
+    for model_admin in admin.site._registry.values():
+        own = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}_"
+        for pattern in model_admin.get_urls():
+            if isinstance(pattern, URLPattern):
+                suffix = pattern.name.removeprefix(own) if pattern.name else None
+                if suffix not in standard:
+                    found.append((model_admin, pattern))
+    return found
+
+
+def fill(pattern, model_admin) -> list[str]:
+    """Concrete paths for a custom admin pattern: each object's id, each lane, each command."""
+    from lanes.models import Lane, LaneAction
+
+    route = str(pattern.pattern)
+    ids = [str(pk) for pk in model_admin.model._default_manager.values_list("pk", flat=True)[:5]] or ["1"]
+    lanes = list(Lane.objects.values_list("name", flat=True)) or ["live"]
+    actions = [str(pk) for pk in LaneAction.objects.values_list("pk", flat=True)[:3]] or ["1"]
+    paths = [route]
+    for placeholder, values in (
+        ("<int:pk>", ids),
+        ("<path:object_id>", ids),
+        ("<str:lane>", lanes),
+        ("<int:action_id>", actions),
+        ("<str:command>", ["pause", "resume", "drain", "backlog"]),
+    ):
+        paths = [p.replace(placeholder, v, 1) for p in paths for v in values] if placeholder in route else paths
+    admin_prefix = reverse("admin:index")
+    model_prefix = f"{model_admin.opts.app_label}/{model_admin.opts.model_name}/"
+    return [admin_prefix + model_prefix + p for p in paths]
+
+
+def walk_admin(client, user):
+    """Every admin answer `user` can get: (what, body text)."""
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    answers = []
+
+    def get(path, **params):
+        response = client.get(path, params, follow=True)
+        assert response.status_code < 500, (path, response.status_code)
+        answers.append((f"GET {path} {params}", response.content.decode(errors="replace")))
+        return response
+
+    get("/admin/")
+    get(reverse("queue-dashboard"))
+    for model, model_admin in admin.site._registry.items():
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}_"
+        changelist = reverse(name + "changelist")
+        get(changelist)
+        get(changelist, q=NAME_LAST[:6])  # a prefix: the search box echoes it
+        get(reverse(name + "add"))
+        pks = list(model._default_manager.values_list("pk", flat=True)[:20])
+        for pk in pks:
+            for view in ("change", "history", "delete"):
+                get(reverse(name + view, args=[pk]))
+        for name in model_admin.get_actions(request) if model_admin.has_view_or_change_permission(request) else []:
+            data = {"action": name, "_selected_action": [str(pk) for pk in pks], "index": 0}
+            response = client.post(changelist, data, follow=True)
+            assert response.status_code < 500, (changelist, name, response.status_code)
+            answers.append((f"action {name} on {changelist}", response.content.decode(errors="replace")))
+    for model_admin, pattern in custom_admin_urls():
+        for path in fill(pattern, model_admin):
+            get(path)
+    return answers
+
+
+def leaks(answers) -> list[tuple[str, str]]:
+    return [(what, value) for what, body in answers for value in forbidden() if value in body]
+
+
+@pytest.mark.parametrize("role", ["ops", "support"])
+def test_operations_and_support_never_see_a_patient_detail_anywhere_in_admin(client, patient_world, role, request):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    answers = walk_admin(client, user)
+    assert len(answers) > 100
+    found = sorted({f"{what.split(' {')[0]}: {value}" for what, value in leaks(answers)})
+    assert not found, "\n".join(found)
+
+
+def test_the_walk_finds_patient_details_where_they_are_shown(client, patient_world, make_user):
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    found = {value for _, value in leaks(walk_admin(client, root))}
+    assert {NAME_LAST, EMAIL, SUBJECT, MEMBER_ID} <= found
+
+
+@pytest.mark.parametrize("role", ["ops", "support"])
+def test_operations_and_support_get_403_on_claim_exports(client, patient_world, role, request):
+    batch = patient_world["batch"]
+    client.force_login(request.getfixturevalue(role))
+    for name in ("billing-batch-csv", "billing-batch-x12"):
+        response = client.get(reverse(name, args=[batch.pk]))
+        assert response.status_code == 403, name
+        assert not [value for value in forbidden() if value in response.content.decode()]
+    api = client.get(f"/api/v1/billing/batches/{batch.pk}/csv/")
+    assert api.status_code in (403, 404)
