@@ -29,10 +29,13 @@ class ComposeForm(forms.Form):
         )
 
 
+DATE_BOX = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")  # a date box shows only ISO dates
+
+
 class MessageFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=200)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
     channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date_from = forms.DateField(required=False, label="From", widget=DATE_BOX)
+    date_to = forms.DateField(required=False, label="To", widget=DATE_BOX)
     before = forms.IntegerField(required=False, widget=forms.HiddenInput)

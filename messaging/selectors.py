@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from clinics.models import Clinic
+from clinics.search import phone_prefix
+from clinics.search import words as search_words
 from kalix_site.sql import rows
 from messaging.models import Message
 from messaging.sql import EVENT_RUNS, TimelineRow
@@ -19,8 +21,10 @@ WORD = re.compile(r"[^\w@.+-]+")
 
 
 def search_query(text: str) -> SearchQuery | None:
-    """Every word must match, each as a prefix, over the GIN-indexed search document."""
-    words = [WORD.sub("", w) for w in text.split()]
+    """Every word must match, each as a prefix, over the GIN-indexed search document (names, recipient,
+    subject and text). A phone number typed in any format is one word, the stored E.164 form's prefix."""
+    number = phone_prefix(text)
+    words = [number] if number else [WORD.sub("", w) for w in search_words(text)]
     words = [w for w in words if w]
     if not words:
         return None
