@@ -10,7 +10,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 from clinics.sql import HIT_SQL
@@ -51,7 +51,7 @@ def ratelimit(*, scope: str, rate_setting: str, window_s: int = 60, methods=("PO
             if limit and request.method in methods:
                 who = hashlib.sha256(f"{scope}:{key(request)}".encode()).hexdigest()[:32]
                 if hit(f"{scope}:{who}", window_s=window_s) > limit:
-                    response = HttpResponse("Too many requests. Try again in a minute.", status=429)
+                    response = render(request, "429.html", {"back": request.path}, status=429)
                     response["Retry-After"] = str(window_s)
                     return response
             return view(request, *args, **kwargs)

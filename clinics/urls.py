@@ -3,7 +3,6 @@ from django.urls import path
 from clinics import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("clinic/switch/", views.switch_clinic, name="clinic-switch"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),

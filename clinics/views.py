@@ -1,10 +1,12 @@
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -21,8 +23,9 @@ def staff_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if request.clinic is None:
-            raise PermissionDenied("You are not on the staff of any clinic.")
+        if request.clinic is None:  # rendered, not raised: a refusal is no error and logs no traceback
+            context = {"exception": "This page is for clinic staff; you are not on the staff of any clinic."}
+            return render(request, "403.html", context, status=403)
         refusal = form_clinic_refusal(request)
         if refusal is not None:
             return _refuse(request, refusal)
@@ -40,11 +43,6 @@ def _refuse(request, refusal):
     return render(request, "clinics/form_refused.html", context, status=refusal.status)
 
 
-@staff_required
-def home(request):
-    return redirect("patient-list")
-
-
 @login_required
 @require_POST
 def switch_clinic(request):
@@ -57,7 +55,22 @@ def switch_clinic(request):
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
-    return redirect(target)
+    return redirect(_page_of_any_clinic(target))
+
+
+def _page_of_any_clinic(target: str) -> str:
+    """`target`, or for a page of one object (an id in its path: the old clinic's), the nearest page
+    above it that names none: /patients/12/edit/ becomes /patients/, the list of the new clinic."""
+    asked = urlsplit(target).path or "/"  # a Referer is a whole URL
+    path = asked
+    while True:
+        try:
+            match = resolve(path)
+        except Resolver404:
+            return "/"
+        if not match.kwargs:
+            return target if path == asked else path
+        path = path.rstrip("/").rpartition("/")[0] + "/"
 
 
 @staff_required

@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinics.tenancy.clinic_context",
+                "kalix_site.landing.menu_context",
             ],
         },
     },

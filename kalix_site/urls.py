@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from clinics.ratelimit import ratelimit
-from kalix_site import health
+from kalix_site import health, landing
 
 
 def queue_dashboard(request):
@@ -30,5 +30,6 @@ urlpatterns = [
     path("status/", include("statuspage.urls")),
     path("messages/", include("messaging.urls")),
     path("billing/", include("billing.urls")),
+    path("", landing.home, name="home"),
     path("", include("clinics.urls")),
 ]
