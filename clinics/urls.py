@@ -6,6 +6,7 @@ urlpatterns = [
     path("clinic/switch/", views.switch_clinic, name="clinic-switch"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),
+    path("patients/search/", views.patient_search, name="patient-search"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient-edit"),
 ]

@@ -5,12 +5,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinics import consent, selectors, services
+from clinics import consent, hub, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
@@ -82,9 +83,37 @@ def patient_list(request):
 
 @staff_required
 def patient_detail(request, pk):
+    """The hub: the patient's facts, consent per channel, and each app's section (clinics.hub)."""
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
-    context = {"patient": patient, "address_consents": consent.consents_of(patient)}
+    context = {
+        "patient": patient,
+        "channel_consents": consent.channel_consents(patient),
+        "address_consents": consent.consents_of(patient),
+        "sections": hub.sections_for(request, patient),
+    }
     return render(request, "clinics/patient_detail.html", context)
+
+
+PICKER_RESULTS = 10
+
+
+@staff_required
+def patient_search(request):
+    """The compose picker's search-as-you-type: this clinic's patients matching what was typed, as the
+    list shows them. Logs nothing of the query (a patient's name or number is health data)."""
+    query = request.GET.get("q", "").strip()[:100]
+    found = selectors.patient_list(clinic=request.clinic, query=query)[:PICKER_RESULTS] if query else []
+    results = [
+        {
+            "id": p.pk,
+            "label": f"{p.last_name}, {p.first_name}",
+            "detail": " · ".join(
+                str(v) for v in (p.date_of_birth and p.date_of_birth.strftime("%-d %b %Y"), p.mobile, p.email) if v
+            ),
+        }
+        for p in found
+    ]
+    return JsonResponse({"results": results})
 
 
 @staff_required

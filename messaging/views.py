@@ -10,7 +10,7 @@ from kalix_site.forms import new_request_key
 from messaging import selectors, services
 from messaging.dispatch import DISPATCH
 from messaging.forms import ComposeForm, MessageFilterForm
-from messaging.models import Status
+from messaging.models import Channel, Status
 from messaging.timeline import timeline
 
 PAGE_SIZE = 50
@@ -46,7 +46,8 @@ def message_list(request):
 
 @staff_required
 def message_compose(request):
-    form = ComposeForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    initial = {} if request.method == "POST" else _prefill(request)
+    form = ComposeForm(request.POST or None, request.FILES or None, clinic=request.clinic, initial=initial)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         key = fields.pop("request_key")
@@ -68,6 +69,21 @@ def message_compose(request):
                 flash.info(request, "This form was already sent: here is the message it made.")
             return redirect("messaging:detail", pk=message.pk)
     return render(request, "messaging/compose.html", {"form": form})
+
+
+def _prefill(request) -> dict:
+    """?patient=<id>&channel=<channel> (the patient page's Send buttons): the patient, the channel and
+    the patient's address on it. An id that is not this clinic's patient, or nonsense, pre-fills nothing."""
+    asked = request.GET.get("patient", "")
+    patient = (
+        selectors.compose_patient(clinic=request.clinic, pk=asked) if asked.isascii() and asked.isdigit() else None
+    )
+    channel = request.GET.get("channel", "")
+    channel = channel if channel in Channel.values else Channel.SMS
+    if patient is None:
+        return {"channel": channel} if "channel" in request.GET else {}
+    address = getattr(patient, services.CONTACT_FIELD[channel])
+    return {"patient": patient.pk, "channel": channel, "recipient": str(address or "")}
 
 
 def _offer_as_new(form) -> None:
