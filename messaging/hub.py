@@ -20,6 +20,7 @@ class SendButton:
     missing: str  # "no fax number"
 
 
+SEND_LABEL = {Channel.EMAIL: "Send email", Channel.SMS: "Send SMS", Channel.FAX: "Send fax"}
 MISSING = {Channel.EMAIL: "no email address", Channel.SMS: "no mobile number", Channel.FAX: "no fax number"}
 
 
@@ -32,14 +33,7 @@ def send_buttons(patient) -> list[SendButton]:
     for channel in (Channel.SMS, Channel.EMAIL, Channel.FAX):
         has_address = bool(getattr(patient, CONTACT_FIELD[channel]))
         url = compose_url(patient, channel) if has_address else ""
-        buttons.append(
-            SendButton(
-                channel,
-                f"Send {channel.label if channel == Channel.SMS else channel.label.lower()}",
-                url,
-                MISSING[channel],
-            )
-        )
+        buttons.append(SendButton(channel, SEND_LABEL[channel], url, MISSING[channel]))
     return buttons
 
 
