@@ -107,6 +107,7 @@ def patient_search(request):
         {
             "id": p.pk,
             "label": f"{p.last_name}, {p.first_name}",
+            "contacts": {"sms": str(p.mobile or ""), "email": p.email, "fax": str(p.fax or "")},
             "detail": " · ".join(
                 str(v) for v in (p.date_of_birth and p.date_of_birth.strftime("%-d %b %Y"), p.mobile, p.email) if v
             ),
