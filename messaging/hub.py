@@ -41,6 +41,7 @@ def history_section(request, patient) -> dict:
     return {
         "patient": patient,
         "history": selectors.patient_history(clinic=request.clinic, patient=patient),
+        "held": selectors.held_count(clinic=request.clinic, patient=patient),
         "send_buttons": send_buttons(patient),
     }
 

@@ -15,7 +15,7 @@ from clinics.models import Clinic, Patient
 from clinics.search import phone_prefix
 from clinics.search import words as search_words
 from kalix_site.sql import rows
-from messaging.models import Message
+from messaging.models import Dispatch, Message
 from messaging.sql import EVENT_RUNS, TimelineRow
 
 WORD = re.compile(r"[^\w@.+-]+")
@@ -171,6 +171,11 @@ class HistoryEntry:
     message_id: int | None = None
 
 
+def held_count(*, clinic: Clinic, patient) -> int:
+    """Messages to `patient` held for their opt-in: each waits for a staff release."""
+    return Message.objects.filter(clinic=clinic, patient=patient, dispatch=Dispatch.HELD).count()
+
+
 def patient_history(*, clinic: Clinic, patient) -> list[HistoryEntry]:
     """Everything exchanged with `patient` in `clinic`, newest first, with its status."""
     messages = Message.objects.filter(clinic=clinic, patient=patient).order_by("-created_at", "-id")
@@ -181,9 +186,9 @@ def patient_history(*, clinic: Clinic, patient) -> list[HistoryEntry]:
             channel=m.channel,
             channel_label=m.get_channel_display(),
             summary=m.subject or m.body,
-            status=m.status,
-            status_label=m.get_status_display(),
-            status_detail=m.status_detail,
+            status=m.staff_status.css,
+            status_label=m.staff_status.label,
+            status_detail=m.staff_status.detail,
             url=reverse("messaging:detail", args=[m.pk]),
             message_id=m.pk,
         )

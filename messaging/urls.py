@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/", views.message_detail, name="detail"),
     path("<int:pk>/cancel/", views.message_cancel, name="cancel"),
     path("<int:pk>/retry/", views.message_retry, name="retry"),
+    path("<int:pk>/release/", views.message_release, name="release"),
     path("webhooks/sim/", webhooks.sim_report, name="webhook-sim"),
     path("webhooks/twilio/", webhooks.twilio_report, name="webhook-twilio"),
     path("webhooks/sim/inbound/", inbound.sim_inbound, name="webhook-sim-inbound"),
