@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from clinics.hub import Section, register
-from messaging import selectors
+from messaging import selectors, sending
 from messaging.models import Channel
 from messaging.services import CONTACT_FIELD
 
@@ -43,6 +43,7 @@ def history_section(request, patient) -> dict:
         "history": selectors.patient_history(clinic=request.clinic, patient=patient),
         "held": selectors.held_count(clinic=request.clinic, patient=patient),
         "send_buttons": send_buttons(patient),
+        **sending.notice_context(request),
     }
 
 

@@ -7,7 +7,7 @@ from clinics import consent
 from clinics.views import staff_required
 from kalix_site import errors
 from kalix_site.forms import new_request_key
-from messaging import selectors, services
+from messaging import selectors, sending, services
 from messaging.dispatch import DISPATCH
 from messaging.forms import ComposeForm, MessageFilterForm
 from messaging.models import Channel, Dispatch, Status
@@ -41,6 +41,7 @@ def message_list(request):
             "next_before": next_before,
             "query": query.urlencode(),
             "paged": "before" in request.GET,
+            **sending.notice_context(request),
         },
     )
 
@@ -69,7 +70,7 @@ def message_compose(request):
             else:
                 flash.info(request, "This form was already sent: here is the message it made.")
             return redirect("messaging:detail", pk=message.pk)
-    return render(request, "messaging/compose.html", {"form": form})
+    return render(request, "messaging/compose.html", {"form": form, **sending.notice_context(request)})
 
 
 def sent_words(message) -> str:
@@ -126,6 +127,7 @@ def message_detail(request, pk):
             and message.patient.messaging_consent == "opted_in",
             "retried_as": retried_as,
             "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
+            **sending.notice_context(request),
         },
     )
 
