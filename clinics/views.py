@@ -3,7 +3,6 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -50,7 +49,7 @@ def switch_clinic(request):
     form = ClinicSwitchForm(request.POST)
     clinic = resolve_clinic(request.user, clinic_id=form.data.get("clinic")) if form.is_valid() else None
     if clinic is None or str(clinic.pk) != str(form.cleaned_data.get("clinic")):
-        raise PermissionDenied("Not a clinic of yours.")
+        return render(request, "403.html", {"exception": "Not a clinic of yours."}, status=403)
     request.session[SESSION_KEY] = clinic.pk
     messages.info(request, f"Now working in {clinic.name}.")
     target = request.POST.get("next") or "/"
