@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def menu_context(request):
     return {"menu": menu(user, clinic), "start_page": start_page(user, clinic) or "/"}
 
 
+@require_safe
 @login_required
 def home(request):
     start = start_page(request.user, request.clinic)
