@@ -15,12 +15,26 @@ class ComposeForm(forms.Form):
     subject = forms.CharField(required=False, max_length=200, help_text="Email only.")
     body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
     attachment = forms.FileField(required=False, label="Fax document (PDF)")
+    # "<patient id>|<channel>|<address>" when compose was opened pre-filled (?patient=): an address still
+    # as pre-filled is that patient's on that channel, and must not go to another patient or channel.
+    prefilled_from = forms.CharField(required=False, max_length=300, widget=forms.HiddenInput)
 
     def __init__(self, *args, clinic, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
         if self.data.get("send_despite_bounce"):
             self.offer_bounce_override()
+
+    def clean(self):
+        data = super().clean()
+        patient_id, _, rest = (data.get("prefilled_from") or "").partition("|")
+        channel, _, address = rest.partition("|")
+        data.pop("prefilled_from", None)
+        patient = data.get("patient")
+        changed = str(patient.pk if patient else "") != patient_id or data.get("channel") != channel
+        if address and data.get("recipient", "").strip() == address and changed:
+            data["recipient"] = ""  # the chosen patient's own address on the chosen channel (message_send)
+        return data
 
     def offer_bounce_override(self) -> None:
         """Shown only once a send was refused because the address bounced: the refusal says when and why."""

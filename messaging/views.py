@@ -95,8 +95,9 @@ def _prefill(request) -> dict:
     channel = channel if channel in Channel.values else Channel.SMS
     if patient is None:
         return {"channel": channel} if "channel" in request.GET else {}
-    address = getattr(patient, services.CONTACT_FIELD[channel])
-    return {"patient": patient.pk, "channel": channel, "recipient": str(address or "")}
+    address = str(getattr(patient, services.CONTACT_FIELD[channel]) or "")
+    prefilled_from = f"{patient.pk}|{channel}|{address}"
+    return {"patient": patient.pk, "channel": channel, "recipient": address, "prefilled_from": prefilled_from}
 
 
 def _offer_as_new(form) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from clinics.services import patient_create
 from messaging.events import NewEvent, record_events
-from messaging.models import EventKind
+from messaging.models import EventKind, Message
 from messaging.selectors import patient_history
 from messaging.services import message_send
 
@@ -71,3 +71,23 @@ def test_the_picker_search_finds_this_clinics_patients_only(client_a, clinic_a, 
 
 def test_the_picker_search_needs_clinic_staff(client, patient_a):
     assert client.get("/patients/search/", {"q": "love"}).status_code == 302  # to the login page
+
+
+def test_a_pre_filled_address_follows_a_patient_changed_without_javascript(client_a, clinic_a, patient_a):
+    alan = patient_create(
+        clinic=clinic_a, first_name="Alan", last_name="Turing", mobile="+61412999999", messaging_consent="opted_in"
+    )
+    form = client_a.get("/messages/new/", {"patient": patient_a.pk, "channel": "sms"}).context["form"]
+    typed = {name: form[name].value() for name in ("request_key", "channel", "recipient", "prefilled_from")}
+    # The plain select changed to another patient; the address box still holds Ada's number.
+    client_a.post("/messages/new/", {**typed, "form_clinic": clinic_a.pk, "patient": alan.pk, "body": "Hello Alan"})
+    sent = Message.objects.get()
+    assert (sent.patient, sent.recipient) == (alan, "+61412999999")
+
+
+def test_an_address_typed_over_the_pre_filled_one_is_kept(client_a, clinic_a, patient_a):
+    form = client_a.get("/messages/new/", {"patient": patient_a.pk, "channel": "sms"}).context["form"]
+    typed = {name: form[name].value() for name in ("request_key", "channel", "prefilled_from")}
+    body = {**typed, "form_clinic": clinic_a.pk, "patient": patient_a.pk, "recipient": "0412 345 678", "body": "Hi"}
+    client_a.post("/messages/new/", body)
+    assert Message.objects.get().recipient == "+61412345678"
