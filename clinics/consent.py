@@ -243,3 +243,37 @@ def withheld(outgoing: list[Outgoing]) -> dict[int, str]:
     return {
         w.id: WITHHELD_WORDS[w.why].format(channel=channel_words(channel_of[w.id])) for w in found if w.why is not None
     }
+
+
+# --- Per channel, for the patient page -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelConsent:
+    channel: str
+    address: str
+    may_send: bool
+    words: str  # "Yes", or why not ("No: the patient opted out of SMS")
+
+    @property
+    def label(self) -> str:
+        return channel_words(self.channel)
+
+
+def channel_consents(patient: Patient) -> list[ChannelConsent]:
+    """Whether the clinic may write to the patient on each channel now, and why not: the patient's own
+    answers and the consent of the address itself (clinics.consent.refusal)."""
+    found = []
+    for channel, field in CONTACT_FIELD.items():
+        address = str(getattr(patient, field) or "")
+        if not address:
+            found.append(ChannelConsent(channel, "", False, f"No {channel_words(channel)} contact on file"))
+            continue
+        why = refusal(clinic=patient.clinic, channel=channel, address=address_key(channel, address))
+        if why is None and channel != ContactChannel.FAX and patient.messaging_consent == Patient.Consent.UNKNOWN:
+            found.append(ChannelConsent(channel, address, False, "Held until the patient opts in"))
+        elif why is None:
+            found.append(ChannelConsent(channel, address, True, "Yes"))
+        else:
+            found.append(ChannelConsent(channel, address, False, f"No: {why}"))
+    return found

@@ -258,7 +258,7 @@ class Appointment(models.Model):
 
 class AccessRecord(models.Model):
     """Someone opened or exported a patient's record, message or claims. Append-only: a trigger refuses
-    every UPDATE and DELETE (migration clinics 0007_access_audit), since an audit its subjects could edit
+    every UPDATE and DELETE (migration clinics 0008_access_audit), since an audit its subjects could edit
     proves nothing. Users and patients are referenced without a database constraint and the username is
     copied, so the audit outlives them and never blocks their removal. Written by clinics.audit, read by
     the clinic's managers."""

@@ -11,6 +11,7 @@ from functools import wraps
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 from clinics.sql import HIT_SQL
@@ -41,8 +42,11 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def ratelimit(*, scope: str, rate_setting: str, window_s: int = 60, methods=("POST",), key=client_ip):
-    """Refuse with 429 once `key(request)` has made more than settings.<rate_setting> requests in a window."""
+def ratelimit(
+    *, scope: str, rate_setting: str, window_s: int = 60, methods=("POST",), key=client_ip, page: bool = True
+):
+    """Refuse with 429 once `key(request)` has made more than settings.<rate_setting> requests in a window:
+    for people (`page`) the styled page with a way back, for machines (webhooks) one line of text."""
 
     def decorate(view):
         @wraps(view)
@@ -51,7 +55,10 @@ def ratelimit(*, scope: str, rate_setting: str, window_s: int = 60, methods=("PO
             if limit and request.method in methods:
                 who = hashlib.sha256(f"{scope}:{key(request)}".encode()).hexdigest()[:32]
                 if hit(f"{scope}:{who}", window_s=window_s) > limit:
-                    response = HttpResponse("Too many requests. Try again in a minute.", status=429)
+                    if page:
+                        response = render(request, "429.html", {"back": request.path}, status=429)
+                    else:
+                        response = HttpResponse("Too many requests. Try again in a minute.", status=429)
                     response["Retry-After"] = str(window_s)
                     return response
             return view(request, *args, **kwargs)

@@ -2,11 +2,17 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from clinics.models import AccessRecord, Clinic, Patient
+from clinics.search import phone_prefix, words
 
 
 def patient_list(*, clinic: Clinic, query: str = "") -> QuerySet[Patient]:
+    """This clinic's patients matching every word (name, email, phone digits), or the typed phone number
+    in any format (clinics.search); ordered as the list shows them, "Last, First"."""
     patients = Patient.objects.filter(clinic=clinic)
-    for word in query.split():
+    number = phone_prefix(query)
+    if number is not None:
+        return patients.filter(Q(mobile__startswith=number) | Q(fax__startswith=number))
+    for word in words(query):
         digits = "".join(ch for ch in word if ch.isdigit())
         match = Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
         if len(digits) >= 3:

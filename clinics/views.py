@@ -1,14 +1,16 @@
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinics import audit, consent, selectors, services
+from clinics import audit, consent, hub, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
 from clinics.models import StaffMembership
 from clinics.services import PATIENT_FIELDS
@@ -22,8 +24,9 @@ def staff_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if request.clinic is None:
-            raise PermissionDenied("You are not on the staff of any clinic.")
+        if request.clinic is None:  # rendered, not raised: a refusal is no error and logs no traceback
+            context = {"exception": "This page is for clinic staff; you are not on the staff of any clinic."}
+            return render(request, "403.html", context, status=403)
         refusal = form_clinic_refusal(request)
         if refusal is not None:
             return _refuse(request, refusal)
@@ -41,24 +44,34 @@ def _refuse(request, refusal):
     return render(request, "clinics/form_refused.html", context, status=refusal.status)
 
 
-@staff_required
-def home(request):
-    return redirect("patient-list")
-
-
 @login_required
 @require_POST
 def switch_clinic(request):
     form = ClinicSwitchForm(request.POST)
     clinic = resolve_clinic(request.user, clinic_id=form.data.get("clinic")) if form.is_valid() else None
     if clinic is None or str(clinic.pk) != str(form.cleaned_data.get("clinic")):
-        raise PermissionDenied("Not a clinic of yours.")
+        return render(request, "403.html", {"exception": "Not a clinic of yours."}, status=403)
     request.session[SESSION_KEY] = clinic.pk
     messages.info(request, f"Now working in {clinic.name}.")
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
-    return redirect(target)
+    return redirect(_page_of_any_clinic(target))
+
+
+def _page_of_any_clinic(target: str) -> str:
+    """`target`, or for a page of one object (an id in its path: the old clinic's), the nearest page
+    above it that names none: /patients/12/edit/ becomes /patients/, the list of the new clinic."""
+    asked = urlsplit(target).path or "/"  # a Referer is a whole URL
+    path = asked
+    while True:
+        try:
+            match = resolve(path)
+        except Resolver404:
+            return "/"
+        if not match.kwargs:
+            return target if path == asked else path
+        path = path.rstrip("/").rpartition("/")[0] + "/"
 
 
 @staff_required
@@ -70,11 +83,40 @@ def patient_list(request):
 
 @staff_required
 def patient_detail(request, pk):
+    """The hub: the patient's facts, consent per channel, and each app's section (clinics.hub)."""
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
     if (ask_reason := audit.patient_opened(request, patient=patient)) is not None:
         return ask_reason
-    context = {"patient": patient, "address_consents": consent.consents_of(patient)}
+    context = {
+        "patient": patient,
+        "channel_consents": consent.channel_consents(patient),
+        "address_consents": consent.consents_of(patient),
+        "sections": hub.sections_for(request, patient),
+    }
     return render(request, "clinics/patient_detail.html", context)
+
+
+PICKER_RESULTS = 10
+
+
+@staff_required
+def patient_search(request):
+    """The compose picker's search-as-you-type: this clinic's patients matching what was typed, as the
+    list shows them. Logs nothing of the query (a patient's name or number is health data)."""
+    query = request.GET.get("q", "").strip()[:100]
+    found = selectors.patient_list(clinic=request.clinic, query=query)[:PICKER_RESULTS] if query else []
+    results = [
+        {
+            "id": p.pk,
+            "label": f"{p.last_name}, {p.first_name}",
+            "contacts": {"sms": str(p.mobile or ""), "email": p.email, "fax": str(p.fax or "")},
+            "detail": " · ".join(
+                str(v) for v in (p.date_of_birth and p.date_of_birth.strftime("%-d %b %Y"), p.mobile, p.email) if v
+            ),
+        }
+        for p in found
+    ]
+    return JsonResponse({"results": results})
 
 
 @staff_required

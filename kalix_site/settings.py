@@ -141,6 +141,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinics.tenancy.clinic_context",
+                "kalix_site.landing.menu_context",
             ],
         },
     },
@@ -355,6 +356,8 @@ MESSAGING_RECOVERY_GRACE_SECONDS = env.int("KALIX_MESSAGING_RECOVERY_GRACE_SECON
 MESSAGING_INBOX_MAX_AGE_SECONDS = env.int("KALIX_INBOX_MAX_AGE_SECONDS", 86400)  # unmatched reports kept
 MESSAGING_SMTP_RECONNECTS = env.int("KALIX_SMTP_RECONNECTS", 3)  # new SMTP connections per batch after hang-ups
 MESSAGING_TIMELINE_MAX_LINES = env.int("KALIX_TIMELINE_MAX_LINES", 100)  # lines a message's timeline shows
+# Staff pages say sending is running late once one of their clinic's messages has been due this long.
+MESSAGING_LATE_AFTER_SECONDS = env.int("KALIX_MESSAGING_LATE_AFTER_SECONDS", 120)
 # An unmatched delivery report is tried this many times, waiting base * 2^(try-1) s (capped) between
 # tries, then parked for an operator (admin: Webhook inbox, Discard / Re-apply now).
 MESSAGING_INBOX_MAX_TRIES = env.int("KALIX_INBOX_MAX_TRIES", 8)

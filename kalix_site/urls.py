@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from kalix_site import health
+from kalix_site import health, landing
 
 
 def queue_dashboard(request):
@@ -41,5 +41,6 @@ urlpatterns = [
     path("status/", include("statuspage.urls")),
     path("messages/", include("messaging.urls")),
     path("billing/", include("billing.urls")),
+    path("", landing.home, name="home"),
     path("", include("clinics.urls")),
 ]

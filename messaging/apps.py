@@ -11,6 +11,8 @@ class MessagingConfig(AppConfig):
         webhooks.connect_signals()
         kinds.register()  # the live lane's messages and delivery reports, their schedule, the re-index target
 
-        from messaging import checks
+        from messaging import checks, hub
+
+        hub.register_section()  # the patient page's communication history and Send buttons (clinics.hub)
 
         checks.register()  # production refuses to start without its webhook secrets

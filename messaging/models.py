@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from messaging.vocabulary import EventKind, Status  # noqa: F401  (the vocabulary's choices, used here)
+from messaging.vocabulary import EventKind, Status, staff_status  # noqa: F401  (the vocabulary's choices, used here)
 
 
 class Channel(models.TextChoices):
@@ -92,6 +92,11 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} #{self.pk}"
+
+    @property
+    def staff_status(self):
+        """The status in staff words (messaging.vocabulary.staff_status)."""
+        return staff_status(channel=self.channel, status=self.status, detail=self.status_detail)
 
 
 class EventSource(models.TextChoices):

@@ -9,18 +9,23 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
-from clinics.models import Clinic
+from clinics.models import Clinic, Patient
+from clinics.search import phone_prefix
+from clinics.search import words as search_words
 from kalix_site.sql import rows
-from messaging.models import Message
+from messaging.models import Dispatch, Message
 from messaging.sql import EVENT_RUNS, TimelineRow
 
 WORD = re.compile(r"[^\w@.+-]+")
 
 
 def search_query(text: str) -> SearchQuery | None:
-    """Every word must match, each as a prefix, over the GIN-indexed search document."""
-    words = [WORD.sub("", w) for w in text.split()]
+    """Every word must match, each as a prefix, over the GIN-indexed search document (names, recipient,
+    subject and text). A phone number typed in any format is one word, the stored E.164 form's prefix."""
+    number = phone_prefix(text)
+    words = [number] if number else [WORD.sub("", w) for w in search_words(text)]
     words = [w for w in words if w]
     if not words:
         return None
@@ -61,6 +66,11 @@ def message_page(messages: QuerySet[Message], *, before: int | None = None, size
     more = len(page) > size
     page = page[:size]
     return page, (page[-1].pk if more else None)
+
+
+def compose_patient(*, clinic: Clinic, pk) -> Patient | None:
+    """The patient compose is opened for, if one of this clinic's; else None (pre-fill nothing)."""
+    return Patient.objects.filter(clinic=clinic, pk=pk).first()
 
 
 def message_get(*, clinic: Clinic, pk) -> Message:
@@ -142,3 +152,48 @@ def _flip(run: EventRun) -> EventRun:
 def message_retried_as(*, message: Message) -> Message | None:
     """The message this one was sent again as (at most one: message_one_retry_per_message)."""
     return message.retries.only("pk").first()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a patient's communication history. Outgoing messages today; incoming messages
+    (two-way SMS) become entries of direction "in" built from their own model, in the same list."""
+
+    at: datetime
+    direction: str  # "out" (we wrote) or "in" (the patient wrote)
+    channel: str
+    channel_label: str
+    summary: str  # subject, else the text
+    status: str
+    status_label: str
+    status_detail: str
+    url: str
+    message_id: int | None = None
+
+
+def held_count(*, clinic: Clinic, patient) -> int:
+    """Messages to `patient` held for their opt-in: each waits for a staff release."""
+    return Message.objects.filter(clinic=clinic, patient=patient, dispatch=Dispatch.HELD).count()
+
+
+def patient_history(*, clinic: Clinic, patient) -> list[HistoryEntry]:
+    """Everything exchanged with `patient` in `clinic`, newest first, with its status."""
+    messages = Message.objects.filter(clinic=clinic, patient=patient).order_by("-created_at", "-id")
+    entries = [
+        HistoryEntry(
+            at=m.created_at,
+            direction="out",
+            channel=m.channel,
+            channel_label=m.get_channel_display(),
+            summary=m.subject or m.body,
+            status=m.staff_status.css,
+            status_label=m.staff_status.label,
+            status_detail=m.staff_status.detail,
+            url=reverse("messaging:detail", args=[m.pk]),
+            message_id=m.pk,
+        )
+        for m in messages.only(
+            "pk", "created_at", "channel", "subject", "body", "status", "status_detail", "clinic_id", "patient_id"
+        )
+    ]
+    return sorted(entries, key=lambda e: e.at, reverse=True)

@@ -1,4 +1,4 @@
-"""Writes to messages: send, cancel, retry, release held messages. Views, API and admin call these."""
+"""Writes to messages: send, cancel, retry, release a held message. Views, API and admin call these."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -166,9 +166,10 @@ def message_cancel(*, message: Message, user=None) -> Message:
     return message
 
 
-def message_retry(*, message: Message, user=None, send_despite_bounce: bool = False) -> Message:
+def message_retry(*, message: Message, user=None, send_despite_bounce: bool = False, recipient: str = "") -> Message:
     """A failed message is sent again as a new message, linked to the old one (checks run again; a
-    bounced address only with send_despite_bounce, given by a caller that showed the bounce).
+    bounced address only with send_despite_bounce, given by a caller that showed the bounce). With
+    `recipient`, to that corrected address instead (checked like any address).
 
     Once only: the database holds one retry per message (message_one_retry_per_message), so of several
     Retry presses at once one makes the retry and the others get that same retry back.
@@ -183,7 +184,7 @@ def message_retry(*, message: Message, user=None, send_despite_bounce: bool = Fa
             clinic=message.clinic,
             patient=message.patient,
             channel=message.channel,
-            recipient=message.recipient,
+            recipient=recipient.strip() or message.recipient,
             subject=message.subject,
             body=message.body,
             attachment=message.attachment.open("rb") if message.attachment else None,
@@ -199,16 +200,31 @@ def message_retry(*, message: Message, user=None, send_despite_bounce: bool = Fa
         return existing
 
 
-def release_held() -> int:
-    """Queue every held message whose patient has opted in since; set-based. Returns how many."""
-    with transaction.atomic():
-        ids = list(
-            Message.objects.filter(dispatch=Dispatch.HELD, patient__messaging_consent="opted_in")
-            .select_for_update(of=("self",), skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        moved = DISPATCH.move(Message.objects.filter(pk__in=ids), "queue", next_attempt_at=timezone.now())
-        if ids:
-            record_events(NewEvent(pk, EventKind.QUEUED, own_event_id(pk, "queued")) for pk in ids)
-            poke(DRAIN, lane=LIVE)
-    return moved
+@transaction.atomic
+def message_release(*, message: Message, user=None) -> Message:
+    """Send a message held for the patient's opt-in, now that they have opted in: a staff decision.
+
+    An opt-in never releases held messages by itself: a message written weeks ago ("see you tomorrow")
+    may be wrong by then, so a person who can read it decides (docs/decisions.md). The checks of a new
+    message run again: consent may have changed the other way since.
+    """
+    patient = message.patient
+    if patient is not None:
+        patient.refresh_from_db()
+    if patient is None or patient.messaging_consent != "opted_in":
+        name = patient.full_name if patient else "The recipient"
+        raise ValidationError(f"{name} has not opted in yet; the message stays held.")
+    _check_patient(patient, message.channel)
+    _check_address(message.clinic, message.channel, message.recipient, send_despite_bounce=False)
+    DISPATCH.move_or_refuse(
+        Message.objects.filter(pk=message.pk),
+        "queue",
+        "This message is no longer held: it was released or cancelled already.",
+        next_attempt_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    by = f"released by {user.get_username()}" if user else "released"
+    record_events([NewEvent(message.pk, EventKind.QUEUED, own_event_id(message.pk, "queued"), detail=by)])
+    poke(DRAIN, lane=LIVE)
+    message.refresh_from_db()
+    return message

@@ -26,9 +26,10 @@ from messaging.vocabulary import KINDS, NO_EVENTS
 
 # --- The status rule in SQL (messaging.status has the same rule in Python: derive) ------------------
 
+SEARCH_BODY_CHARS = 4000  # of the text: all of any SMS, a long email's start (a tsvector is at most 1 MB)
 SEARCH_DOCUMENT_SQL = (
     "to_tsvector('simple', coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '') || ' ' || "
-    "msg.recipient || ' ' || msg.subject)"
+    f"msg.recipient || ' ' || msg.subject || ' ' || left(msg.body, {SEARCH_BODY_CHARS}))"
 )
 
 

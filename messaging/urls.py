@@ -30,6 +30,7 @@ urlpatterns = [
     path("bulk/<int:pk>/run-again/", bulk_views.bulk_run_again, name="bulk-run-again"),
     path("inbox/", thread_views.inbox, name="inbox"),
     path("threads/<int:pk>/", thread_views.thread_detail, name="thread"),
+    path("<int:pk>/release/", views.message_release, name="release"),
     path("webhooks/sim/", webhooks.sim_report, name="webhook-sim"),
     path("webhooks/twilio/", webhooks.twilio_report, name="webhook-twilio"),
     path("webhooks/sim/inbound/", inbound.sim_inbound, name="webhook-sim-inbound"),

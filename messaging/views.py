@@ -7,11 +7,12 @@ from clinics import audit, consent
 from clinics.views import staff_required
 from kalix_site import errors
 from kalix_site.forms import new_request_key
-from messaging import selectors, services
+from messaging import selectors, sending, services
 from messaging.dispatch import DISPATCH
 from messaging.forms import ComposeForm, MessageFilterForm
-from messaging.models import Status
+from messaging.models import Channel, Dispatch, Status
 from messaging.timeline import timeline
+from messaging.vocabulary import ATTEMPTS_WORDS, REFERENCE_WORDS
 
 PAGE_SIZE = 50
 
@@ -40,13 +41,15 @@ def message_list(request):
             "next_before": next_before,
             "query": query.urlencode(),
             "paged": "before" in request.GET,
+            **sending.notice_context(request),
         },
     )
 
 
 @staff_required
 def message_compose(request):
-    form = ComposeForm(request.POST or None, request.FILES or None, clinic=request.clinic)
+    initial = {} if request.method == "POST" else _prefill(request)
+    form = ComposeForm(request.POST or None, request.FILES or None, clinic=request.clinic, initial=initial)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         key = fields.pop("request_key")
@@ -63,11 +66,38 @@ def message_compose(request):
             errors.add_form_errors(form, exc)
         else:
             if made:
-                flash.success(request, "Message queued.")
+                flash.success(request, sent_words(message))
             else:
                 flash.info(request, "This form was already sent: here is the message it made.")
             return redirect("messaging:detail", pk=message.pk)
-    return render(request, "messaging/compose.html", {"form": form})
+    return render(request, "messaging/compose.html", {"form": form, **sending.notice_context(request)})
+
+
+def sent_words(message) -> str:
+    """What the Send button did, in words: queued, or held and what happens next."""
+    if message.dispatch == Dispatch.HELD:
+        name = message.patient.full_name if message.patient else "the patient"
+        return (
+            f"Saved, but not sent: it is not sent until {name} opts in to messages and someone here "
+            "releases it from this page. Record the opt-in on the patient's page."
+        )
+    return "Message queued: it goes out in a moment."
+
+
+def _prefill(request) -> dict:
+    """?patient=<id>&channel=<channel> (the patient page's Send buttons): the patient, the channel and
+    the patient's address on it. An id that is not this clinic's patient, or nonsense, pre-fills nothing."""
+    asked = request.GET.get("patient", "")
+    patient = (
+        selectors.compose_patient(clinic=request.clinic, pk=asked) if asked.isascii() and asked.isdigit() else None
+    )
+    channel = request.GET.get("channel", "")
+    channel = channel if channel in Channel.values else Channel.SMS
+    if patient is None:
+        return {"channel": channel} if "channel" in request.GET else {}
+    address = str(getattr(patient, services.CONTACT_FIELD[channel]) or "")
+    prefilled_from = f"{patient.pk}|{channel}|{address}"
+    return {"patient": patient.pk, "channel": channel, "recipient": address, "prefilled_from": prefilled_from}
 
 
 def _offer_as_new(form) -> None:
@@ -90,11 +120,16 @@ def message_detail(request, pk):
         "messaging/message_detail.html",
         {
             "message": message,
-            "timeline": timeline(selectors.message_events(message=message)),
+            "timeline": timeline(selectors.message_events(message=message), channel=message.channel),
+            "words": {"reference": REFERENCE_WORDS[message.channel], "attempts": ATTEMPTS_WORDS},
             "can_cancel": DISPATCH.can("cancel", message.dispatch),
             "can_retry": message.status == Status.FAILED and retried_as is None,
+            "can_release": message.dispatch == Dispatch.HELD
+            and message.patient is not None
+            and message.patient.messaging_consent == "opted_in",
             "retried_as": retried_as,
             "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
+            **sending.notice_context(request),
         },
     )
 
@@ -117,13 +152,28 @@ def message_retry(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     try:
         retry = services.message_retry(
-            message=message, user=request.user, send_despite_bounce=_bounce_seen(request, message)
+            message=message,
+            user=request.user,
+            send_despite_bounce=_bounce_seen(request, message),
+            recipient=request.POST.get("recipient", "")[:254],
         )
     except ValidationError as exc:
-        flash.error(request, " ".join(exc.messages))
+        flash.error(request, "Not sent again: " + " ".join(exc.messages))
         return redirect("messaging:detail", pk=pk)
     flash.success(request, f"Sent again as message #{retry.pk}.")
     return redirect("messaging:detail", pk=retry.pk)
+
+
+@staff_required
+@require_POST
+def message_release(request, pk):
+    message = selectors.message_get(clinic=request.clinic, pk=pk)
+    try:
+        services.message_release(message=message, user=request.user)
+        flash.success(request, "Released: it goes out in a moment.")
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    return redirect("messaging:detail", pk=pk)
 
 
 def _bounce_seen(request, message) -> bool:

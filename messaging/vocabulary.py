@@ -94,3 +94,45 @@ NO_EVENTS = (Status.PENDING, "Not queued yet", None)
 # The model choices, in the table's order of declaration (modelled on django-anymail's event types and
 # Twilio's message statuses).
 EventKind = models.TextChoices("EventKind", [(value.upper(), (value, kind.label)) for value, kind in KINDS.items()])
+
+
+# --- Staff words: what a receptionist reads (the precise names above stay in the timeline's detail) ---
+
+# Who an event came from, in staff words (EventSource's labels are the precise ones).
+SOURCE_WORDS = {"system": "Kalix", "staff": "Staff", "worker": "Kalix", "provider": "Delivery report"}
+
+# Where a channel needs other words than the table's: email has no carrier, an email service instead.
+CHANNEL_TIMELINE_WORDS = {
+    ("handed_off", "email"): "Being sent to the email service",
+    ("accepted", "email"): "The email service accepted it",
+    ("undelivered", "email"): "Could not be delivered",
+}
+CHANNEL_STATUS_WORDS = {
+    ("handed_off", "email"): "Being sent",
+    ("accepted", "email"): "Accepted by the email service; delivery not confirmed yet",
+}
+REFERENCE_WORDS = {"email": "Email reference", "sms": "Carrier reference", "fax": "Carrier reference"}
+ATTEMPTS_WORDS = "Send attempts"
+SENT_NOT_CONFIRMED = "sent"  # the kind whose Success is not shown green: nobody confirmed delivery
+
+
+def timeline_words(kind: str, channel: str) -> str:
+    return CHANNEL_TIMELINE_WORDS.get((kind, channel), KINDS[kind].timeline_words)
+
+
+@dataclass(frozen=True)
+class StaffStatus:
+    css: str  # the badge's class: the status, or "sent" for a Success nobody has confirmed
+    label: str
+    detail: str
+
+
+def staff_status(*, channel: str, status: str, detail: str) -> StaffStatus:
+    """A message's status in staff words. The stored detail starts with its top kind's status words
+    (messaging.sql derives it), so the kind is read back from there."""
+    kind = next((k for k, v in KINDS.items() if v.status == status and detail.startswith(v.status_words)), None)
+    if kind is not None and (kind, channel) in CHANNEL_STATUS_WORDS:
+        detail = CHANNEL_STATUS_WORDS[(kind, channel)] + detail[len(KINDS[kind].status_words) :]
+    if kind == SENT_NOT_CONFIRMED:
+        return StaffStatus("sent", "Sent", detail)
+    return StaffStatus(status, Status(status).label if status in Status.values else status, detail)

@@ -41,7 +41,7 @@ def guarded(view):
 
     Every webhook endpoint (ours and anymail's) is wrapped; csrf_exempt carries over through wraps().
     """
-    limited = ratelimit(scope="webhook", rate_setting="WEBHOOK_RATE_PER_MIN")(view)
+    limited = ratelimit(scope="webhook", rate_setting="WEBHOOK_RATE_PER_MIN", page=False)(view)
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):

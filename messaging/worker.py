@@ -358,11 +358,8 @@ def drain(lane: str = LIVE) -> dict:
 
 
 def safety_drain() -> dict:
-    """Run by the schedule: release messages whose patient has opted in, expire stale reports and old
-    webhook receipts, drain."""
-    from messaging.services import release_held
-
-    release_held()
+    """Run by the schedule: expire stale reports and old webhook receipts, drain. Held messages wait for
+    a staff release (messaging.services.message_release), never for the schedule."""
     if not lane_paused(LIVE):  # a paused lane tries no report, so none has had its chance to match
         inbox.expire_unmatched()
     purge_receipts()

@@ -23,7 +23,8 @@ def test_compose_an_sms_and_watch_it_reach_success(
         )
         login("alice")
         page.goto("/messages/new/")
-        page.select_option("#id_patient", label="Ada Lovelace")
+        page.fill("#patient-search", "Ada")
+        page.click("#patient-options >> text=Lovelace, Ada")
         page.select_option("#id_channel", "sms")
         for text in ("Your appointment is confirmed for Tuesday 10:00 €" * 4, "Ngā mihi, see you Tuesday"):
             page.fill("#id_body", text)

@@ -11,5 +11,5 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("clinics", "0005_partial_contact_indexes"), ("axes", "0010_accessattemptexpiration")]
+    dependencies = [("clinics", "0006_appointments"), ("axes", "0010_accessattemptexpiration")]
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

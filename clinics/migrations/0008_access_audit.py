@@ -23,7 +23,7 @@ DROP FUNCTION IF EXISTS clinics_accessrecord_append_only();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinics", "0006_support_unlocks_logins"),
+        ("clinics", "0007_support_unlocks_logins"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
