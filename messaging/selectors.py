@@ -15,7 +15,7 @@ from clinics.models import Clinic, Patient
 from clinics.search import phone_prefix
 from clinics.search import words as search_words
 from kalix_site.sql import rows
-from messaging.models import Dispatch, Message
+from messaging.models import Dispatch, InboundMessage, Message
 from messaging.sql import EVENT_RUNS, TimelineRow
 
 WORD = re.compile(r"[^\w@.+-]+")
@@ -156,8 +156,8 @@ def message_retried_as(*, message: Message) -> Message | None:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One line of a patient's communication history. Outgoing messages today; incoming messages
-    (two-way SMS) become entries of direction "in" built from their own model, in the same list."""
+    """One line of a patient's communication history: a message we sent (direction "out") or a text the
+    patient sent us (direction "in", two-way SMS, from the patient's thread), in one list."""
 
     at: datetime
     direction: str  # "out" (we wrote) or "in" (the patient wrote)
@@ -195,5 +195,20 @@ def patient_history(*, clinic: Clinic, patient) -> list[HistoryEntry]:
         for m in messages.only(
             "pk", "created_at", "channel", "subject", "body", "status", "status_detail", "clinic_id", "patient_id"
         )
+    ]
+    texts = InboundMessage.objects.filter(clinic=clinic, thread__patient=patient).order_by("-occurred_at", "-id")
+    entries += [
+        HistoryEntry(
+            at=t.occurred_at,
+            direction="in",
+            channel="sms",
+            channel_label="SMS",
+            summary=t.text,
+            status="received" if t.read_at else "unread",
+            status_label="Read" if t.read_at else "Unread",
+            status_detail="",
+            url=reverse("messaging:thread", args=[t.thread_id]),
+        )
+        for t in texts.only("pk", "occurred_at", "text", "read_at", "thread_id")
     ]
     return sorted(entries, key=lambda e: e.at, reverse=True)

@@ -30,6 +30,19 @@ def test_history_is_every_message_of_the_patient_newest_first_with_its_status(cl
     assert patient_history(clinic=clinic_b, patient=patient_a) == []
 
 
+def test_history_holds_the_patients_texts_to_the_clinic_beside_what_we_sent(client_a, clinic_a, patient_a, clinic_b):
+    from messaging import threads
+
+    sent = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="Your results are in")
+    threads.receive(inbound_id="sim:in-1", sender=patient_a.mobile.as_e164, to="", text="Thanks, see you", occurred_at=None)
+    entries = patient_history(clinic=clinic_a, patient=patient_a)
+    assert [(e.direction, e.summary) for e in entries] == [("in", "Thanks, see you"), ("out", "Your results are in")]
+    assert entries[0].url.startswith("/messages/threads/") and entries[1].message_id == sent.pk
+    assert patient_history(clinic=clinic_b, patient=patient_a) == []
+    html = client_a.get(f"/patients/{patient_a.pk}/").content.decode()
+    assert "From patient" in html and "Thanks, see you" in html
+
+
 def test_the_patient_page_lists_the_history_and_send_buttons(client_a, clinic_a, patient_a):
     message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="See you on Tuesday")
     html = client_a.get(f"/patients/{patient_a.pk}/").content.decode()
