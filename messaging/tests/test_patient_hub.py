@@ -34,7 +34,9 @@ def test_history_holds_the_patients_texts_to_the_clinic_beside_what_we_sent(clie
     from messaging import threads
 
     sent = message_send(clinic=clinic_a, patient=patient_a, channel="sms", body="Your results are in")
-    threads.receive(inbound_id="sim:in-1", sender=patient_a.mobile.as_e164, to="", text="Thanks, see you", occurred_at=None)
+    threads.receive(
+        inbound_id="sim:in-1", sender=patient_a.mobile.as_e164, to="", text="Thanks, see you", occurred_at=None
+    )
     entries = patient_history(clinic=clinic_a, patient=patient_a)
     assert [(e.direction, e.summary) for e in entries] == [("in", "Thanks, see you"), ("out", "Your results are in")]
     assert entries[0].url.startswith("/messages/threads/") and entries[1].message_id == sent.pk
