@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kalix_site.guard.HostileInputMiddleware",  # before any query: sessions, users, clinics
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -200,6 +201,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies within the guard's depth limit, NUL and surrogates refused (kalix_site/guard.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "kalix_site.guard.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "kalix_site.pagination.IdCursorPagination",
     "PAGE_SIZE": env.int("KALIX_API_PAGE_SIZE", 50, old="API_PAGE_SIZE"),
@@ -419,7 +426,10 @@ STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = statuspage(env.bool, "STATUSPAGE_WEBHOOK_ALLO
 
 # --- hardening ------------------------------------------------------------------------------------
 # Largest webhook body accepted (bytes); bigger ones get 413 before they are read.
-WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
+# ESPs post events in batches (SendGrid's real batches run to several MiB): 8 MiB by default.
+WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 8 * 1024 * 1024)
+# JSON nested deeper than this is refused with 400 (kalix_site/guard.py); ours and the ESPs' nest a few levels.
+GUARD_JSON_MAX_DEPTH = env.int("KALIX_GUARD_JSON_MAX_DEPTH", 32)
 # Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
 WEBHOOK_RATE_PER_MIN = env.int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
 # A signed webhook timestamp further than this from our clock is refused (403): a captured request

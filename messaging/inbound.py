@@ -6,7 +6,6 @@ changes; a repeated text (same carrier id) changes nothing twice. The text is pa
 keyword is kept (messaging.consent), nothing is logged, and no body is echoed back.
 """
 
-import json
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from kalix_site import guard
 from messaging import consent, content, webhooks
 
 
@@ -52,7 +52,7 @@ def sim_inbound(request):
     if refusal:
         return HttpResponse(refusal, status=403, content_type="text/plain")
     try:
-        texts = json.loads(request.body)["inbound"]
+        texts = guard.loads(request.body)["inbound"]
         if not isinstance(texts, list):  # how many is bounded by WEBHOOK_MAX_BYTES
             raise webhooks.Malformed("inbound must be a list")
         parsed = [_sim_text(t) for t in texts]
