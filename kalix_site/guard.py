@@ -14,8 +14,8 @@ WEBHOOK_MAX_BYTES (ESPs post batches of several MiB); every other view's body is
 DATA_UPLOAD_MAX_MEMORY_SIZE as before. Files in multipart bodies are not read here (a PDF holds NULs).
 """
 
-import json
 import io
+import json
 from urllib.parse import parse_qsl
 
 from django.conf import settings

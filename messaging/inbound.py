@@ -6,7 +6,6 @@ changes; a repeated text (same carrier id) changes nothing twice. The text is pa
 keyword is kept (messaging.consent), nothing is logged, and no body is echoed back.
 """
 
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse

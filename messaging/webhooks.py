@@ -23,8 +23,8 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from clinics.ratelimit import ratelimit
-from lanes.pokes import LIVE, poke
 from kalix_site import guard
+from lanes.pokes import LIVE, poke
 from messaging import authenticity
 from messaging.authenticity import Claim, Implausible
 from messaging.checks import anymail_webhook_secrets
