@@ -1,6 +1,25 @@
 """Admin pieces shared by every app."""
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+
+def parse_pk(model, value):
+    """An id from a URL or a query string, as `model`'s primary key; Http404 when it is not one ("abc").
+
+    Django's own change view turns a malformed id into "does not exist"; our views' lookups let the
+    ValueError through (a 500), so each goes through here."""
+    try:
+        return model._meta.pk.to_python(value)
+    except ValidationError:
+        raise Http404(f"No {model._meta.verbose_name} with that id.") from None
+
+
+def object_or_404(model, pk, **filters):
+    """get_object_or_404 by primary key, a malformed id being a 404 like a missing one."""
+    return get_object_or_404(model, pk=parse_pk(model, pk), **filters)
 
 
 class ReadOnlyInline(admin.TabularInline):

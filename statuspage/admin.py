@@ -7,13 +7,14 @@ page's time zone (STATUSPAGE_TIME_ZONE), with UTC on hover.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from kalix_site import errors
+from kalix_site.admin import object_or_404
 from statuspage import selectors, services, states
 from statuspage.models import (
     Component,
@@ -275,7 +276,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return reverse(f"admin:statuspage_{self.model._meta.model_name}_change", args=[incident.pk])
 
     def post_update_view(self, request, pk: int):
-        incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
+        incident = object_or_404(Incident, pk, kind=self.kind)
         if not request.user.has_perm("statuspage.add_incidentupdate"):
             raise PermissionDenied
         with timezone.override(selectors.page_zone()):
@@ -301,7 +302,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
             )
 
     def publish_view(self, request, pk: int):
-        incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
+        incident = object_or_404(Incident, pk, kind=self.kind)
         if request.method != "POST" or not self.has_change_permission(request, incident):
             raise PermissionDenied
         try:
@@ -313,7 +314,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return redirect(self._change_url(incident))
 
     def discard_view(self, request, pk: int):
-        incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
+        incident = object_or_404(Incident, pk, kind=self.kind)
         if request.method != "POST" or not self.has_change_permission(request, incident):
             raise PermissionDenied
         was_draft = incident.is_draft
@@ -324,7 +325,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return redirect(self._change_url(incident))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        incident = get_object_or_404(Incident, pk=object_id, kind=self.kind)
+        incident = object_or_404(Incident, object_id, kind=self.kind)
         updates = incident.updates.prefetch_related("affected__component").order_by("-display_at", "-id")
         extra = {
             "incident": incident,
@@ -346,7 +347,8 @@ class IncidentAdmin(BaseIncidentAdmin):
     def open_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        template = IncidentTemplate.objects.filter(pk=request.GET.get("template") or None).first()
+        template_id = request.GET.get("template")
+        template = object_or_404(IncidentTemplate, template_id) if template_id else None
         with timezone.override(selectors.page_zone()):
             form = OpenIncidentForm(request.POST or None, template=template)
             if request.method == "POST" and form.is_valid():

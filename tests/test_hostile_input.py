@@ -192,7 +192,8 @@ def test_the_lane_backlog_control_with_a_huge_age_is_refused_not_500(superuser):
     ],
 )
 def test_an_admin_page_for_a_malformed_id_is_404(url, support):
-    assert quiet(support).get(url).status_code == 404
+    """(Django's admin redirects `<id>/` to `<id>/change/`: the page it lands on is the 404.)"""
+    assert quiet(support).get(url, follow=True).status_code == 404
 
 
 def test_opening_an_incident_from_a_malformed_template_id_is_404(support):
