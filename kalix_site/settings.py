@@ -319,6 +319,8 @@ MESSAGING_SAFETY_DRAIN_MINUTES = env.int("KALIX_MESSAGING_SAFETY_DRAIN_MINUTES",
 MESSAGING_SMS_PROVIDER = env.str("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env.str("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env.bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
+# The ESPs whose anymail tracking webhooks are routed (the others' URLs are 404).
+MESSAGING_ANYMAIL_ESPS = env.list("KALIX_ANYMAIL_ESPS", ["postmark", "sendgrid"])
 SIMCARRIER_URL = env.str("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
 SIMCARRIER_SECRET = secret("KALIX_SIMCARRIER_SECRET")
 SIMCARRIER_WEBHOOK_URL = env.str("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: PUBLIC_URL + webhook path

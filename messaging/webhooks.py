@@ -7,6 +7,7 @@ already filed is answered 2xx and stored once. Applying the reports to messages 
 """
 
 import json
+import logging
 import re
 import uuid
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from messaging.checks import anymail_webhook_secrets
 from messaging.models import EventKind, WebhookInbox
 
 DRAIN = "messaging.worker.drain"
+log = logging.getLogger(__name__)
 
 
 class Malformed(ValueError):
@@ -58,7 +60,20 @@ def guarded(view):
     return wrapper
 
 
-def esp_webhook(view):
+# What each ESP posts at the top level (its documentation): anything else is refused 400 before anymail
+# parses it ({} to SendGrid's list endpoint was a silent 200, a list to Postmark's a 500).
+ESP_BODY_TYPES = {
+    "postmark": dict,
+    "sendgrid": list,
+    "sparkpost": list,
+    "brevo": dict,
+    "sendinblue": dict,
+    "resend": dict,
+    "mailtrap": dict,
+}
+
+
+def esp_webhook(view, esp: str = ""):
     """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500).
 
     Without a webhook secret anymail accepts anybody's posts (with a warning): we refuse them all instead.
@@ -69,6 +84,12 @@ def esp_webhook(view):
     def wrapper(request, *args, **kwargs):
         if not anymail_webhook_secrets():
             return HttpResponse("webhook secret not configured", status=403, content_type="text/plain")
+        expected = ESP_BODY_TYPES.get(esp)
+        try:
+            if expected and not isinstance(guard.loads(request.body), expected):
+                return HttpResponse(f"malformed body: not a JSON {expected.__name__}", status=400)
+        except ValueError:
+            return HttpResponse("malformed body", status=400, content_type="text/plain")
         try:
             with transaction.atomic():
                 return view(request, *args, **kwargs)
@@ -76,6 +97,11 @@ def esp_webhook(view):
             return HttpResponse("malformed body", status=400, content_type="text/plain")
         except Implausible as exc:
             return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # JSON of the wrong shape (a list for an object, a number for a date): anymail's parsers index
+            # into it as the ESP documents it and raise. Nothing was filed (the transaction rolled back).
+            log.info("anymail %s: malformed event (%s)", request.path, type(exc).__name__)
+            return HttpResponse("malformed event", status=400, content_type="text/plain")
 
     return guarded(wrapper)
 
