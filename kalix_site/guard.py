@@ -19,6 +19,7 @@ import json
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.urls import Resolver404, resolve
 from rest_framework.exceptions import ParseError
@@ -88,10 +89,8 @@ def check_query(query_string: str, *, where: str = "the query string") -> None:
         check_text(value, where=where)
 
 
-def body_limit(view) -> int | None:
-    if getattr(view, "accepts_large_body", False):
-        return settings.WEBHOOK_MAX_BYTES
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+def accepts_large_body(view) -> bool:
+    return getattr(view, "accepts_large_body", False)
 
 
 def is_json(content_type: str) -> bool:
@@ -106,10 +105,12 @@ def check_body(request, view) -> HttpResponse | None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise Hostile("the Content-Length is not a number") from None
-    limit = body_limit(view)
-    if limit is not None and length > limit:
-        return HttpResponse("body too large", status=413, content_type="text/plain")
     content_type = request.content_type or ""
+    webhook = accepts_large_body(view)
+    # Multipart bodies carry files (a fax's PDF): Django bounds their fields itself, and streams the files.
+    limit = settings.WEBHOOK_MAX_BYTES if webhook else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if length > limit and (webhook or content_type != "multipart/form-data"):
+        return HttpResponse("body too large", status=413, content_type="text/plain")
     if is_json(content_type):
         try:
             loads(read_body(request))
@@ -119,11 +120,29 @@ def check_body(request, view) -> HttpResponse | None:
             pass  # not JSON at all: the view answers that as it always has (400)
     elif content_type == "application/x-www-form-urlencoded":
         check_query(read_body(request).decode("latin-1"), where="a form field")
+        return parse_form(request)
     elif content_type == "multipart/form-data":
+        if webhook:
+            read_body(request)  # a webhook view reads request.body itself, which streaming would forbid
+        refusal = parse_form(request)
+        if refusal:
+            return refusal
         for key, values in request.POST.lists():  # the fields; uploaded files are not text
             check_text(key, where="a form field")
             for value in values:
                 check_text(value, where="a form field")
+    return None
+
+
+def parse_form(request) -> HttpResponse | None:
+    """Parse the form once, here: Django's own refusals of it (fields over DATA_UPLOAD_MAX_MEMORY_SIZE, more
+    than DATA_UPLOAD_MAX_NUMBER_FIELDS) are answered plainly, not logged as a security error with a traceback."""
+    try:
+        request.POST  # noqa: B018 (parsed and cached on the request for the view)
+    except RequestDataTooBig:
+        return HttpResponse("form too large", status=413, content_type="text/plain")
+    except (TooManyFieldsSent, TooManyFilesSent):
+        return HttpResponseBadRequest("too many form fields", content_type="text/plain")
     return None
 
 
@@ -143,6 +162,10 @@ class HostileInputMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if len(request.path) + len(request.META.get("QUERY_STRING", "")) > settings.GUARD_MAX_URL_LENGTH:
+            # gunicorn refuses such a request line itself (414); other servers and the test client do not,
+            # and Django's own redirect to the login page (with ?next=) refuses one over 16 KiB with an error.
+            return HttpResponse("URL too long", status=414, content_type="text/plain")
         try:
             check_text(request.path, where="the path")
             check_query(request.META.get("QUERY_STRING", ""))

@@ -432,6 +432,8 @@ STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = statuspage(env.bool, "STATUSPAGE_WEBHOOK_ALLO
 WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 8 * 1024 * 1024)
 # JSON nested deeper than this is refused with 400 (kalix_site/guard.py); ours and the ESPs' nest a few levels.
 GUARD_JSON_MAX_DEPTH = env.int("KALIX_GUARD_JSON_MAX_DEPTH", 32)
+# A longer path and query string is answered 414 (gunicorn's own request-line limit is 4094 bytes).
+GUARD_MAX_URL_LENGTH = env.int("KALIX_GUARD_MAX_URL_LENGTH", 8192)
 # Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
 WEBHOOK_RATE_PER_MIN = env.int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
 # A signed webhook timestamp further than this from our clock is refused (403): a captured request
