@@ -16,6 +16,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE as before. Files in multipart bodies are not read he
 
 import io
 import json
+import unicodedata
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -38,6 +39,20 @@ def text_problem(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "is not valid Unicode"
+    return ""
+
+
+def header_problem(value: str) -> str:
+    """What makes `value` unfit for a header (an email subject, a recipient): "a line break", "a control
+    character", or "" when fine. A line break is anything str.splitlines() breaks on (CR, LF, NEL,
+    U+2028...); a control character is any other of Unicode category Cc (NUL, ESC, tab...). A CR or LF
+    would let the value add headers of its own ("Bcc: ..."), and Django refuses it only when the email
+    is built, so every email carrying it fails: each text that becomes a header is checked at input."""
+    for ch in value:
+        if len(f"a{ch}b".splitlines()) > 1:
+            return "a line break"
+        if unicodedata.category(ch) == "Cc":
+            return "a control character"
     return ""
 
 

@@ -214,8 +214,22 @@ class ComponentStatusChangeAdmin(admin.ModelAdmin):
         return False
 
 
+class IncidentEditForm(forms.ModelForm):
+    """The change form: the name is every subscriber email's subject, so a line break is a field error
+    here (services.incident_edit refuses it too, but admin's save_model cannot show a service's error)."""
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        try:
+            services.check_name(name)
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["name"]) from None
+        return name
+
+
 class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
     kind = Incident.KIND_INCIDENT
+    form = IncidentEditForm
     change_form_template = "admin/statuspage/incident_change_form.html"
     list_display = ["name", "status_label", "impact", "started", "duration", "draft"]
     list_filter = ["status", "impact", "is_draft"]

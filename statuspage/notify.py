@@ -149,7 +149,8 @@ def email_content(notice: Notice) -> tuple[str, str]:
         context["incident_url"] = absolute_url("statuspage:incident", notice.incident_id)
     if notice.update_id:
         context["update"] = notice.update
-    subject = render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).strip()
+    # One line whatever got into a name before names were checked: a line break fails the whole email.
+    subject = " ".join(render_to_string(f"statuspage/email/{notice.purpose}_subject.txt", context).split())
     return subject, render_to_string(f"statuspage/email/{notice.purpose}.txt", context)
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from kalix_site.guard import header_problem
 from statuspage import cache, notify, states
 from statuspage.models import (
     AffectedComponent,
@@ -164,6 +165,7 @@ def incident_open(
     """Open an incident (or schedule a maintenance) with its first update."""
     if not name.strip():
         raise ValidationError({"name": "Give the incident a name."})
+    check_name(name)
     if kind == Incident.KIND_MAINTENANCE:
         if not scheduled_for or not scheduled_until:
             raise ValidationError({"scheduled_for": "A maintenance needs a start and an end."})
@@ -250,7 +252,17 @@ def incident_discard_draft(*, incident: Incident) -> None:
 
 
 @transaction.atomic
+def check_name(name: str) -> None:
+    """An incident's name is every subscriber email's subject: one line, or every one of them fails."""
+    problem = header_problem(name)
+    if problem:
+        raise ValidationError(
+            {"name": f"The name cannot contain {problem.removeprefix('a ')}s: it is the subject of the emails."}
+        )
+
+
 def incident_edit(*, incident: Incident, name: str, impact: str, postmortem_body: str) -> Incident:
+    check_name(name)
     incident.name, incident.impact = name, impact
     if postmortem_body and not incident.postmortem_published_at:
         incident.postmortem_published_at = timezone.now()
