@@ -270,6 +270,10 @@ if env.str("REDIS_URL"):
 
 # Seconds after which a lane whose workers sent no heartbeat counts as down (/healthz answers 503).
 LANE_HEARTBEAT_TTL = env.int("KALIX_LANE_HEARTBEAT_TTL", 15)
+# Hours a cluster's heartbeat is kept after its last beat (then purged: every start is a new cluster id).
+LANE_HEARTBEAT_KEEP_HOURS = env.int("KALIX_LANE_HEARTBEAT_KEEP_HOURS", 24)
+# Minutes between the bulk lane's housekeeping purges (rate-limit buckets, sessions, old heartbeats).
+HOUSEKEEPING_MINUTES = env.int("KALIX_HOUSEKEEPING_MINUTES", 60)
 
 # --- Logging: structured enough to grep, never message bodies or patient details ---------------
 LOG_LEVEL = env.str("KALIX_LOG_LEVEL", "INFO", old="LOG_LEVEL")
