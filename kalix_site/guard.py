@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
@@ -190,6 +190,8 @@ class HostileInputMiddleware:
                 view = None
             refusal = check_body(request, view)
         except Hostile as refused:
+            if request.path.startswith("/api/"):  # the API's error shape (DRF's "detail")
+                return JsonResponse({"detail": f"Refused: {refused}."}, status=400)
             return HttpResponseBadRequest(f"Refused: {refused}.", content_type="text/plain")
         return refusal or self.get_response(request)
 
