@@ -1,6 +1,7 @@
 """Admin pieces shared by every app."""
 
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -37,3 +38,31 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ValidIdAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget looks up a bound form's value to render it again; a value that is no id
+    ("abc", posted to an add or change form) raised ValueError there, a 500 after the form's own "Select a
+    valid choice". Such a value is rendered as no choice: the field error stays."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        target = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+
+        def is_id(candidate) -> bool:
+            try:
+                target.to_python(candidate)
+            except ValidationError:
+                return False
+            return True
+
+        return super().optgroups(name, [v for v in value if v in (None, "") or is_id(v)], attr)
+
+
+class ValidIdAutocomplete:
+    """For a ModelAdmin or an inline with `autocomplete_fields`: each one's widget is ValidIdAutocompleteSelect."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = ValidIdAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -198,6 +198,18 @@ def test_an_admin_page_for_a_malformed_id_is_404(url, support):
     assert quiet(support).get(url, follow=True).status_code == 404
 
 
+def test_an_admin_form_posted_with_a_malformed_autocomplete_id_is_a_field_error(superuser, clinic_a):
+    """Found by the crawler: Django's autocomplete widget re-rendering the value raised ValueError."""
+    from clinics.models import StaffMembership
+
+    response = quiet(superuser).post(
+        "/admin/clinics/staffmembership/add/", {"user": "abc", "clinic": "<x>", "role": "manager"}
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not StaffMembership.objects.exists()
+
+
 def test_opening_an_incident_from_a_malformed_template_id_is_404(support):
     assert quiet(support).get("/admin/statuspage/plainincident/open/?template=abc").status_code == 404
 
