@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from billing import codes, lifecycle, roles, validation
 from billing.models import Invoice, InvoiceHistory, InvoiceLine, Payer, ProviderNumber
-from billing.money import to_money
+from billing.money import MAX_MONEY, to_money
 from billing.sql import COUNTER_ROW_SQL, counter_next_sql
 from clinics.models import Clinic, Patient
 from kalix_site.sql import scalar
@@ -85,6 +85,8 @@ def invoice_validate(*, invoice: Invoice) -> Invoice:
     """Recompute the total, last date of service and validation errors from the lines."""
     lines = list(invoice.lines.all())
     invoice.total = to_money(sum((line.amount for line in lines), start=0))
+    if invoice.total > MAX_MONEY:
+        raise ValidationError({"lines": f"The lines add up to more than the largest invoice total ({MAX_MONEY:,})."})
     invoice.last_service_date = max((line.date_of_service for line in lines), default=None)
     invoice.validation_errors = validation.validate(invoice, lines)
     invoice.has_critical_errors = any(e["critical"] for e in invoice.validation_errors)

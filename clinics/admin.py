@@ -2,10 +2,10 @@ from django.contrib import admin
 
 from clinics import appointments, consent
 from clinics.models import AddressConsent, AddressConsentChange, Appointment, Clinic, Patient, StaffMembership
-from kalix_site.admin import ReadOnlyInline
+from kalix_site.admin import ReadOnlyInline, ValidIdAutocomplete
 
 
-class StaffMembershipInline(admin.TabularInline):
+class StaffMembershipInline(ValidIdAutocomplete, admin.TabularInline):
     model = StaffMembership
     extra = 0
     autocomplete_fields = ["user"]
@@ -20,7 +20,7 @@ class ClinicAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(admin.ModelAdmin):
+class StaffMembershipAdmin(ValidIdAutocomplete, admin.ModelAdmin):
     list_display = ["user", "clinic", "role"]
     list_filter = ["role", "clinic"]
     search_fields = ["user__username", "clinic__name"]

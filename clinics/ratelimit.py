@@ -28,8 +28,8 @@ def hit(key: str, *, window_s: int) -> int:
 
 
 def purge_older_than(age: timedelta) -> int:
-    """Delete buckets of windows older than `age`. Nothing calls it yet: it is for the housekeeping
-    schedule that will purge the tables that only grow (buckets are never read after their window)."""
+    """Delete buckets of windows older than `age` (clinics.housekeeping's schedule; buckets are never read
+    after their window)."""
     from clinics.models import RateLimitBucket
 
     deleted, _ = RateLimitBucket.objects.filter(window_start__lt=timezone.now() - age).delete()

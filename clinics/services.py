@@ -1,3 +1,6 @@
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,11 +32,19 @@ def _apply(patient: Patient, fields: dict) -> None:
         patient.consent_at = timezone.now()
 
 
+def _check_birth_date(patient: Patient) -> None:
+    """No date of birth after today in the clinic's own time zone (a typo of the year, or a test value)."""
+    born = patient.date_of_birth
+    if born and born > timezone.localdate(timezone=ZoneInfo(patient.clinic.timezone)):
+        raise ValidationError({"date_of_birth": "A date of birth cannot be in the future."})
+
+
 @transaction.atomic
 def patient_create(*, clinic: Clinic, **fields) -> Patient:
     patient = Patient(clinic=clinic)
     _apply(patient, fields)
     patient.full_clean()
+    _check_birth_date(patient)
     patient.save()
     return patient
 
@@ -42,5 +53,6 @@ def patient_create(*, clinic: Clinic, **fields) -> Patient:
 def patient_update(*, patient: Patient, **fields) -> Patient:
     _apply(patient, fields)
     patient.full_clean()
+    _check_birth_date(patient)
     patient.save()
     return patient

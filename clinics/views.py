@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -16,6 +16,7 @@ from clinics.forms import ClinicSwitchForm, PatientForm
 from clinics.models import StaffMembership
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
+from kalix_site import errors
 
 
 def staff_required(view):
@@ -124,9 +125,13 @@ def patient_search(request):
 def patient_create(request):
     form = PatientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        patient = services.patient_create(clinic=request.clinic, **_fields(form))
-        messages.success(request, "Patient added.")
-        return redirect("patient-detail", pk=patient.pk)
+        try:
+            patient = services.patient_create(clinic=request.clinic, **_fields(form))
+        except ValidationError as error:  # the service's own rules (a future date of birth): on the form
+            errors.add_form_errors(form, error)
+        else:
+            messages.success(request, "Patient added.")
+            return redirect("patient-detail", pk=patient.pk)
     return render(request, "clinics/patient_form.html", {"form": form, "creating": True})
 
 
@@ -135,9 +140,13 @@ def patient_edit(request, pk):
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
-        services.patient_update(patient=selectors.patient_get(clinic=request.clinic, pk=pk), **_fields(form))
-        messages.success(request, "Patient saved.")
-        return redirect("patient-detail", pk=patient.pk)
+        try:
+            services.patient_update(patient=selectors.patient_get(clinic=request.clinic, pk=pk), **_fields(form))
+        except ValidationError as error:
+            errors.add_form_errors(form, error)
+        else:
+            messages.success(request, "Patient saved.")
+            return redirect("patient-detail", pk=patient.pk)
     return render(request, "clinics/patient_form.html", {"form": form, "patient": patient, "creating": False})
 
 

@@ -9,6 +9,26 @@ clinic at a time. Proof: tests/test_admin_least_privilege.py walks every admin p
 """
 
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+
+def parse_pk(model, value):
+    """An id from a URL or a query string, as `model`'s primary key; Http404 when it is not one ("abc").
+
+    Django's own change view turns a malformed id into "does not exist"; our views' lookups let the
+    ValueError through (a 500), so each goes through here."""
+    try:
+        return model._meta.pk.to_python(value)
+    except ValidationError:
+        raise Http404(f"No {model._meta.verbose_name} with that id.") from None
+
+
+def object_or_404(model, pk, **filters):
+    """get_object_or_404 by primary key, a malformed id being a 404 like a missing one."""
+    return get_object_or_404(model, pk=parse_pk(model, pk), **filters)
 
 
 def sees_patient_data(user) -> bool:
@@ -74,3 +94,31 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ValidIdAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget looks up a bound form's value to render it again; a value that is no id
+    ("abc", posted to an add or change form) raised ValueError there, a 500 after the form's own "Select a
+    valid choice". Such a value is rendered as no choice: the field error stays."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        target = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+
+        def is_id(candidate) -> bool:
+            try:
+                target.to_python(candidate)
+            except ValidationError:
+                return False
+            return True
+
+        return super().optgroups(name, [v for v in value if v in (None, "") or is_id(v)], attr)
+
+
+class ValidIdAutocomplete:
+    """For a ModelAdmin or an inline with `autocomplete_fields`: each one's widget is ValidIdAutocompleteSelect."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = ValidIdAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

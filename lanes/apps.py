@@ -9,7 +9,7 @@ class LanesConfig(AppConfig):
     verbose_name = "Lanes and re-index"
 
     def ready(self):
-        from lanes import registry, reindex, schedules, stats
+        from lanes import heartbeats, registry, reindex, schedules, stats
         from lanes.pokes import BULK
 
         registry.register_kind(
@@ -29,4 +29,7 @@ class LanesConfig(AppConfig):
         )
         # Every minute, not a setting: each sample counts what was done in the minute before it.
         registry.register_schedule(name="queueops: lane samples", lane=BULK, func=stats.RECORD_SAMPLES, minutes=1)
+        registry.register_schedule(
+            name="queueops: purge old heartbeats", lane=BULK, func=heartbeats.PURGE, minutes="HOUSEKEEPING_MINUTES"
+        )
         schedules.connect(self)

@@ -36,3 +36,14 @@ def lane_health() -> dict[str, dict]:
         entry["workers"] += beat.workers
         entry["alive"] = entry["workers"] > 0
     return health
+
+
+PURGE = "lanes.heartbeats.purge_stale"
+
+
+def purge_stale() -> int:
+    """Delete heartbeats not renewed for LANE_HEARTBEAT_KEEP_HOURS: each start of a cluster has a new id,
+    so without this the table keeps one row for every cluster that ever ran."""
+    since = timezone.now() - timedelta(hours=settings.LANE_HEARTBEAT_KEEP_HOURS)
+    deleted, _ = LaneHeartbeat.objects.filter(seen_at__lt=since).delete()
+    return deleted

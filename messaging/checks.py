@@ -73,7 +73,27 @@ def webhook_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="messaging.E013",
             )
         )
+    errors.extend(unknown_esps())
     return errors
+
+
+def unknown_esps() -> list[checks.CheckMessage]:
+    from anymail import urls as anymail_urls
+
+    known = {
+        p.name.removesuffix("_tracking_webhook")
+        for p in anymail_urls.urlpatterns
+        if p.name.endswith("_tracking_webhook")
+    }
+    return [
+        checks.Error(
+            f"KALIX_ANYMAIL_ESPS names {esp!r}, which has no anymail tracking webhook.",
+            hint=f"Use some of: {', '.join(sorted(known))}.",
+            id="messaging.E014",
+        )
+        for esp in settings.MESSAGING_ANYMAIL_ESPS
+        if esp not in known
+    ]
 
 
 def register() -> None:

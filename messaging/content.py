@@ -9,12 +9,13 @@ some other way (messaging.providers).
 """
 
 import math
-import unicodedata
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+
+from kalix_site.guard import header_problem  # the one check, shared with the status page's incident names
 
 # GSM 03.38: the basic set costs one septet, the extension set two (escape + char).
 GSM7_BASIC = set(
@@ -22,20 +23,6 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
-
-
-def header_problem(value: str) -> str:
-    """What makes `value` unfit for a header: "a line break", "a control character", or "" when fine.
-
-    A line break is anything str.splitlines() breaks on (CR, LF, NEL, U+2028...); a control character
-    is any other of Unicode category Cc (NUL, ESC, tab...).
-    """
-    for ch in value:
-        if len(f"a{ch}b".splitlines()) > 1:
-            return "a line break"
-        if unicodedata.category(ch) == "Cc":
-            return "a control character"
-    return ""
 
 
 HEADER_ERRORS = {

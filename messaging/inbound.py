@@ -7,8 +7,6 @@ changes; a repeated text (same carrier id) changes nothing twice. Every text is 
 "Y"/"N" answers to reminders). The text is patient data: nothing is logged, and no body is echoed back.
 """
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -16,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from kalix_site import guard
 from messaging import consent, content, threads, webhooks
 
 
@@ -53,7 +52,7 @@ def sim_inbound(request):
     if refusal:
         return HttpResponse(refusal, status=403, content_type="text/plain")
     try:
-        texts = json.loads(request.body)["inbound"]
+        texts = guard.loads(request.body)["inbound"]
         if not isinstance(texts, list):  # how many is bounded by WEBHOOK_MAX_BYTES
             raise webhooks.Malformed("inbound must be a list")
         parsed = [_sim_text(t) for t in texts]

@@ -1,11 +1,16 @@
 from anymail import urls as anymail_urls
+from django.conf import settings
 from django.urls import URLPattern, include, path
 
 from messaging import appointment_views, bulk_views, inbound, template_views, thread_views, views, webhooks
 
-# anymail's webhook views, each behind the same size and rate limits as ours.
+# The tracking webhooks of the ESPs Kalix is configured for (KALIX_ANYMAIL_ESPS), each behind the same
+# size and rate limits as ours; every other anymail URL is not routed (404). Unrouted, the others answered
+# 500 to any post: several need a signing key of their own, and Kalix files no inbound email.
 anymail_patterns = [
-    URLPattern(p.pattern, webhooks.esp_webhook(p.callback), p.default_args, p.name) for p in anymail_urls.urlpatterns
+    URLPattern(p.pattern, webhooks.esp_webhook(p.callback, esp=p.name.split("_tracking")[0]), p.default_args, p.name)
+    for p in anymail_urls.urlpatterns
+    if p.name in {f"{esp}_tracking_webhook" for esp in settings.MESSAGING_ANYMAIL_ESPS}
 ]
 
 app_name = "messaging"

@@ -7,6 +7,7 @@ already filed is answered 2xx and stored once. Applying the reports to messages 
 """
 
 import json
+import logging
 import re
 import uuid
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from clinics.ratelimit import ratelimit
+from kalix_site import guard
 from lanes.pokes import LIVE, poke
 from messaging import authenticity
 from messaging.authenticity import Claim, Implausible
@@ -30,6 +32,7 @@ from messaging.checks import anymail_webhook_secrets
 from messaging.models import EventKind, WebhookInbox
 
 DRAIN = "messaging.worker.drain"
+log = logging.getLogger(__name__)
 
 
 class Malformed(ValueError):
@@ -53,10 +56,24 @@ def guarded(view):
             return HttpResponse("body too large", status=413)
         return limited(request, *args, **kwargs)
 
+    wrapper.accepts_large_body = True  # kalix_site.guard reads its body up to WEBHOOK_MAX_BYTES
     return wrapper
 
 
-def esp_webhook(view):
+# What each ESP posts at the top level (its documentation): anything else is refused 400 before anymail
+# parses it ({} to SendGrid's list endpoint was a silent 200, a list to Postmark's a 500).
+ESP_BODY_TYPES = {
+    "postmark": dict,
+    "sendgrid": list,
+    "sparkpost": list,
+    "brevo": dict,
+    "sendinblue": dict,
+    "resend": dict,
+    "mailtrap": dict,
+}
+
+
+def esp_webhook(view, esp: str = ""):
     """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500).
 
     Without a webhook secret anymail accepts anybody's posts (with a warning): we refuse them all instead.
@@ -67,6 +84,12 @@ def esp_webhook(view):
     def wrapper(request, *args, **kwargs):
         if not anymail_webhook_secrets():
             return HttpResponse("webhook secret not configured", status=403, content_type="text/plain")
+        expected = ESP_BODY_TYPES.get(esp)
+        try:
+            if expected and not isinstance(guard.loads(request.body), expected):
+                return HttpResponse(f"malformed body: not a JSON {expected.__name__}", status=400)
+        except ValueError:
+            return HttpResponse("malformed body", status=400, content_type="text/plain")
         try:
             with transaction.atomic():
                 return view(request, *args, **kwargs)
@@ -74,6 +97,11 @@ def esp_webhook(view):
             return HttpResponse("malformed body", status=400, content_type="text/plain")
         except Implausible as exc:
             return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # JSON of the wrong shape (a list for an object, a number for a date): anymail's parsers index
+            # into it as the ESP documents it and raise. Nothing was filed (the transaction rolled back).
+            log.info("anymail %s: malformed event (%s)", request.path, type(exc).__name__)
+            return HttpResponse("malformed event", status=400, content_type="text/plain")
 
     return guarded(wrapper)
 
@@ -151,7 +179,7 @@ def sim_report(request):
         return HttpResponse(refusal, status=403, content_type="text/plain")
     now = timezone.now()
     try:
-        reports = json.loads(request.body)["reports"]
+        reports = guard.loads(request.body)["reports"]
         if not isinstance(reports, list):
             raise Malformed("reports must be a list")
         rows = [_sim_row(r, now) for r in reports]

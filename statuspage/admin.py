@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from kalix_site import errors
+from kalix_site.admin import object_or_404
 from statuspage import selectors, services, states
 from statuspage.models import (
     Component,
@@ -302,8 +303,22 @@ class ComponentStatusChangeAdmin(admin.ModelAdmin):
         return False
 
 
+class IncidentEditForm(forms.ModelForm):
+    """The change form: the name is every subscriber email's subject, so a line break is a field error
+    here (services.incident_edit refuses it too, but admin's save_model cannot show a service's error)."""
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        try:
+            services.check_name(name)
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["name"]) from None
+        return name
+
+
 class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
     kind = Incident.KIND_INCIDENT
+    form = IncidentEditForm
     change_form_template = "admin/statuspage/incident_change_form.html"
     list_display = ["name", "status_label", "impact", "started", "duration", "draft"]
     list_filter = ["status", "impact", "is_draft"]
@@ -385,7 +400,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return reverse(f"admin:statuspage_{self.model._meta.model_name}_change", args=[incident.pk])
 
     def post_update_view(self, request, pk: int):
-        incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
+        incident = object_or_404(Incident, pk, kind=self.kind)
         if not request.user.has_perm("statuspage.add_incidentupdate"):
             raise PermissionDenied
         with timezone.override(selectors.page_zone()):
@@ -465,7 +480,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return self.render_form(request, title=title, form=form, incident=update.incident, submit="Delete update")
 
     def publish_view(self, request, pk: int):
-        incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
+        incident = object_or_404(Incident, pk, kind=self.kind)
         if request.method != "POST" or not self.has_change_permission(request, incident):
             raise PermissionDenied
         try:
@@ -477,7 +492,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return redirect(self._change_url(incident))
 
     def discard_view(self, request, pk: int):
-        incident = get_object_or_404(Incident, pk=pk, kind=self.kind)
+        incident = object_or_404(Incident, pk, kind=self.kind)
         if request.method != "POST" or not self.has_change_permission(request, incident):
             raise PermissionDenied
         was_draft = incident.is_draft
@@ -488,7 +503,7 @@ class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
         return redirect(self._change_url(incident))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        incident = get_object_or_404(Incident, pk=object_id, kind=self.kind)
+        incident = object_or_404(Incident, object_id, kind=self.kind)
         updates = incident.updates.prefetch_related("affected__component").order_by("-display_at", "-id")
         extra = {
             "incident": incident,
@@ -513,7 +528,8 @@ class IncidentAdmin(BaseIncidentAdmin):
     def open_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        template = IncidentTemplate.objects.filter(pk=request.GET.get("template") or None).first()
+        template_id = request.GET.get("template")
+        template = object_or_404(IncidentTemplate, template_id) if template_id else None
         with timezone.override(selectors.page_zone()):
             form = OpenIncidentForm(request.POST or None, template=template)
             if request.method == "POST" and form.is_valid():

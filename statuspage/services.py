@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from kalix_site.guard import header_problem
 from statuspage import cache, notify, states
 from statuspage.models import (
     AffectedComponent,
@@ -355,6 +356,7 @@ def incident_open(
     """
     if not name.strip():
         raise ValidationError({"name": "Give the incident a name."})
+    check_name(name)
     if kind == Incident.KIND_MAINTENANCE:
         if not scheduled_for or not scheduled_until:
             raise ValidationError({"scheduled_for": "A maintenance needs a start and an end."})
@@ -485,6 +487,15 @@ def incident_discard_draft(*, incident: Incident) -> None:
 
 
 @transaction.atomic
+def check_name(name: str) -> None:
+    """An incident's name is every subscriber email's subject: one line, or every one of them fails."""
+    problem = header_problem(name)
+    if problem:
+        raise ValidationError(
+            {"name": f"The name cannot contain {problem.removeprefix('a ')}s: it is the subject of the emails."}
+        )
+
+
 def incident_publish(*, incident: Incident, by=None) -> Incident:
     """Publish a backfilled draft: only once resolved, so it is never shown active; no notice is sent."""
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
@@ -531,6 +542,7 @@ def incident_edit(
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not name.strip():
         raise ValidationError({"name": "Give the incident a name."})
+    check_name(name)
     moved, updates = incident_edit_check(incident=incident, started_at=started_at)
     before = {
         "name": incident.name,

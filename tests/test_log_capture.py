@@ -181,3 +181,62 @@ def test_main_flows_log_no_patient_details(
     assert len(every_log_line) > 3, "the flows log something (the capture works)"
     leaks = [line for line in every_log_line if any(secret.lower() in line.lower() for secret in SECRETS)]
     assert not leaks, "\n".join(line[:2000] for line in leaks)
+
+
+@pytest.fixture
+def console_output():
+    """What the configured console handler writes (its formatter is the one production logs through)."""
+    import io
+
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "name", "") == "console")
+    stream = io.StringIO()
+    saved, handler.stream = handler.stream, stream
+    saved_levels = {name: logging.getLogger(name).level for name in ("", "django", "django.server")}
+    for name in saved_levels:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield stream
+    handler.stream = saved
+    for name, level in saved_levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.django_db
+def test_logs_carry_no_query_strings_header_values_or_exception_messages(
+    console_output, client, staff_a, clinic_a, patient_a, monkeypatch, smtp_server
+):
+    from django.test import Client
+
+    from messaging import worker
+    from messaging.providers import EmailProvider
+    from messaging.services import message_send
+
+    # A search, as runserver's request line logs it (gunicorn's access format has no query: see
+    # kalix_site/tests/test_run_script.py), and a page a patient search led to.
+    logging.getLogger("django.server").info('"%s" %s %s', f"GET /patients/?q={FIRST}+{LAST} HTTP/1.1", 200, 1234)
+    client.force_login(staff_a)
+    client.get(f"/patients/999999/?q={LAST}", HTTP_REFERER=f"http://testserver/patients/?q={FIRST}")
+    # Header values: a forged Host, a cross-site Origin, both named after the patient.
+    Client(raise_request_exception=False).get("/status/", HTTP_HOST=f"{FIRST.lower()}.evil.example")
+    forged = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    forged.force_login(staff_a)
+    forged.post("/patients/new/", {"first_name": FIRST}, HTTP_ORIGIN=f"https://{LAST.lower()}.evil.example")
+    # A provider that raises, quoting the email's subject in its exception.
+    message_send(clinic=clinic_a, patient=patient_a, channel="email", subject=SUBJECT, body=BODY)
+
+    def broken(self, batch):
+        raise RuntimeError(f"could not send {SUBJECT!r} to {EMAIL}")
+        yield  # a generator, as providers are
+
+    monkeypatch.setattr(EmailProvider, "send_batch", broken)
+    worker.drain()
+    # And whatever logs an exception with the subject in it (a library, PostgreSQL's "Failing row").
+    try:
+        raise ValueError(f"Failing row contains (1, {SUBJECT}, {EMAIL})")
+    except ValueError:
+        logging.getLogger("kalix.test").exception("insert failed")
+
+    output = console_output.getvalue()
+    assert "RuntimeError" in output and "ValueError" in output and "Traceback" in output, output[-2000:]
+    assert "/patients/?<query>" in output
+    leaks = [line for line in output.splitlines() if any(s.lower() in line.lower() for s in SECRETS)]
+    assert not leaks, "\n".join(leaks)

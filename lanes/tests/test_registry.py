@@ -18,6 +18,8 @@ EVERY_SCHEDULE = {
     "statuspage: queue monitor": ("statuspage.queue_monitor.measure", "live"),
     "queueops: re-index safety net": ("lanes.reindex.run_pending", "bulk"),
     "queueops: lane samples": ("lanes.stats.record_samples", "bulk"),
+    "queueops: purge old heartbeats": ("lanes.heartbeats.purge_stale", "bulk"),
+    "clinics: housekeeping": ("clinics.housekeeping.purge", "bulk"),
 }
 
 
