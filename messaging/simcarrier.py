@@ -140,6 +140,7 @@ class SimCarrier:
         self.reports_posted = 0
         self.requests = 0  # per-message requests answered (any status)
         self.http_429 = 0
+        self.arrivals: list[float] = []  # when each per-message request arrived (time.monotonic)
         self._accounts: dict[str, list[float]] = {}  # account: [tokens, last refill]
         self._seq = itertools.count()
         self._due: list[_Due] = []
@@ -390,6 +391,7 @@ def _handler_for(carrier: SimCarrier):
             started = time.monotonic()
             with carrier.lock:
                 carrier.requests += 1
+                carrier.arrivals.append(started)
             wait = carrier.admit(self.headers.get("X-Sim-Account", "default"))
             if wait:
                 self.send_response(429)
