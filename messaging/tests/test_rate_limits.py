@@ -83,9 +83,7 @@ def test_with_our_bucket_at_the_accounts_limit_429s_are_rare(clinic_a, patient_a
     assert RateBucket.objects.get().taken >= 80
 
 
-def test_a_long_retry_after_defers_only_that_message_without_counting_an_attempt(
-    clinic_a, patient_a, sim_settings
-):
+def test_a_long_retry_after_defers_only_that_message_without_counting_an_attempt(clinic_a, patient_a, sim_settings):
     sim_settings.PROVIDER_RETRY_AFTER_MAX_SECONDS = 0  # every 429 goes back to the queue
     with storm_carrier(limit_per_s=1, limit_burst=2, retry_after_s=30) as carrier:
         sim_settings.SIMCARRIER_URL = carrier.url
