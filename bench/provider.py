@@ -134,7 +134,11 @@ def main() -> None:
     )
     workers = settings.LIVE_WORKERS
     with SimCarrier(config) as carrier:
-        env = {"KALIX_SIMCARRIER_URL": carrier.url, "KALIX_SIMCARRIER_SECRET": SECRET, "KALIX_SMS_PROVIDER": "simulated"}
+        env = {
+            "KALIX_SIMCARRIER_URL": carrier.url,
+            "KALIX_SIMCARRIER_SECRET": SECRET,
+            "KALIX_SMS_PROVIDER": "simulated",
+        }
         ours = run_ours(clinic, patient, env, workers)
         ours_twice = len(carrier.receipts) - len(carrier.sink)
         ours_requests, ours_429 = carrier.requests, carrier.http_429
