@@ -30,6 +30,7 @@ import logging
 import math
 import random
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -127,6 +128,10 @@ class Refused(Exception):
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # hundreds of clients connect at once (one request per message, many in flight)
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client gone (killed, timed out) is no error
+            super().handle_error(request, client_address)
 
 
 class SimCarrier:
