@@ -2,10 +2,8 @@
 web tier under the same server, for `make bench SCENARIO=reports`."""
 
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
-
-from kalix_site.urls import urlpatterns as kalix
 
 
 @csrf_exempt
@@ -13,4 +11,4 @@ def bare(request):
     return HttpResponse(status=204)
 
 
-urlpatterns = [path("bench/bare/", bare), *kalix]
+urlpatterns = [path("bench/bare/", bare), path("", include("kalix_site.urls"))]
