@@ -378,7 +378,7 @@ class SimulatedCarrier(PerMessageProvider):
     def prepare(self) -> dict:
         return {
             "url": settings.SIMCARRIER_URL.rstrip("/") + "/v1/messages",
-            "callback": _sim_callback_url(),
+            "callback": self.callback_url(),
             "secret": settings.SIMCARRIER_SECRET,
             "account": settings.SIMCARRIER_ACCOUNT,
             "timeout": settings.PROVIDER_TIMEOUT_SECONDS,
@@ -386,6 +386,9 @@ class SimulatedCarrier(PerMessageProvider):
 
     def bucket_name(self) -> str:
         return f"sim:{settings.SIMCARRIER_ACCOUNT}"
+
+    def callback_url(self) -> str:
+        return _sim_callback_url()
 
     def send_one(self, m, context):
         body = json.dumps(
