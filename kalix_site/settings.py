@@ -409,13 +409,38 @@ SIMCARRIER_REPORT_BATCH = env.int("KALIX_SIMCARRIER_REPORT_BATCH", 200)  # repor
 SIMCARRIER_UNDELIVERABLE = env.list("KALIX_SIMCARRIER_UNDELIVERABLE", ["+61491570159"])
 SIMCARRIER_REJECT_TO = env.list("KALIX_SIMCARRIER_REJECT_TO", [])  # recipients it refuses at acceptance
 SIMCARRIER_STRICT = env.bool("KALIX_SIMCARRIER_STRICT", False)  # one refused message: 400 for the whole request
+# The per-message carrier's realism (messaging.simcarrier): latency +- jitter per request, a per-account
+# request limit answered 429 + Retry-After, shares of requests answered 503 or left hanging (taken).
+SIMCARRIER_LATENCY_MS = env.float("KALIX_SIMCARRIER_LATENCY_MS", 150.0)
+SIMCARRIER_JITTER_MS = env.float("KALIX_SIMCARRIER_JITTER_MS", 50.0)
+SIMCARRIER_LIMIT_PER_S = env.float("KALIX_SIMCARRIER_LIMIT_PER_S", 0.0)  # 0: no limit
+SIMCARRIER_LIMIT_BURST = env.int("KALIX_SIMCARRIER_LIMIT_BURST", 0)  # 0: a tenth of a second's worth
+SIMCARRIER_ERROR_RATE = env.float("KALIX_SIMCARRIER_ERROR_RATE", 0.0)
+SIMCARRIER_TIMEOUT_RATE = env.float("KALIX_SIMCARRIER_TIMEOUT_RATE", 0.0)
+SIMCARRIER_ACCOUNT = env.str("KALIX_SIMCARRIER_ACCOUNT", "default")  # the account our requests are billed to
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", "https://api.twilio.com")
 PROVIDER_TIMEOUT_SECONDS = env.float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
+# Requests one worker has in flight to a per-message provider (messaging.handoff), and SMTP connections.
+PROVIDER_CONCURRENCY = env.int("KALIX_PROVIDER_CONCURRENCY", 64)
+MESSAGING_SMTP_CONNECTIONS = env.int("KALIX_SMTP_CONNECTIONS", 4)
+# A 429 with a Retry-After up to this is waited out inside the hand-off (no attempt counted); longer: deferred.
+PROVIDER_RETRY_AFTER_MAX_SECONDS = env.float("KALIX_PROVIDER_RETRY_AFTER_MAX_SECONDS", 10.0)
 
 # --- lanes and re-index ---------------------------------------------------------------------------
+# Token buckets (lanes.buckets): after a 429 the rate is multiplied by the factor (not below the floor
+# share of the set rate, at most once per calm period) and climbs back by recover x rate each second.
+BUCKET_BACKOFF_FACTOR = env.float("KALIX_BUCKET_BACKOFF_FACTOR", 0.8)
+BUCKET_BACKOFF_CALM_SECONDS = env.float("KALIX_BUCKET_BACKOFF_CALM_SECONDS", 1.0)
+BUCKET_MIN_SHARE = env.float("KALIX_BUCKET_MIN_SHARE", 0.1)
+BUCKET_RECOVER_PER_S = env.float("KALIX_BUCKET_RECOVER_PER_S", 0.02)
+# Circuit breakers (lanes.circuits): this many failed hand-offs in a row open a provider's circuit; a
+# probe goes after the cool-down, doubled after each failed probe up to the max.
+CIRCUIT_FAILURES = env.int("KALIX_CIRCUIT_FAILURES", 20)
+CIRCUIT_COOLDOWN_SECONDS = env.float("KALIX_CIRCUIT_COOLDOWN_SECONDS", 5.0)
+CIRCUIT_COOLDOWN_MAX_SECONDS = env.float("KALIX_CIRCUIT_COOLDOWN_MAX_SECONDS", 120.0)
 # A poke still waiting unstarted in the broker after this many seconds is sent again (its task may be lost).
 LANE_POKE_RESEND_SECONDS = env.int("KALIX_LANE_POKE_RESEND_SECONDS", 60)
 # Messages per re-index chunk (one set-based UPDATE each, checkpointed in the job row).

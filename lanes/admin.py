@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from lanes import controls as lane_controls
 from lanes import reindex
-from lanes.models import Lane, LaneAction, LaneOrder, ReindexJob, ReindexState
+from lanes.models import Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
 from lanes.stats import dashboard, duration
 
 CONTROL = lane_controls.CONTROL_PERMISSION
@@ -105,6 +105,8 @@ class LaneAdmin(admin.ModelAdmin):
                 ).select_related("clinic")
             ],
             "actions_log": LaneAction.objects.select_related("actor", "undone_by")[:15],
+            "buckets": RateBucket.objects.all(),
+            "circuits": Circuit.objects.all(),
             "can_control": request.user.has_perm(CONTROL),
             "can_reindex": request.user.has_perm(RUN_REINDEX),
             "refresh_seconds": settings.LANE_DASHBOARD_REFRESH_SECONDS,
@@ -389,3 +391,44 @@ class ReindexJobAdmin(admin.ModelAdmin):
         return self._confirmed_move(
             request, queryset, reindex.reindex_cancel, ask="Cancel", verb="Cancelled", consequence=consequence
         )
+
+
+@admin.register(RateBucket)
+class RateBucketAdmin(admin.ModelAdmin):
+    """A provider account's rate limit, as data (lanes.buckets): set here, used by every worker."""
+
+    list_display = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "throttled", "last_throttled_at")
+    fields = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+    readonly_fields = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(CONTROL)
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(CONTROL)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(CONTROL)
+
+    def save_model(self, request, obj, form, change):
+        if "rate_per_s" in form.changed_data or not change:
+            obj.current_rate = obj.rate_per_s  # a new set rate starts at full speed; 429s lower it again
+        if not change:
+            obj.tokens = obj.burst
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Circuit)
+class CircuitAdmin(admin.ModelAdmin):
+    """Providers' circuit breakers (lanes.circuits): read-only, the workers open and close them."""
+
+    list_display = ("name", "state", "failures", "opened_at", "probe_at", "detail")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -196,3 +196,54 @@ class LaneSample(models.Model):
 
     def __str__(self):
         return f"{self.lane} at {self.at:%H:%M}"
+
+
+class RateBucket(models.Model):
+    """A token bucket shared by every worker on every machine: what a provider account (or sender)
+    allows, in requests a second (lanes.buckets). An operator sets `rate_per_s` and `burst` in admin;
+    `current_rate` is what the bucket gives now, lowered on each 429 and raised again as requests
+    succeed (lanes.buckets: additive increase, multiplicative decrease)."""
+
+    name = models.CharField(max_length=120, primary_key=True, help_text='"<provider>:<account>", e.g. "sim:default".')
+    rate_per_s = models.FloatField(help_text="Requests a second the provider allows this account.")
+    burst = models.PositiveIntegerField(default=10, help_text="Requests that may go at once after a quiet spell.")
+    current_rate = models.FloatField(default=0.0, help_text="The rate given now (lowered after a 429).")
+    tokens = models.FloatField(default=0.0)
+    refilled_at = models.DateTimeField(auto_now_add=True)
+    taken = models.BigIntegerField(default=0, help_text="Requests let through since the bucket was made.")
+    throttled = models.BigIntegerField(default=0, help_text="429s answered since the bucket was made.")
+    last_throttled_at = models.DateTimeField(null=True, blank=True)
+    # Current use, for the dashboard: requests let through in the window, and the last full window's rate.
+    window_started_at = models.DateTimeField(auto_now_add=True)
+    window_taken = models.BigIntegerField(default=0)
+    use_per_s = models.FloatField(default=0.0, help_text="Requests a second over the last few seconds.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.rate_per_s:g}/s)"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", "Closed (sending)"
+    OPEN = "open", "Open (not sending; waiting for a probe)"
+
+
+class Circuit(models.Model):
+    """A provider's circuit breaker (lanes.circuits): open, no message is claimed for it until a probe
+    answers; other providers and channels go on."""
+
+    name = models.CharField(max_length=64, primary_key=True, help_text="The provider, e.g. sim or twilio.")
+    state = models.CharField(max_length=8, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    failures = models.PositiveIntegerField(default=0, help_text="Failed hand-offs in a row.")
+    opened_at = models.DateTimeField(null=True, blank=True)
+    probe_at = models.DateTimeField(null=True, blank=True, help_text="When the next probe may go.")
+    detail = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} circuit ({self.state})"

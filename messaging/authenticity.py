@@ -101,15 +101,27 @@ class Claim:
 
 
 def check_reports(provider: str, claims: list[Claim], *, now: datetime) -> None:
-    """Raise Implausible for the first report that is dated absurdly, names another provider's message,
-    or is dated before its message existed. At most two indexed lookups for a whole batch."""
+    """Raise Implausible for the first implausible report (implausible_reports says which and why)."""
+    reason = next((r for r in implausible_reports(provider, claims, now=now) if r), "")
+    if reason:
+        raise Implausible(reason)
+
+
+def implausible_reports(provider: str, claims: list[Claim], *, now: datetime) -> list[str]:
+    """For each report, why it is implausible ("" when it is not): dated absurdly, naming another
+    provider's message, or dated before its message existed. At most two indexed lookups for a batch.
+    Webhooks park the implausible ones with their reason and file the rest: one bad report must not
+    make a carrier retry a whole POST forever."""
     skew = timedelta(seconds=settings.WEBHOOK_CLOCK_SKEW_SECONDS)
     oldest = now - timedelta(hours=settings.WEBHOOK_REPORT_MAX_AGE_HOURS)
+    reasons = []
     for claim in claims:
         if claim.occurred_at > now + skew:
-            raise Implausible("report dated in the future")
-        if claim.occurred_at < oldest:
-            raise Implausible("report dated too long ago")
+            reasons.append("report dated in the future")
+        elif claim.occurred_at < oldest:
+            reasons.append("report dated too long ago")
+        else:
+            reasons.append("")
     keys = {c.send_key for c in claims if c.send_key}
     by_key = {
         key: (owner, created_at)
@@ -123,15 +135,19 @@ def check_reports(provider: str, claims: list[Claim], *, now: datetime) -> None:
             "provider_message_id", "created_at"
         )
     )
-    for claim in claims:
+    for i, claim in enumerate(claims):
+        if reasons[i]:
+            continue
         if claim.send_key in by_key:
             owner, created_at = by_key[claim.send_key]
             # '' : claimed before the claim recorded the provider; the inbox's provider-bound match decides
             if owner and owner != provider:
-                raise Implausible("report for a message of another provider")
+                reasons[i] = "report for a message of another provider"
+                continue
         elif claim.provider_message_id in by_id:
             created_at = by_id[claim.provider_message_id]
         else:
             continue  # not one of ours (yet): it waits in the inbox like any unmatched report
         if claim.occurred_at < created_at - skew:
-            raise Implausible("report dated before its message")
+            reasons[i] = "report dated before its message"
+    return reasons

@@ -16,32 +16,25 @@ must not be resent blindly. It stays 'handing off' and messaging.worker.recover_
 
 import contextlib
 import json
+import os
+import queue
 import smtplib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import make_msgid
 
 import requests
+import requests.adapters
 import urllib3.exceptions
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from kalix_site.links import absolute_url
+from messaging import handoff
 from messaging.authenticity import sim_headers
 from messaging.content import header_problem
 from messaging.models import Channel, EventKind
-
-# The provider may have the message (the request went out, no usable answer came back). Nothing is
-# recorded; the message stays 'handing off' for recover_interrupted (lookup, or 'interrupted').
-UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    message_id: int
-    kind: str  # accepted | sent | deferred | rejected | unknown
-    provider_message_id: str = ""
-    detail: str = ""
+from messaging.outcomes import UNKNOWN, Outcome, Throttled
 
 
 class Provider:
@@ -57,12 +50,21 @@ class Provider:
         raise NotImplementedError
 
 
-_sessions: dict[str, requests.Session] = {}
+_sessions: dict[int, requests.Session] = {}
 
 
 def http() -> requests.Session:
-    """One keep-alive HTTP session per process (and per provider host)."""
-    return _sessions.setdefault("default", requests.Session())
+    """One keep-alive HTTP session per process, shared by the hand-off's threads (messaging.handoff):
+    its connection pool keeps up to PROVIDER_CONCURRENCY connections per host open."""
+    session = _sessions.get(os.getpid())
+    if session is None:  # made after a fork: a pooled socket must not be shared by two processes
+        session = requests.Session()
+        size = max(10, settings.PROVIDER_CONCURRENCY)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session = _sessions.setdefault(os.getpid(), session)
+    return session
 
 
 # Answers that say the request was not processed (busy, rate limited): the messages may go again later.
@@ -151,6 +153,26 @@ class EmailProvider(Provider):
     name = "email"
 
     def send_batch(self, messages):
+        """Up to MESSAGING_SMTP_CONNECTIONS connections at once, each with its share of the batch."""
+        messages = list(messages)
+        n = max(1, min(settings.MESSAGING_SMTP_CONNECTIONS, len(messages)))
+        if n == 1:
+            yield from self._send_serial(messages)
+            return
+        answers: queue.Queue = queue.Queue()
+
+        def send_share(share):
+            for outcome in self._send_serial(share):
+                answers.put(outcome)
+
+        futures = [handoff.pool().submit(send_share, messages[i::n]) for i in range(n)]
+        while not all(f.done() for f in futures) or not answers.empty():
+            with contextlib.suppress(queue.Empty):
+                yield answers.get(timeout=0.05)
+        for f in futures:  # what a share raised, after every answer given: the caller leaves its rest unknown
+            f.result()
+
+    def _send_serial(self, messages):
         waiting = list(messages)  # not yet handed over, in order
         put_again: set[int] = set()  # messages already tried again after a lost connection
         opened = 0
@@ -268,11 +290,133 @@ def _esp_outcome(m, exc: BaseException) -> Outcome | None:
     return Outcome(m.id, UNKNOWN, detail=f"the email service may have it ({type(exc).__name__})")
 
 
+# --- Per-message HTTP providers (the simulated carrier, Twilio) ---------------------------------------
+
+
+class PerMessageProvider(Provider):
+    """A provider taking one message per request. send_batch is messaging.handoff's concurrent loop;
+    a subclass says how one message goes (send_one, on a pool thread: no database there) with what
+    `prepare` computed first on the worker's thread, and whose bucket it draws from."""
+
+    def prepare(self) -> dict:
+        return {}
+
+    def bucket_name(self) -> str:
+        raise NotImplementedError
+
+    def send_one(self, m, context: dict) -> "Outcome | Throttled":
+        raise NotImplementedError
+
+    def send_batch(self, messages):
+        return handoff.send_concurrently(self, list(messages))
+
+    def probe_batch_size(self) -> int:
+        return 1
+
+
+def retry_after(response) -> float:
+    """Seconds a 429 asks us to wait (Retry-After in seconds; 1 when absent or unreadable)."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def http_outcome(m, response, *, who: str, id_field: str, error_text) -> "Outcome | Throttled":
+    """One message's outcome from a per-message API's answer (the sim carrier's and Twilio's alike)."""
+    code = response.status_code
+    if code in (200, 201):
+        try:
+            return Outcome(m.id, EventKind.ACCEPTED, provider_message_id=str(response.json()[id_field]))
+        except (ValueError, KeyError, TypeError):  # created, but we cannot read its id
+            return Outcome(m.id, UNKNOWN, detail=f"unreadable answer from {who}")
+    if code == 429:
+        return Throttled(retry_after(response), f"{who} answered 429 (rate limited)")
+    if code in HTTP_BUSY:
+        return Outcome(m.id, EventKind.DEFERRED, detail=f"{who} answered {code}")
+    if code >= 500:  # 500, 502, 504: it may have created the message before failing to answer
+        return Outcome(m.id, UNKNOWN, detail=f"{who} answered {code}; it may have it")
+    if code in (401, 403, 404):  # our credentials or URL, not this message: it may go once fixed
+        return Outcome(m.id, EventKind.DEFERRED, detail=f"{who} answered {code}")
+    return Outcome(m.id, EventKind.REJECTED, detail=error_text(response) or f"{who} answered {code}")
+
+
+def request_failed(m, exc: requests.RequestException, *, unreachable: str, no_answer: str) -> Outcome:
+    if never_arrived(exc):
+        return Outcome(m.id, EventKind.DEFERRED, detail=f"{unreachable} ({type(exc).__name__})")
+    # read timeout, reset: it may have it; settled by lookup or recovery, never resent blindly
+    return Outcome(m.id, UNKNOWN, detail=f"{no_answer} ({type(exc).__name__})")
+
+
 # --- Simulated carrier -------------------------------------------------------------------------------
 
 
-class SimulatedCarrier(Provider):
-    """The simulated carrier (messaging.simcarrier) over HTTP: a batch per request, and lookups by
+def _sim_post(path: str, payload: dict) -> dict:
+    body = json.dumps(payload).encode()
+    response = http().post(
+        settings.SIMCARRIER_URL.rstrip("/") + path,
+        data=body,
+        headers={"Content-Type": "application/json", **sim_headers(body, settings.SIMCARRIER_SECRET)},
+        timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _sim_callback_url() -> str:
+    return settings.SIMCARRIER_WEBHOOK_URL or absolute_url("messaging:webhook-sim")
+
+
+class SimulatedCarrier(PerMessageProvider):
+    """The simulated carrier (messaging.simcarrier) one message per request, as real SMS APIs: the
+    default 'simulated' kind. It can look up send keys, so a hand-off interrupted by a dead worker or
+    a timeout is settled without sending twice."""
+
+    name = "sim"
+    can_lookup = True
+
+    def prepare(self) -> dict:
+        return {
+            "url": settings.SIMCARRIER_URL.rstrip("/") + "/v1/messages",
+            "callback": self.callback_url(),
+            "secret": settings.SIMCARRIER_SECRET,
+            "account": settings.SIMCARRIER_ACCOUNT,
+            "timeout": settings.PROVIDER_TIMEOUT_SECONDS,
+        }
+
+    def bucket_name(self) -> str:
+        return f"sim:{settings.SIMCARRIER_ACCOUNT}"
+
+    def callback_url(self) -> str:
+        return _sim_callback_url()
+
+    def send_one(self, m, context):
+        body = json.dumps(
+            {
+                "ref": str(m.send_key),
+                "channel": m.channel,
+                "to": m.recipient,
+                "body": m.body,
+                "status_callback": context["callback"],
+            }
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Sim-Account": context["account"],
+            **sim_headers(body, context["secret"]),
+        }
+        try:
+            response = http().post(context["url"], data=body, headers=headers, timeout=context["timeout"])
+        except requests.RequestException as exc:
+            return request_failed(m, exc, unreachable="carrier unavailable", no_answer="no answer")
+        return http_outcome(m, response, who="carrier", id_field="id", error_text=_error_text)
+
+    def lookup(self, send_keys):
+        return _sim_post("/lookup", {"refs": [str(k) for k in send_keys]})["found"]
+
+
+class SimulatedBatchCarrier(Provider):
+    """The simulated carrier over HTTP with a batch per request (the 'simbatch' kind), and lookups by
     send key, so a hand-off interrupted by a dead worker can be settled without sending twice.
 
     The carrier answers per message ('accepted', or 'rejected' with its reason). If it refuses a whole
@@ -284,18 +428,10 @@ class SimulatedCarrier(Provider):
     can_lookup = True
 
     def _post(self, path: str, payload: dict) -> dict:
-        body = json.dumps(payload).encode()
-        response = http().post(
-            settings.SIMCARRIER_URL.rstrip("/") + path,
-            data=body,
-            headers={"Content-Type": "application/json", **sim_headers(body, settings.SIMCARRIER_SECRET)},
-            timeout=settings.PROVIDER_TIMEOUT_SECONDS,
-        )
-        response.raise_for_status()
-        return response.json()
+        return _sim_post(path, payload)
 
     def callback_url(self) -> str:
-        return settings.SIMCARRIER_WEBHOOK_URL or absolute_url("messaging:webhook-sim")
+        return _sim_callback_url()
 
     def send_batch(self, messages):
         return self._send(list(messages), self.callback_url())
@@ -365,53 +501,43 @@ def _error_text(response) -> str:
 
 # --- Twilio ------------------------------------------------------------------------------------------
 
-# Refused work, retried later. A 500, 502 or 504 is different: Twilio may have created the message before
-# failing to answer, so it is UNKNOWN (recovery; never resent blindly), like a read timeout.
-TWILIO_TEMPORARY = {429, 503}
-TWILIO_MAYBE_CREATED = {500, 502, 504}
 
-
-class TwilioMessaging(Provider):
-    """Twilio's Messaging REST API, one request per message on a keep-alive session. The status
-    callback carries our send key, so reports match even before we stored Twilio's SID. Twilio cannot
-    be asked by send key, so a request that may have arrived unanswered is 'interrupted' on recovery."""
+class TwilioMessaging(PerMessageProvider):
+    """Twilio's Messaging REST API, one request per message, many in flight (messaging.handoff) on a
+    keep-alive session, drawing from the account's bucket. The status callback carries our send key,
+    so reports match even before we stored Twilio's SID. Twilio cannot be asked by send key, so a
+    request that may have arrived unanswered is 'interrupted' on recovery. A 500, 502 or 504 may come
+    after Twilio created the message: UNKNOWN, like a read timeout, never resent blindly."""
 
     name = "twilio"
 
-    def send_batch(self, messages):
-        url = f"{settings.TWILIO_API_BASE.rstrip('/')}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Messages.json"
-        callback = absolute_url("messaging:webhook-twilio")
-        for m in messages:
-            data = {
-                "To": m.recipient,
-                "From": settings.TWILIO_FROM_NUMBER,
-                "Body": m.body,
-                "StatusCallback": f"{callback}?ref={m.send_key}",
-            }
-            try:
-                response = http().post(
-                    url,
-                    data=data,
-                    auth=(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN),
-                    timeout=settings.PROVIDER_TIMEOUT_SECONDS,
-                )
-            except requests.RequestException as exc:
-                if never_arrived(exc):
-                    yield Outcome(m.id, EventKind.DEFERRED, detail=f"Twilio unreachable ({type(exc).__name__})")
-                else:  # read timeout, reset: Twilio may have it; settled by recovery, never resent blindly
-                    yield Outcome(m.id, UNKNOWN, detail=f"no answer from Twilio ({type(exc).__name__})")
-                continue
-            if response.status_code in (200, 201):
-                try:
-                    yield Outcome(m.id, EventKind.ACCEPTED, provider_message_id=str(response.json()["sid"]))
-                except (ValueError, KeyError, TypeError):  # created, but we cannot read its SID
-                    yield Outcome(m.id, UNKNOWN, detail="unreadable answer from Twilio")
-            elif response.status_code in TWILIO_MAYBE_CREATED:
-                yield Outcome(m.id, UNKNOWN, detail=f"Twilio answered {response.status_code}; it may have it")
-            elif response.status_code in TWILIO_TEMPORARY:
-                yield Outcome(m.id, EventKind.DEFERRED, detail=f"Twilio answered {response.status_code}")
-            else:
-                yield Outcome(m.id, EventKind.REJECTED, detail=f"Twilio error {_twilio_error_code(response)}")
+    def prepare(self) -> dict:
+        sid = settings.TWILIO_ACCOUNT_SID
+        return {
+            "url": f"{settings.TWILIO_API_BASE.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json",
+            "callback": absolute_url("messaging:webhook-twilio"),
+            "auth": (sid, settings.TWILIO_AUTH_TOKEN),
+            "from": settings.TWILIO_FROM_NUMBER,
+            "timeout": settings.PROVIDER_TIMEOUT_SECONDS,
+        }
+
+    def bucket_name(self) -> str:
+        return f"twilio:{settings.TWILIO_ACCOUNT_SID}"
+
+    def send_one(self, m, context):
+        data = {
+            "To": m.recipient,
+            "From": context["from"],
+            "Body": m.body,
+            "StatusCallback": f"{context['callback']}?ref={m.send_key}",
+        }
+        try:
+            response = http().post(context["url"], data=data, auth=context["auth"], timeout=context["timeout"])
+        except requests.RequestException as exc:
+            return request_failed(m, exc, unreachable="Twilio unreachable", no_answer="no answer from Twilio")
+        return http_outcome(
+            m, response, who="Twilio", id_field="sid", error_text=lambda r: f"Twilio error {_twilio_error_code(r)}"
+        )
 
 
 def _twilio_error_code(response) -> str:
@@ -421,7 +547,15 @@ def _twilio_error_code(response) -> str:
         return str(response.status_code)
 
 
-PROVIDERS = {"email": EmailProvider, "sim": SimulatedCarrier, "simulated": SimulatedCarrier, "twilio": TwilioMessaging}
+# Provider kinds (KALIX_SMS_PROVIDER, KALIX_FAX_PROVIDER). Both simulated kinds are the same carrier
+# (name 'sim': the same webhook and lookups), by message or by batch.
+PROVIDERS = {
+    "email": EmailProvider,
+    "sim": SimulatedCarrier,
+    "simulated": SimulatedCarrier,
+    "simbatch": SimulatedBatchCarrier,
+    "twilio": TwilioMessaging,
+}
 
 
 def provider_for(channel: str) -> Provider:

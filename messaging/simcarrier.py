@@ -1,12 +1,21 @@
 """A simulated SMS/fax carrier, for demos, tests and benchmarks: a small HTTP server.
 
-It accepts batches of messages (POST /messages), answers lookups by send key (POST /lookup), and
-posts delivery reports to each message's status callback over real HTTP, through the same webhook
+It takes one message per request (POST /v1/messages, what real SMS APIs do: the default provider
+kind, messaging.providers.SimulatedCarrier) or a batch per request (POST /messages, the 'simbatch'
+kind), answers lookups by send key (POST /lookup), and posts delivery reports to each message's
+status callback over real HTTP, through the same webhook
 path as a real provider, signed like one; `send_text` posts a handset's reply (STOP) the same way.
 Its acceptance latency, report delay, failure rate, and rates of duplicate and out-of-order reports
 are settings (SIMCARRIER_*). Its `sink` records every message it accepted, `receipts` every message of
 every request it processed, and `rejected` every message it refused (with the reason), so tests can
 check "exactly once".
+
+Like a real API it is slow and strict per request (CarrierConfig, SIMCARRIER_* settings): each
+request waits `latency_ms` +- `jitter_ms`; each account (the X-Sim-Account header) has a token
+bucket of `limit_per_s` requests a second (burst `limit_burst`) and a request beyond it is answered
+429 with Retry-After, nothing taken; `error_rate` of requests are answered 503 (nothing taken), and
+`timeout_rate` of messages are taken and answered only after `hang_s` (the client times out: it
+cannot know, and the lookup settles it). `http_429` and `requests` count what it answered.
 
 It refuses messages as real carriers do: to a recipient listed in `reject_to` ("invalid destination
 number") or with a body containing a phrase of `reject_text` (its content filter). By default the
@@ -18,8 +27,10 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import random
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -53,6 +64,15 @@ class CarrierConfig:
     strict: bool = False  # one refused message: 400 for the whole request, nothing of it taken
     # Requests to it signed further than this from its clock are refused, as our webhook does.
     replay_window_s: float = 300.0
+    # What a real per-message API does to each request (messaging.simcarrier module docstring).
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    limit_per_s: float = 0.0  # per account; 0: no limit
+    limit_burst: int = 0  # 0: a tenth of a second's worth (at least 1)
+    retry_after_s: int = 1
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    hang_s: float = 30.0
 
     @classmethod
     def from_settings(cls, **overrides):
@@ -70,6 +90,12 @@ class CarrierConfig:
             "reject_to": tuple(settings.SIMCARRIER_REJECT_TO),
             "strict": settings.SIMCARRIER_STRICT,
             "replay_window_s": settings.WEBHOOK_REPLAY_WINDOW_MINUTES * 60,
+            "latency_ms": settings.SIMCARRIER_LATENCY_MS,
+            "jitter_ms": settings.SIMCARRIER_JITTER_MS,
+            "limit_per_s": settings.SIMCARRIER_LIMIT_PER_S,
+            "limit_burst": settings.SIMCARRIER_LIMIT_BURST,
+            "error_rate": settings.SIMCARRIER_ERROR_RATE,
+            "timeout_rate": settings.SIMCARRIER_TIMEOUT_RATE,
         }
         return cls(**{**values, **overrides})
 
@@ -99,6 +125,15 @@ class Refused(Exception):
         self.ref, self.reason = ref, reason
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # hundreds of clients connect at once (one request per message, many in flight)
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client gone (killed, timed out) is no error
+            super().handle_error(request, client_address)
+
+
 class SimCarrier:
     def __init__(self, config: CarrierConfig, *, host: str = "127.0.0.1", port: int = 0):
         self.config = config
@@ -108,11 +143,15 @@ class SimCarrier:
         self.receipts: list[str] = []
         self.rejected: dict[str, str] = {}
         self.reports_posted = 0
+        self.requests = 0  # per-message requests answered (any status)
+        self.http_429 = 0
+        self.arrivals: list[float] = []  # when each per-message request arrived (time.monotonic)
+        self._accounts: dict[str, list[float]] = {}  # account: [tokens, last refill]
         self._seq = itertools.count()
         self._due: list[_Due] = []
         self._wake = threading.Condition(self.lock)
         self._stopping = False
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server = _Server((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._threads = [
             threading.Thread(target=self.server.serve_forever, name="simcarrier-http", daemon=True),
@@ -181,6 +220,35 @@ class SimCarrier:
                 results.append({"ref": ref, "id": known.carrier_id, "status": "accepted"})
             self._wake.notify_all()
         return results
+
+    def admit(self, account: str) -> float:
+        """Take one request from the account's bucket: 0 when admitted, else the seconds to wait."""
+        rate = self.config.limit_per_s
+        if rate <= 0:
+            return 0.0
+        burst = self.config.limit_burst or max(1, int(rate / 10))
+        now = time.monotonic()
+        with self.lock:
+            tokens, at = self._accounts.get(account, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - at) * rate)
+            if tokens >= 1:
+                self._accounts[account] = [tokens - 1, now]
+                return 0.0
+            self._accounts[account] = [tokens, now]
+            self.http_429 += 1
+            return (1 - tokens) / rate
+
+    def delay(self) -> float:
+        """How long this request takes to answer: latency with jitter (uniform, never negative)."""
+        with self.lock:
+            jitter = self.random.uniform(-self.config.jitter_ms, self.config.jitter_ms)
+        return max(0.0, self.config.latency_ms + jitter) / 1000
+
+    def chance(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self.lock:
+            return self.random.random() < rate
 
     def lookup(self, refs: list[str]) -> dict[str, str]:
         with self.lock:
@@ -283,6 +351,8 @@ def _handler_for(carrier: SimCarrier):
             if self.path == "/stats":
                 with carrier.lock:
                     stats = {
+                        "requests": carrier.requests,
+                        "http_429": carrier.http_429,
                         "received": len(carrier.receipts),
                         "unique": len(carrier.sink),
                         "rejected": len(carrier.rejected),
@@ -302,6 +372,8 @@ def _handler_for(carrier: SimCarrier):
                 payload = json.loads(body)
             except ValueError:
                 return self._json(400, {"error": "bad json"})
+            if self.path == "/v1/messages":
+                return self._one(payload)
             if self.path == "/messages":
                 try:
                     messages = payload["messages"]
@@ -318,6 +390,39 @@ def _handler_for(carrier: SimCarrier):
             if self.path == "/lookup":
                 return self._json(200, {"found": carrier.lookup(payload["refs"])})
             return self._json(404, {"error": "not found"})
+
+        def _one(self, payload) -> None:
+            """One message per request, as a real SMS API: 201, 400 (refused), 429, 503, or a hang."""
+            started = time.monotonic()
+            with carrier.lock:
+                carrier.requests += 1
+                carrier.arrivals.append(started)
+            wait = carrier.admit(self.headers.get("X-Sim-Account", "default"))
+            if wait:
+                self.send_response(429)
+                body = json.dumps({"error": "too many requests", "code": 20429}).encode()
+                self.send_header("Retry-After", str(max(carrier.config.retry_after_s, math.ceil(wait))))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+            if not isinstance(payload, dict) or "ref" not in payload:
+                return self._json(400, {"error": "bad request: a message object with a ref"})
+            time.sleep(max(0.0, carrier.delay() - (time.monotonic() - started)))
+            if carrier.chance(carrier.config.error_rate):
+                return self._json(503, {"error": "service unavailable"})
+            try:
+                (result,) = carrier.receive([payload])
+            except Refused as refused:
+                return self._json(400, {"error": refused.reason, "ref": refused.ref})
+            except (KeyError, TypeError, ValueError):
+                return self._json(400, {"error": "bad request: a message object with a ref"})
+            if carrier.chance(carrier.config.timeout_rate):
+                time.sleep(carrier.config.hang_s)  # taken, answered too late: the client cannot know
+            if result["status"] != "accepted":
+                return self._json(400, {"error": result["error"], "ref": result["ref"]})
+            return self._json(201, result)
 
     return Handler
 

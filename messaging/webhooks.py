@@ -1,7 +1,10 @@
 """Delivery-report webhooks: check the signature, parse, insert into the inbox, answer. Nothing else.
 
-A bad or stale signature gets 403; a malformed body, or a report messaging.authenticity finds implausible
-(dated absurdly, or about another provider's message), 400; in every case nothing is stored. A delivery
+A bad or stale signature gets 403 and a malformed body 400: nothing of it is stored. A report
+messaging.authenticity finds implausible (dated absurdly, or about another provider's message) is
+stored parked, with its reason, never applied (an operator sees it in the inbox admin), and the rest of
+its POST is filed and answered 2xx: a 400 for the whole POST would make the carrier retry all of it
+forever. (Twilio posts one report per request; an implausible one is still answered 400.) A delivery
 already filed is answered 2xx and stored once. Applying the reports to messages is the live lane's job
 (messaging.inbox), in batches.
 """
@@ -77,7 +80,7 @@ def esp_webhook(view, esp: str = ""):
     """One of anymail's views, guarded like ours; a body that is not JSON is 400 (anymail lets it raise: 500).
 
     Without a webhook secret anymail accepts anybody's posts (with a warning): we refuse them all instead.
-    A post's events are filed all or none, so an implausible one (400) leaves nothing of the others.
+    A post's events are filed in one transaction; an implausible one is parked, the others filed.
     """
 
     @wraps(view)
@@ -118,6 +121,13 @@ def _store(rows: list[WebhookInbox], *, provider: str, delivery: bytes | str) ->
 
 def _claims(rows: list[WebhookInbox]) -> list[Claim]:
     return [Claim(r.occurred_at, r.send_key, r.provider_message_id) for r in rows]
+
+
+def _park_implausible(provider: str, rows: list[WebhookInbox], now: datetime) -> None:
+    """Park each implausible report with its reason (never applied); the others stay due."""
+    for row, reason in zip(rows, authenticity.implausible_reports(provider, _claims(rows), now=now), strict=True):
+        if reason:
+            row.parked_at, row.reason = now, f"implausible: {reason}"
 
 
 # --- Simulated carrier -------------------------------------------------------------------------------
@@ -183,11 +193,9 @@ def sim_report(request):
         if not isinstance(reports, list):
             raise Malformed("reports must be a list")
         rows = [_sim_row(r, now) for r in reports]
-        authenticity.check_reports("sim", _claims(rows), now=now)
-    except Implausible as exc:
-        return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
     except (ValueError, KeyError, TypeError) as exc:
         return HttpResponse(f"malformed: {exc}", status=400, content_type="text/plain")
+    _park_implausible("sim", rows, now)
     # the whole body is the delivery: a carrier's retry of it, re-signed later, is the same delivery
     return _store(rows, provider="sim", delivery=request.body)
 
@@ -285,7 +293,7 @@ def esp_reason(event) -> str:
 
 def anymail_tracking(sender, event, esp_name, **kwargs):
     """anymail has checked the ESP's webhook authentication (esp_webhook made sure there is one); we
-    check the event is plausible (Implausible: esp_webhook answers 400) and file it once."""
+    file it once, parked with its reason when it is implausible (the rest of the post is filed)."""
     kind = ANYMAIL_KINDS.get(event.event_type)
     if kind is None or not event.message_id:
         return
@@ -304,7 +312,7 @@ def anymail_tracking(sender, event, esp_name, **kwargs):
         detail=esp_reason(event) if kind in ANYMAIL_REASON_KINDS else "",
         payload={"esp": esp_name, "event_type": event.event_type, "reject_reason": event.reject_reason},
     )
-    authenticity.check_reports("email", _claims([row]), now=now)
+    _park_implausible("email", [row], now)
     _store([row], provider="email", delivery=row.event_id)  # Basic auth signs no time: the event id names it
 
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from clinics import consent
 from kalix_site.backoff import backoff as exponential_backoff
 from kalix_site.sql import rows, scalar
+from lanes import circuits
 from lanes.pokes import LIVE, poke
 from lanes.state import lane_paused
 from messaging import inbox
@@ -35,7 +36,8 @@ from messaging.authenticity import purge_receipts
 from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Dispatch, EventKind, EventSource, Message
-from messaging.providers import UNKNOWN, Outcome, provider_for, provider_names
+from messaging.outcomes import UNKNOWN, Outcome
+from messaging.providers import provider_for, provider_names
 from messaging.sql import (
     ADVISORY_LOCK_SQL,
     ADVISORY_TRY_LOCK_SQL,
@@ -62,7 +64,9 @@ log = logging.getLogger(__name__)
 DRAIN = "messaging.worker.drain"
 
 
-def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, list[Claimed]]:
+def claim_batch(
+    *, lane: str = LIVE, limit: int | None = None, skip_channels=(), only_channels=None
+) -> tuple[int, list[Claimed]]:
     """Claim up to `limit` queued messages of `lane`, in (lane, priority, id) order, for hand-off.
 
     In one short transaction: pick the rows (FOR UPDATE SKIP LOCKED), append their 'handed_off'
@@ -70,14 +74,22 @@ def claim_batch(*, lane: str = LIVE, limit: int | None = None) -> tuple[int, lis
     (Sending, "not yet accepted"), one UPDATE. Returns (claim_token, messages); the caller holds the
     session advisory lock on claim_token until it has recorded the outcomes, then release_claim(token).
     Which messages go first is messaging.sql.claim_batch_cte's business (pause, order, backlog).
+    Messages of `skip_channels` (their provider's circuit is open, lanes.circuits) stay queued;
+    `only_channels` claims for those alone (a circuit's probe).
     """
     limit = limit or settings.MESSAGING_BATCH_SIZE
+    where = PICK_WHERE
+    if skip_channels:
+        where += " AND channel <> ALL(%(claim_skip)s)"
+    if only_channels is not None:
+        where += " AND channel = ANY(%(claim_only)s)"
     token = secrets.randbits(62)
     with connection.cursor() as cursor:
         cursor.execute(ADVISORY_LOCK_SQL, [token])  # before the claim commits
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where=PICK_WHERE)
+            batch, batch_params = claim_batch_cte(lane=lane, limit=limit, where=where)
+            batch_params |= {"claim_skip": list(skip_channels), "claim_only": list(only_channels or ())}
             while True:  # a batch withheld whole (one patient's many reminders after a STOP) is no end of work
                 cursor.execute(PICK_SQL.format(batch=batch), batch_params)
                 found = rows(cursor, Picked)
@@ -165,9 +177,12 @@ def record_outcomes(
             continue  # stays 'handing off' (Sending, not yet accepted) until recover_interrupted settles it
         c = by_id[o.message_id]
         kind, detail = o.kind, o.detail
-        if kind == EventKind.DEFERRED and c.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+        if kind == EventKind.DEFERRED and o.counts_attempt and c.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
             kind, detail = EventKind.FAILED, f"gave up after {c.attempts} attempts ({o.detail})"
-        if kind == EventKind.DEFERRED:
+        if kind == EventKind.DEFERRED and not o.counts_attempt:  # a 429: the provider did not process it
+            retry_at = now + timedelta(seconds=o.retry_after or 0)
+            move, detail = "retry_later", f"{o.detail}; goes again at {retry_at:%H:%M:%S} UTC (not an attempt)"
+        elif kind == EventKind.DEFERRED:
             retry_at = now if retry_now else now + backoff(c.attempts)
             move, detail = "retry_later", f"{o.detail}; attempt {c.attempts + 1} at {retry_at:%H:%M:%S} UTC"
         elif kind in (EventKind.ACCEPTED, EventKind.SENT):
@@ -201,7 +216,30 @@ def hand_off(token: int, claimed: list[Claimed]) -> None:
         by_channel.setdefault(c.channel, []).append(c)
     for channel, batch in by_channel.items():
         provider = provider_for(channel)
-        record_outcomes(token=token, claimed=batch, outcomes=collect_outcomes(provider, batch), provider=provider.name)
+        outcomes = collect_outcomes(provider, batch)
+        tally = circuits.Tally()
+        for outcome in outcomes:
+            tally.add(outcome)
+        if circuits.report(provider.name, tally):
+            outcomes = [_waiting_for_provider(o, channel) for o in outcomes]
+        record_outcomes(token=token, claimed=batch, outcomes=outcomes, provider=provider.name)
+
+
+WAITING_FOR = {"sms": "Waiting for the SMS provider", "fax": "Waiting for the fax provider"}
+
+
+def _waiting_for_provider(outcome: Outcome, channel: str) -> Outcome:
+    """A deferral while the provider's circuit is open: it goes when the circuit closes, and is no
+    attempt of its own (staff see what they wait for, not a growing attempt count)."""
+    if outcome.kind != EventKind.DEFERRED:
+        return outcome
+    words = WAITING_FOR.get(channel, "Waiting for the email provider")
+    return replace(
+        outcome,
+        detail=f"{words} ({outcome.detail})",
+        counts_attempt=False,
+        retry_after=settings.CIRCUIT_COOLDOWN_SECONDS,
+    )
 
 
 def collect_outcomes(provider, batch: list[Claimed]) -> list[Outcome]:
@@ -236,8 +274,25 @@ def collect_outcomes(provider, batch: list[Claimed]) -> list[Outcome]:
 
 
 def send_batch(*, lane: str = LIVE, limit: int | None = None) -> int:
-    """Claim one batch and hand it off; returns how many messages were claimed."""
-    token, claimed = claim_batch(lane=lane, limit=limit)
+    """Claim one batch and hand it off; returns how many messages were claimed.
+
+    Channels whose provider's circuit is open are skipped (lanes.circuits); when such a circuit's
+    probe is due and this worker takes it, one message of its channels goes first, as the probe."""
+    names = provider_names()
+    skip, probes = set(), []
+    for circuit in circuits.open_circuits():
+        channels = [channel for channel, name in names.items() if name == circuit.name]
+        skip.update(channels)
+        if circuit.probe_due and circuits.take_probe(circuit.name):
+            probes.append(channels)
+    sent = 0
+    for channels in probes:
+        sent += _claim_and_hand_off(lane=lane, limit=1, only_channels=channels)
+    return sent + _claim_and_hand_off(lane=lane, limit=limit, skip_channels=sorted(skip))
+
+
+def _claim_and_hand_off(**claim) -> int:
+    token, claimed = claim_batch(**claim)
     try:
         if claimed:
             hand_off(token, claimed)

@@ -136,6 +136,9 @@ class DroppingInbox(Inbox):
 
 @pytest.fixture
 def dropping_smtp(settings):
+    # The faults are numbered in the order the server sees messages: one connection at a time keeps
+    # that order the batch's (the pool's shares are tested in test_worker).
+    settings.MESSAGING_SMTP_CONNECTIONS = 1
     started = []
 
     def start(**faults):

@@ -39,9 +39,9 @@ def sim_headers(body: bytes, secret: str = SIM_SECRET, *, timestamp: int | None 
     return {"X-Sim-Timestamp": ts, "X-Sim-Signature": signature}
 
 
-def sim_body(message, status="delivered", *, at=None, ref=None) -> bytes:
+def sim_body(message, status="delivered", *, at=None, ref=None, event_id=None) -> bytes:
     report = {
-        "id": f"{message.provider_message_id or 'SIMX'}-{status}",
+        "id": event_id or f"{message.provider_message_id or 'SIMX'}-{status}",
         "ref": str(ref or message.send_key),
         "message_id": message.provider_message_id or "SIMX",
         "status": status,
@@ -165,9 +165,9 @@ def test_a_carrier_report_for_an_emails_send_key_changes_nothing(client, sms, cl
     # the send key is in the email's X-Kalix-Send-Key header, so anyone who got the email knows it
     forged = sim_body(sms, "failed", ref=email.send_key)
     response = post_sim(client, forged, sim_headers(forged))
-    assert response.status_code == 400
-    assert b"another provider" in response.content
-    assert not WebhookInbox.objects.exists()
+    assert response.status_code == 204  # acknowledged, so the carrier stops retrying; parked, never applied
+    (parked,) = WebhookInbox.objects.all()
+    assert parked.parked_at and parked.reason == "implausible: report for a message of another provider"
     worker.drain()
     assert seen(email) == before
     body = sim_body(sms)  # the carrier's report for its own message: filed
@@ -312,23 +312,36 @@ def absurd_times(message) -> list[datetime]:
     ]
 
 
-def test_a_sim_report_dated_absurdly_is_refused(client, sms):
+def test_a_sim_report_dated_absurdly_is_parked_with_its_reason_and_the_rest_of_the_post_filed(client, sms):
+    """One implausible report must not refuse the whole POST: the carrier would retry it forever."""
     before = seen(sms)
-    for at in absurd_times(sms):
-        body = sim_body(sms, at=at)
-        assert post_sim(client, body, sim_headers(body)).status_code == 400, at
-    assert not WebhookInbox.objects.exists()
+    for n, at in enumerate(absurd_times(sms)):
+        body = sim_body(sms, at=at, event_id=f"absurd-{n}")
+        assert post_sim(client, body, sim_headers(body)).status_code == 204, at
+    parked = WebhookInbox.objects.all()
+    assert parked.count() == 4 and all(r.parked_at for r in parked)
+    assert {r.reason.split(":")[0] for r in parked} == {"implausible"}
+    assert {r.reason for r in parked} >= {"implausible: report dated in the future"}
     worker.drain()
     assert seen(sms) == before
-    body = sim_body(sms, at=datetime.now(UTC) - timedelta(seconds=30))
+
+    good = json.loads(sim_body(sms, at=datetime.now(UTC) - timedelta(seconds=30)))["reports"]
+    bad = json.loads(sim_body(sms, "failed", at=datetime(9999, 12, 31, tzinfo=UTC), event_id="late"))["reports"]
+    body = json.dumps({"reports": bad + good}).encode()
     assert post_sim(client, body, sim_headers(body)).status_code == 204
+    worker.drain()
+    sms.refresh_from_db()
+    assert sms.status == Status.SUCCESS, "the plausible report of the same POST applied"
+    assert WebhookInbox.objects.filter(parked_at__isnull=False).count() == 5
 
 
-def test_an_anymail_event_dated_absurdly_is_refused(client, esp_email):
-    for at in absurd_times(esp_email):
-        assert post_anymail(client, postmark_bounce("esp-0001", at.isoformat())).status_code == 400, at
-    assert not WebhookInbox.objects.exists()
+def test_an_anymail_event_dated_absurdly_is_parked_not_refused(client, esp_email):
+    for n, at in enumerate(absurd_times(esp_email)):
+        assert post_anymail(client, postmark_bounce("esp-0001", at.isoformat(), event_id=n)).status_code == 200, at
+    assert WebhookInbox.objects.count() == 4
+    assert not WebhookInbox.objects.filter(parked_at__isnull=True).exists()
     assert post_anymail(client, postmark_bounce("esp-0001", datetime.now(UTC).isoformat())).status_code == 200
+    assert WebhookInbox.objects.filter(parked_at__isnull=True).count() == 1
 
 
 # --- The simulated carrier ----------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def test_the_twilio_adapter_talks_to_the_messaging_api(clinic_a, patient_a, twil
             form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             seen.append((self.path, self.headers["Authorization"], form))
             bad = form["To"][0].endswith("99")
-            body = json.dumps({"code": 21211} if bad else {"sid": f"SM{len(seen):032d}", "status": "queued"}).encode()
+            body = json.dumps({"code": 21211} if bad else {"sid": "SM" + "1".zfill(32), "status": "queued"}).encode()
             self.send_response(400 if bad else 201)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -184,7 +184,7 @@ def test_the_twilio_adapter_talks_to_the_messaging_api(clinic_a, patient_a, twil
         server.server_close()
     good.refresh_from_db()
     bad.refresh_from_db()
-    path, auth, form = seen[0]
+    path, auth, form = next(s for s in seen if s[2]["To"] == [str(patient_a.mobile)])
     assert path == f"/2010-04-01/Accounts/{'AC' + '1' * 32}/Messages.json"
     assert base64.b64decode(auth.split()[1]).decode() == f"{'AC' + '1' * 32}:twilio-test-token"
     assert form["StatusCallback"] == [f"http://127.0.0.1:8000/messages/webhooks/twilio/?ref={good.send_key}"]

@@ -104,7 +104,7 @@ def test_a_real_email_reaches_an_smtp_server_on_loopback(clinic_a, patient_a, sm
     assert message.provider_message_id.encode() in envelope.content
 
 
-def test_one_smtp_connection_carries_the_whole_batch(clinic_a, patient_a, smtp_server, monkeypatch):
+def test_a_batch_goes_over_a_small_pool_of_smtp_connections(clinic_a, patient_a, smtp_server, monkeypatch, settings):
     import smtplib
 
     from django.core.mail.backends.smtp import EmailBackend
@@ -117,11 +117,12 @@ def test_one_smtp_connection_carries_the_whole_batch(clinic_a, patient_a, smtp_s
             return super().connect(*args, **kwargs)
 
     monkeypatch.setattr(EmailBackend, "connection_class", property(lambda self: CountingSMTP))
-    for i in range(3):
+    settings.MESSAGING_SMTP_CONNECTIONS = 3
+    for i in range(12):
         message_send(clinic=clinic_a, patient=patient_a, channel="email", subject=f"Note {i}", body="Hi")
     worker.drain()
-    assert len(smtp_server.messages) == 3
-    assert len(opened) == 1
+    assert len(smtp_server.messages) == 12
+    assert len(opened) == 3, "one connection per share of the batch, not one per message"
 
 
 def test_a_refused_recipient_is_a_final_failure(clinic_a, patient_a, smtp_server):

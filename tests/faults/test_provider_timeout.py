@@ -38,6 +38,7 @@ class HangsOnce(SimCarrier):
 
 @pytest.fixture
 def timeouts(sim_settings):
+    sim_settings.MESSAGING_SMS_PROVIDER = "simbatch"  # one request for the batch: all of it unknown at once
     sim_settings.PROVIDER_TIMEOUT_SECONDS = 0.5
     sim_settings.MESSAGING_RECOVERY_GRACE_SECONDS = 1
     sim_settings.MESSAGING_RETRY_BASE_SECONDS = 1

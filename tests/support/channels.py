@@ -6,6 +6,9 @@ import email
 from tests.support.processes import free_port
 
 SIM_SECRET = "test-sim-secret"
+# The simulated carrier's pace in tests: one message per request, at the low end of a real API's 100-300 ms.
+SIM_LATENCY_MS = 100
+SIM_JITTER_MS = 50
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 

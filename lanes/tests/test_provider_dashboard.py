@@ -1,0 +1,34 @@
+"""The queue dashboard shows each provider account's bucket with its current use, and a provider whose
+circuit is open as degraded; Operations set a bucket's rate in admin."""
+
+import pytest
+from django.urls import reverse
+
+from lanes import buckets
+from lanes.models import Circuit, CircuitState, RateBucket
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("admin:lanes_lane_changelist")
+
+
+def test_the_dashboard_shows_buckets_with_their_use_and_open_circuits(client, ops):
+    buckets.ensure("sim:default", rate_per_s=500, burst=50)
+    RateBucket.objects.update(use_per_s=250, throttled=3)
+    Circuit.objects.create(name="twilio", state=CircuitState.OPEN, failures=20, detail="Twilio answered 503")
+    client.force_login(ops)
+    html = client.get(DASHBOARD).content.decode()
+    assert 'id="providers"' in html
+    assert "sim:default" in html and "250/s (50 %)" in html and "500/s" in html
+    assert "degraded: open" in html and "Twilio answered 503" in html
+
+
+def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(client, ops):
+    client.force_login(ops)
+    response = client.post(
+        reverse("admin:lanes_ratebucket_add"), {"name": "twilio:AC1", "rate_per_s": "100", "burst": "10"}
+    )
+    assert response.status_code == 302
+    bucket = RateBucket.objects.get()
+    assert (bucket.rate_per_s, bucket.current_rate, bucket.tokens) == (100, 100, 10)
+    assert buckets.take("twilio:AC1", 50) == (10, 0.0)
