@@ -64,4 +64,6 @@ def failure_limit(request, credentials) -> int:
 def locked_out(request, original_response=None, credentials=None):
     """The styled lockout page (429): what happened, when to try again, who can lift it sooner."""
     context = {"cooloff_minutes": settings.LOGIN_COOLOFF_MINUTES}
-    return render(request, "registration/locked_out.html", context, status=429)
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(settings.LOGIN_COOLOFF_MINUTES * 60)
+    return response

@@ -16,6 +16,9 @@ from django.contrib.auth import logout
 STARTED_KEY = "kalix_session_started"
 SEEN_KEY = "kalix_session_seen"
 SEEN_EVERY_S = 60
+# The public status page and its API answer everyone alike and cacheably: they neither read nor touch
+# the session (a write would add Set-Cookie and Vary: Cookie to a public answer), nor count as activity.
+PUBLIC_PREFIXES = ("/status/", "/api/v2/")
 
 
 class SessionLimitsMiddleware:
@@ -23,6 +26,8 @@ class SessionLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(PUBLIC_PREFIXES):
+            return self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             self._check(request)

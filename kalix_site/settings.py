@@ -529,6 +529,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "StatuspageUpdateStatusEnum": "statuspage.states.ALL_INCIDENT_STATUS_CHOICES",
         "StatuspageIndicatorEnum": "statuspage.states.INDICATOR_CHOICES",
         "StatuspageImpactEnum": "statuspage.states.IMPACT_CHOICES",
+        "StatuspageIncidentImpactEnum": "statuspage.states.INCIDENT_IMPACT_CHOICES",
     }
 )
 # Webhooks to private/loopback addresses are refused (no requests into our own network) unless allowed.

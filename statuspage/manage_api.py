@@ -67,8 +67,8 @@ class TimelineUpdateInput(serializers.Serializer):
 class IncidentCreateFields(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     status = serializers.ChoiceField(choices=states.INCIDENT_STATUS_CHOICES, required=False)
-    impact_override = serializers.ChoiceField(choices=states.IMPACT_CHOICES[:4], required=False)
-    impact = serializers.ChoiceField(choices=states.IMPACT_CHOICES[:4], required=False, help_text="Alias.")
+    impact_override = serializers.ChoiceField(choices=states.INCIDENT_IMPACT_CHOICES, required=False)
+    impact = serializers.ChoiceField(choices=states.INCIDENT_IMPACT_CHOICES, required=False, help_text="Alias.")
     body = serializers.CharField(required=False)
     components = ComponentStatuses
     deliver_notifications = serializers.BooleanField(default=True)
@@ -97,7 +97,7 @@ class IncidentCreateInput(serializers.Serializer):
 
 class IncidentPatchFields(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
-    impact_override = serializers.ChoiceField(choices=states.IMPACT_CHOICES[:4], required=False)
+    impact_override = serializers.ChoiceField(choices=states.INCIDENT_IMPACT_CHOICES, required=False)
     started_at = serializers.DateTimeField(required=False)
     status = serializers.ChoiceField(choices=states.ALL_INCIDENT_STATUS_CHOICES, required=False)
     body = serializers.CharField(required=False, help_text="With `status`: posts a new update.")
@@ -261,7 +261,9 @@ class IncidentView(ManageView):
             )
         return _answer(pk)
 
-    @extend_schema(operation_id="statuspage_manage_incident_delete", summary="Delete an incident", tags=TAGS)
+    @extend_schema(
+        operation_id="statuspage_manage_incident_delete", summary="Delete an incident", responses={204: None}, tags=TAGS
+    )
     def delete(self, request, page_id, pk):
         services.incident_delete(incident=_incident(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -99,6 +99,7 @@ IMPACT_CHOICES = [
     (IMPACT_CRITICAL, "Critical"),
     (IMPACT_MAINTENANCE, "Maintenance"),
 ]
+INCIDENT_IMPACT_CHOICES = IMPACT_CHOICES[:4]  # what an incident may declare (maintenance is its own kind)
 
 # The page's indicator: Statuspage's none/minor/major/critical, and its descriptions.
 INDICATOR_RANK = {"none": 0, "minor": 1, "major": 2, "critical": 3}

@@ -105,17 +105,20 @@ def custom_admin_urls():
 def fill(pattern, model_admin) -> list[str]:
     """Concrete paths for a custom admin pattern: each object's id, each lane, each command."""
     from lanes.models import Lane, LaneAction
+    from statuspage.models import IncidentUpdate
 
     route = str(pattern.pattern)
     ids = [str(pk) for pk in model_admin.model._default_manager.values_list("pk", flat=True)[:5]] or ["1"]
     lanes = list(Lane.objects.values_list("name", flat=True)) or ["live"]
     actions = [str(pk) for pk in LaneAction.objects.values_list("pk", flat=True)[:3]] or ["1"]
+    updates = [str(pk) for pk in IncidentUpdate.objects.values_list("pk", flat=True)[:3]] or ["1"]
     paths = [route]
     for placeholder, values in (
         ("<int:pk>", ids),
         ("<path:object_id>", ids),
         ("<str:lane>", lanes),
         ("<int:action_id>", actions),
+        ("<int:update_pk>", updates),
         ("<str:command>", ["pause", "resume", "drain", "backlog"]),
     ):
         paths = [p.replace(placeholder, v, 1) for p in paths for v in values] if placeholder in route else paths

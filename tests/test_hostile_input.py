@@ -36,7 +36,7 @@ def superuser(make_user):
 
 
 @pytest.fixture
-def api(staff_a):
+def staff_api(staff_a):
     client = quiet()
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=staff_a).key}"
     return client
@@ -68,15 +68,15 @@ def test_nul_in_a_staff_page_query_is_400(url, staff_a):
         "/api/v1/billing/batches/?status=%00",
     ],
 )
-def test_nul_in_an_api_filter_is_400(url, api):
-    response = api.get(url)
+def test_nul_in_an_api_filter_is_400(url, staff_api):
+    response = staff_api.get(url)
     assert response.status_code == 400
     assert "NUL" in response.json()["detail"]  # the API's error shape
 
 
-def test_invalid_utf8_and_lone_surrogates_in_a_query_are_400(api):
-    assert api.get("/api/v1/patients/?q=%ff%fe").status_code == 400
-    assert api.get("/api/v1/patients/?q=%ed%a0%80").status_code == 400
+def test_invalid_utf8_and_lone_surrogates_in_a_query_are_400(staff_api):
+    assert staff_api.get("/api/v1/patients/?q=%ff%fe").status_code == 400
+    assert staff_api.get("/api/v1/patients/?q=%ed%a0%80").status_code == 400
 
 
 def test_nul_in_an_admin_list_filter_is_400(superuser):
@@ -103,21 +103,21 @@ def test_nul_in_a_form_field_is_400_and_nothing_is_made(staff_a, clinic_a):
 
 
 @pytest.mark.parametrize("body", [DEEP, DEEP_OBJECT])
-def test_deeply_nested_json_to_the_api_is_400(body, api):
-    response = api.post("/api/v1/messages/", body, content_type="application/json")
+def test_deeply_nested_json_to_the_api_is_400(body, staff_api):
+    response = staff_api.post("/api/v1/messages/", body, content_type="application/json")
     assert response.status_code == 400
 
 
-def test_nul_and_surrogates_in_an_api_json_body_are_400(api, patient_a):
+def test_nul_and_surrogates_in_an_api_json_body_are_400(staff_api, patient_a):
     from messaging.models import Message
 
     for text in ('"a\\u0000b"', '"\\ud800"'):
         body = f'{{"patient": {patient_a.pk}, "channel": "sms", "body": {text}}}'
-        assert api.post("/api/v1/messages/", body, content_type="application/json").status_code == 400
+        assert staff_api.post("/api/v1/messages/", body, content_type="application/json").status_code == 400
     assert not Message.objects.exists()
 
 
-def test_deep_json_reaching_drf_with_another_content_type_is_400(api):
+def test_deep_json_reaching_drf_with_another_content_type_is_400(staff_api):
     """The middleware reads application/json; DRF's own parser keeps the limit for what slips past it."""
     from kalix_site.guard import GuardedJSONParser
 
@@ -161,13 +161,13 @@ def test_nul_in_a_signed_reports_fields_is_400(settings):
 # --- Numbers out of range ------------------------------------------------------------------------------
 
 
-def test_an_invoice_whose_total_overflows_is_a_field_error(staff_a, clinic_a, patient_a, payer_a, api):
+def test_an_invoice_whose_total_overflows_is_a_field_error(staff_a, clinic_a, patient_a, payer_a, staff_api):
     from billing.models import Invoice
 
     line = {"service_code": "A1", "description": "x", "date_of_service": str(date.today()), "units": "1"}
     big = str(Decimal("9999999999.99"))
     body = {"patient": patient_a.pk, "payer": payer_a.pk, "lines": [{**line, "amount": big}, {**line, "amount": big}]}
-    response = api.post("/api/v1/billing/invoices/", body, content_type="application/json")
+    response = staff_api.post("/api/v1/billing/invoices/", body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert "lines" in response.json()
     assert not Invoice.objects.exists()

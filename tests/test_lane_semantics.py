@@ -19,6 +19,7 @@ from messaging.services import message_send
 
 LIVE_DRAINERS = {
     "live:messaging.worker.drain",
+    "live:messaging.reminders.drain",
     "live:billing.batches.drain_batch_requests",
     "live:statuspage.notify.deliver_due",
 }
@@ -38,6 +39,7 @@ def test_the_live_lane_carries_every_domain_kind_each_with_its_drainer():
     assert carried == {
         "messages": "messaging.worker.drain",
         "delivery reports": "messaging.worker.drain",
+        "reminders": "messaging.reminders.drain",
         "billing batches": "billing.batches.drain_batch_requests",
         "status-page notices": "statuspage.notify.deliver_due",
     }
@@ -167,10 +169,20 @@ def test_a_paused_live_lane_works_off_none_of_the_kinds_it_stops(live_work, carr
 def test_the_dashboard_says_exactly_which_kinds_a_pause_stops(db):
     lanes = {lane["name"]: lane for lane in dashboard()}
 
-    assert lanes["live"]["stops_on_pause"] == ["messages", "delivery reports", "billing batches", "status-page notices"]
+    assert lanes["live"]["stops_on_pause"] == [
+        "messages",
+        "delivery reports",
+        "reminders",
+        "billing batches",
+        "status-page notices",
+    ]
     assert lanes["live"]["runs_while_paused"] == ["statuspage: maintenance windows", "statuspage: queue monitor"]
-    assert lanes["bulk"]["stops_on_pause"] == ["re-index rows"]
-    assert lanes["bulk"]["runs_while_paused"] == ["queueops: lane samples"]
+    assert lanes["bulk"]["stops_on_pause"] == ["re-index rows", "bulk sends"]
+    assert lanes["bulk"]["runs_while_paused"] == [
+        "queueops: lane samples",
+        "queueops: purge old heartbeats",
+        "clinics: housekeeping",
+    ]
 
 
 def test_a_paused_bulk_lane_runs_no_reindex(clinic_a):

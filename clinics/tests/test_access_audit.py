@@ -13,13 +13,6 @@ from clinics.models import AccessRecord
 
 
 @pytest.fixture
-def manager_a(make_user, clinic_a):
-    from clinics.roles import CLINIC_STAFF
-
-    return make_user("mara", clinics=[clinic_a], role="manager", groups=[CLINIC_STAFF])
-
-
-@pytest.fixture
 def manager_b(make_user, clinic_b):
     from clinics.roles import CLINIC_STAFF
 
@@ -71,7 +64,7 @@ def test_opening_a_message_is_recorded(client, staff_a, patient_a, manager_a, ma
 
 
 @pytest.fixture
-def open_batch(clinic_a, staff_a, patient_a, payer_a, make_invoice):
+def exported_batch(clinic_a, staff_a, patient_a, payer_a, make_invoice):
     from billing.batches import batch_request, drain_batch_requests
 
     make_invoice(patient=patient_a, payer=payer_a)
@@ -83,18 +76,18 @@ def open_batch(clinic_a, staff_a, patient_a, payer_a, make_invoice):
 
 
 def test_a_claim_export_is_recorded_per_patient_on_the_page_and_the_api(
-    client, staff_a, patient_a, open_batch, manager_a, manager_b
+    client, staff_a, patient_a, exported_batch, manager_a, manager_b
 ):
     client.force_login(staff_a)
-    assert client.get(f"/billing/batches/{open_batch.pk}/export.csv").status_code == 200
+    assert client.get(f"/billing/batches/{exported_batch.pk}/export.csv").status_code == 200
     row = only_row(kind="claims", action="export")
-    assert (row.object_id, row.patient_id, row.user_id) == (open_batch.pk, patient_a.pk, staff_a.pk)
+    assert (row.object_id, row.patient_id, row.user_id) == (exported_batch.pk, patient_a.pk, staff_a.pk)
     assert "Claims export" in audit_page(client, manager_a)
     assert "Claims export" not in audit_page(client, manager_b)
 
     token = Token.objects.create(user=staff_a)
     api = type(client)().get(
-        f"/api/v1/billing/batches/{open_batch.pk}/csv/",
+        f"/api/v1/billing/batches/{exported_batch.pk}/csv/",
         HTTP_AUTHORIZATION=f"Token {token.key}",
     )
     assert api.status_code == 200

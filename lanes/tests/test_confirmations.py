@@ -73,7 +73,7 @@ def test_the_dashboard_asks_for_confirmation_and_a_reason_before_pausing(client,
     assert f'action="{PAUSE_LIVE}" method="get"' in dashboard  # the button opens the confirmation page
 
     page = client.get(PAUSE_LIVE).content.decode()
-    assert "messages, delivery reports, billing batches, status-page notices" in page
+    assert "messages, delivery reports, reminders, billing batches, status-page notices" in page
     assert 'name="reason"' in page and "for every clinic" in page
     assert not lane_state("live").paused
 

@@ -135,6 +135,6 @@ def test_manage_py_lanes_status_says_what_a_pause_stops_and_steers_only_what_act
 
     live, bulk = capsys.readouterr().out.splitlines()
     assert "oldest first, backlog share 0%" in live
-    assert live.endswith("a pause stops messages, delivery reports, billing batches, status-page notices")
+    assert live.endswith("a pause stops messages, delivery reports, reminders, billing batches, status-page notices")
     assert "first" not in bulk and "backlog share" not in bulk
-    assert bulk.endswith("a pause stops re-index rows")
+    assert bulk.endswith("a pause stops re-index rows, bulk sends")

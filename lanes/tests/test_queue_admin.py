@@ -68,7 +68,7 @@ def test_the_dashboard_offers_a_control_only_where_it_acts(client, ops):
     assert all(label in live for label in ("Pause live", "Newest first", "Move to backlog", "Set backlog share"))
     assert "Pause bulk" in bulk
     assert not any(label in bulk for label in ("Newest first", "Move to backlog", "Restore backlog", "backlog share"))
-    assert "messages, delivery reports, billing batches, status-page notices" in live
+    assert "messages, delivery reports, reminders, billing batches, status-page notices" in live
     assert "keeps running: statuspage: maintenance windows, statuspage: queue monitor" in live
 
     response = client.post(control("bulk", "order"), {"order": "newest"}, follow=True)
@@ -84,7 +84,7 @@ def test_a_paused_lane_says_what_stopped(client, ops):
     live = client.get(DASHBOARD).content.decode().split('id="lane-live"')[1].split('id="lane-bulk"')[0]
 
     assert "PAUSED" in live
-    assert "Stopped: messages, delivery reports, billing batches, status-page notices." in live
+    assert "Stopped: messages, delivery reports, reminders, billing batches, status-page notices." in live
 
 
 def test_support_gets_no_dashboard_and_cannot_post(client, support):

@@ -12,6 +12,8 @@ from lanes.schedules import upsert_schedules
 
 EVERY_SCHEDULE = {
     "messaging: live-lane safety drain": ("messaging.worker.safety_drain", "live"),
+    "messaging: reminders due": ("messaging.reminders.drain", "live"),
+    "messaging: bulk sends": ("messaging.bulk.drain", "bulk"),
     "billing: build requested batches": ("billing.batches.drain_batch_requests", "live"),
     "statuspage: deliver notices": ("statuspage.notify.deliver_due", "live"),
     "statuspage: maintenance windows": ("statuspage.services.maintenance_tick", "live"),
@@ -38,9 +40,11 @@ def test_every_app_registered_its_kinds_with_what_they_honour():
     assert honours == {
         ("live", "messages"): {"pause", "order", "backlog", "promote"},
         ("live", "delivery reports"): {"pause"},
+        ("live", "reminders"): {"pause"},
         ("live", "billing batches"): {"pause"},
         ("live", "status-page notices"): {"pause"},
         ("bulk", "re-index rows"): {"pause"},
+        ("bulk", "bulk sends"): {"pause"},
     }
     assert registry.reindex_target().name == "messages"
 
