@@ -4,7 +4,8 @@ sent through the simulated carrier by a real live-lane cluster, while staff comp
 
 1. Seed BENCH_APPOINTMENTS (default 100,000) opted-in patients and one booked appointment each, starting
    a little over a day ahead, and one rule "SMS 24 h before" (set-based SQL: the bench's own data).
-2. Start the carrier (`start_carrier`: the one place its mode is set) and a live-lane cluster of
+2. Start the per-message carrier (`start_carrier`: 150 +- 50 ms a request, a 1,000 requests/s account
+   limit answered with 429, and our token bucket for that account at the same rate) and a live-lane cluster of
    BENCH_WORKERS workers (default 4).
 3. Make every reminder fall due in the same minute (move the appointments to start 23 h 59 min ahead,
    spread over 60 s) and poke the reminder drain, as its schedule does every minute; the clock starts.
@@ -27,20 +28,30 @@ APPOINTMENTS = int(os.environ.get("BENCH_APPOINTMENTS", 100_000))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 4))
 MANUAL_RATE = float(os.environ.get("BENCH_MANUAL_RATE", 5))
 LATENCY_MS = int(os.environ.get("BENCH_CARRIER_LATENCY_MS", 150))
+JITTER_MS = int(os.environ.get("BENCH_CARRIER_JITTER_MS", 50))
+LIMIT_PER_S = int(os.environ.get("BENCH_CARRIER_LIMIT_PER_S", 1000))
 TIMEOUT = float(os.environ.get("BENCH_REMINDERS_TIMEOUT", 900))
 SIM_SECRET = "bench-sim-secret"
 
 
 def start_carrier():
-    """The simulated carrier the bench sends through, and the settings the cluster needs to reach it.
-
-    On this branch the carrier takes a batch per request and answers after LATENCY_MS. The per-message
-    carrier (150 ms per request, 1,000 requests/s account limit, 429s) comes with the provider-throughput
-    work: switch it on here, and only here, after merging."""
+    """The simulated carrier the bench sends through, and the settings the cluster needs to reach it: one
+    message per request, LATENCY_MS +- JITTER_MS, an account limit of LIMIT_PER_S answered with 429 and
+    Retry-After beyond it, and our shared token bucket for that account set to the same limit (as an
+    operator sets it in admin)."""
+    from lanes import buckets
     from messaging.simcarrier import CarrierConfig, SimCarrier
 
-    carrier = SimCarrier(CarrierConfig(secret=SIM_SECRET, accept_latency_ms=LATENCY_MS, send_reports=False)).start()
-    env = {"KALIX_SIMCARRIER_URL": carrier.url, "KALIX_SIMCARRIER_SECRET": SIM_SECRET}
+    buckets.ensure("sim:default", rate_per_s=LIMIT_PER_S, burst=LIMIT_PER_S // 10)
+    config = CarrierConfig(
+        secret=SIM_SECRET, send_reports=False, latency_ms=LATENCY_MS, jitter_ms=JITTER_MS, limit_per_s=LIMIT_PER_S
+    )
+    carrier = SimCarrier(config).start()
+    env = {
+        "KALIX_SIMCARRIER_URL": carrier.url,
+        "KALIX_SIMCARRIER_SECRET": SIM_SECRET,
+        "KALIX_SMS_PROVIDER": "simulated",
+    }
     return carrier, env
 
 
@@ -196,11 +207,12 @@ def main() -> None:
         ("composed: creation → carrier accepted, p95", f"{pct(manual, 95):.2f} s"),
         ("composed: max", f"{max(manual):.2f} s"),
         ("carrier received twice", f"{sent_twice}"),
+        ("carrier requests / answered 429", f"{carrier.requests:,} / {carrier.http_429:,}"),
         ("load average (1, 5, 15 min) before / after", f"{load_before} / {tuple(round(x, 2) for x in load_after)}"),
     ]
     print_table(
-        f"Reminders flood: {APPOINTMENTS:,} due in one minute, {WORKERS} live workers, carrier {LATENCY_MS} ms "
-        "per request (batch mode on this branch)",
+        f"Reminders flood: {APPOINTMENTS:,} due in one minute, {WORKERS} live workers, carrier one message per "
+        f"request, {LATENCY_MS} +- {JITTER_MS} ms, account limit {LIMIT_PER_S}/s",
         rows,
         ("what", "value"),
     )

@@ -35,6 +35,16 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+# axes stores the username as typed in a varchar(255); a name no account can have (a pasted page, a
+# hostile megabyte) is kept as its first USERNAME_KEPT characters, still counted against that prefix.
+USERNAME_KEPT = 150  # auth.User.username's length
+
+
+def client_username(request, credentials=None) -> str | None:
+    typed = (credentials or {}).get("username") or request.POST.get("username")
+    return typed[:USERNAME_KEPT] if isinstance(typed, str) else typed
+
+
 def _limit(parameter) -> int:
     key = (parameter,) if isinstance(parameter, str) else tuple(sorted(parameter))
     return max(1, getattr(settings, LIMITS[key]))

@@ -357,6 +357,7 @@ AXES_RESET_ON_SUCCESS = True  # only that username at that address (LoginGuardHa
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lock ends when it said it would
 AXES_LOCKOUT_CALLABLE = "clinics.logins.locked_out"
 AXES_CLIENT_IP_CALLABLE = "clinics.logins.client_ip"
+AXES_USERNAME_CALLABLE = "clinics.logins.client_username"  # kept to a username's length (varchar(255))
 AXES_VERBOSE = False
 # Masked in axes' log lines and in the attempts Support reads: `next` can carry a patient search (?q=...).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next"]

@@ -175,7 +175,9 @@ class ScheduleMaintenanceForm(forms.Form):
 
 
 class IncidentChangeForm(forms.ModelForm):
-    """The incident's own fields; a new start time is checked against its timeline before saving."""
+    """The incident's own fields; a new start time is checked against its timeline before saving. The
+    name is every subscriber email's subject, so a line break is a field error here (services.incident_edit
+    refuses it too, but admin's save_model cannot show a service's error)."""
 
     class Meta:
         model = Incident
@@ -184,6 +186,14 @@ class IncidentChangeForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["started_at"] = page_time_field("Started at", help_text="Not in the future; empty keeps it.")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        try:
+            services.check_name(name)
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["name"]) from None
+        return name
 
     def clean(self):
         data = super().clean()
@@ -303,22 +313,8 @@ class ComponentStatusChangeAdmin(admin.ModelAdmin):
         return False
 
 
-class IncidentEditForm(forms.ModelForm):
-    """The change form: the name is every subscriber email's subject, so a line break is a field error
-    here (services.incident_edit refuses it too, but admin's save_model cannot show a service's error)."""
-
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        try:
-            services.check_name(name)
-        except ValidationError as error:
-            raise forms.ValidationError(error.message_dict["name"]) from None
-        return name
-
-
 class BaseIncidentAdmin(InPageTimeZone, admin.ModelAdmin):
     kind = Incident.KIND_INCIDENT
-    form = IncidentEditForm
     change_form_template = "admin/statuspage/incident_change_form.html"
     list_display = ["name", "status_label", "impact", "started", "duration", "draft"]
     list_filter = ["status", "impact", "is_draft"]
