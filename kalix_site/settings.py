@@ -368,6 +368,9 @@ MESSAGING_SMS_MAX_SEGMENTS = env.int("KALIX_SMS_MAX_SEGMENTS", 10)
 MESSAGING_EMAIL_MAX_BYTES = env.int("KALIX_EMAIL_MAX_BYTES", 200_000)
 MESSAGING_FAX_MAX_BYTES = env.int("KALIX_FAX_MAX_BYTES", 10_000_000)
 MESSAGING_BATCH_SIZE = env.int("KALIX_MESSAGING_BATCH_SIZE", 500)  # messages claimed per batch
+# ... when SMS or fax go through a per-message API (messaging.worker.claim_size): a claim that returns to
+# the queue's order within a second, so a person's message never waits behind a reminder flood's batch.
+MESSAGING_PER_MESSAGE_BATCH_SIZE = env.int("KALIX_MESSAGING_PER_MESSAGE_BATCH_SIZE", 128)
 MESSAGING_DRAIN_SECONDS = env.float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # one drain task's time budget
 MESSAGING_MAX_ATTEMPTS = env.int("KALIX_MESSAGING_MAX_ATTEMPTS", 5)  # hand-off tries for temporary problems
 MESSAGING_RETRY_BASE_SECONDS = env.int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)  # doubled each attempt

@@ -35,9 +35,9 @@ from messaging import inbox
 from messaging.authenticity import purge_receipts
 from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, insert_events, own_event_id
-from messaging.models import Dispatch, EventKind, EventSource, Message
+from messaging.models import Channel, Dispatch, EventKind, EventSource, Message
 from messaging.outcomes import UNKNOWN, Outcome
-from messaging.providers import provider_for, provider_names
+from messaging.providers import PerMessageProvider, provider_for, provider_names
 from messaging.sql import (
     ADVISORY_LOCK_SQL,
     ADVISORY_TRY_LOCK_SQL,
@@ -288,7 +288,21 @@ def send_batch(*, lane: str = LIVE, limit: int | None = None) -> int:
     sent = 0
     for channels in probes:
         sent += _claim_and_hand_off(lane=lane, limit=1, only_channels=channels)
-    return sent + _claim_and_hand_off(lane=lane, limit=limit, skip_channels=sorted(skip))
+    return sent + _claim_and_hand_off(lane=lane, limit=limit or claim_size(), skip_channels=sorted(skip))
+
+
+def claim_size() -> int:
+    """How many messages one claim takes. A batch-accepting carrier takes MESSAGING_BATCH_SIZE in one
+    request. Through a per-message API (one request each, the account's bucket shared by every worker) a
+    claim of 500 keeps its worker for seconds, and a message a person just wrote waits for the next claim
+    behind it, whatever its priority; a claim of MESSAGING_PER_MESSAGE_BATCH_SIZE (a few times the requests
+    in flight) returns to the queue's order within a second."""
+    per_message = any(isinstance(provider_for(channel), PerMessageProvider) for channel in (Channel.SMS, Channel.FAX))
+    return (
+        min(settings.MESSAGING_BATCH_SIZE, settings.MESSAGING_PER_MESSAGE_BATCH_SIZE)
+        if per_message
+        else (settings.MESSAGING_BATCH_SIZE)
+    )
 
 
 def _claim_and_hand_off(**claim) -> int:

@@ -30,6 +30,16 @@ def test_a_drain_hands_queued_messages_to_the_carrier_in_one_batch(clinic_a, pat
         assert message.provider_message_id == carrier.sink[str(message.send_key)].carrier_id
 
 
+def test_through_a_per_message_api_a_claim_is_small_so_a_new_message_is_never_behind_a_long_batch(
+    clinic_a, patient_a, carrier, settings
+):
+    settings.MESSAGING_BATCH_SIZE, settings.MESSAGING_PER_MESSAGE_BATCH_SIZE = 500, 4
+    send_sms(clinic_a, patient_a, 10)
+    assert worker.send_batch() == 4  # one claim of the per-message size, not of 500
+    settings.MESSAGING_SMS_PROVIDER = settings.MESSAGING_FAX_PROVIDER = "simbatch"  # one request per batch
+    assert worker.claim_size() == 500
+
+
 def test_claims_follow_priority_then_id_and_a_claimed_message_is_not_claimed_again(clinic_a, patient_a, carrier):
     low, urgent, normal = send_sms(clinic_a, patient_a, 3)
     Message.objects.filter(pk=urgent.pk).update(priority=10)
