@@ -565,6 +565,14 @@ def provider_for(channel: str) -> Provider:
     return PROVIDERS[name]()
 
 
+def one_request_per_message(channel: str) -> bool:
+    """Whether `channel`'s provider takes one message per request (PerMessageProvider), by its class."""
+    if channel == Channel.EMAIL:
+        return False
+    name = settings.MESSAGING_SMS_PROVIDER if channel == Channel.SMS else settings.MESSAGING_FAX_PROVIDER
+    return issubclass(PROVIDERS[name], PerMessageProvider)
+
+
 def provider_names() -> dict[str, str]:
     """{channel: name of the provider its messages go to}: what the claim records on each message, so a
     delivery report can be bound to its provider before the hand-off's outcome is recorded."""

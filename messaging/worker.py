@@ -37,7 +37,7 @@ from messaging.dispatch import DISPATCH
 from messaging.events import NewEvent, insert_events, own_event_id
 from messaging.models import Channel, Dispatch, EventKind, EventSource, Message
 from messaging.outcomes import UNKNOWN, Outcome
-from messaging.providers import PerMessageProvider, provider_for, provider_names
+from messaging.providers import one_request_per_message, provider_for, provider_names
 from messaging.sql import (
     ADVISORY_LOCK_SQL,
     ADVISORY_TRY_LOCK_SQL,
@@ -297,7 +297,7 @@ def claim_size() -> int:
     claim of 500 keeps its worker for seconds, and a message a person just wrote waits for the next claim
     behind it, whatever its priority; a claim of MESSAGING_PER_MESSAGE_BATCH_SIZE (a few times the requests
     in flight) returns to the queue's order within a second."""
-    per_message = any(isinstance(provider_for(channel), PerMessageProvider) for channel in (Channel.SMS, Channel.FAX))
+    per_message = one_request_per_message(Channel.SMS) or one_request_per_message(Channel.FAX)
     return (
         min(settings.MESSAGING_BATCH_SIZE, settings.MESSAGING_PER_MESSAGE_BATCH_SIZE)
         if per_message
