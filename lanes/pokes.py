@@ -18,7 +18,7 @@ LIVE = "live"
 BULK = "bulk"
 
 
-def poke(func: str, *, lane: str, **kwargs) -> None:
+def poke(func: str, *, lane: str, force: bool = False, **kwargs) -> None:
     """Ask `lane` to run `func(**kwargs)` once the current transaction commits.
 
     Coalesced twice over. Within a transaction: by the callbacks Django still holds, so a rolled-back
@@ -26,6 +26,10 @@ def poke(func: str, *, lane: str, **kwargs) -> None:
     WaitingPoke row, so while the same poke waits unstarted in the broker no other is sent; the task
     deletes the row as it starts (run_poke). A row older than LANE_POKE_RESEND_SECONDS is sent again,
     in case its task was lost; the safety-net schedules cover the rest.
+
+    `force` sends it even while the same poke waits: for a safety net that knows the work is stalled, whose
+    waiting poke is then likely stranded (prefetched by a worker that was killed; the broker hides such a
+    task until its retry time, minutes away). A duplicate must be harmless to the poked function.
     """
     connection = transaction.get_connection()
     key = (func, lane, tuple(sorted(kwargs.items())))
@@ -36,7 +40,7 @@ def poke(func: str, *, lane: str, **kwargs) -> None:
     poke_key = f"{lane}:{func}" + "".join(f":{k}={v}" for k, v in key[2])
 
     def send():
-        if not _mark_waiting(poke_key, lane):
+        if not _mark_waiting(poke_key, lane, resend_after=0 if force else settings.LANE_POKE_RESEND_SECONDS):
             return  # the same poke waits in the broker already
         try:
             async_task(RUN_POKE, func, poke_key, cluster=lane, task_name=func[-100:], **kwargs)
@@ -51,10 +55,11 @@ def poke(func: str, *, lane: str, **kwargs) -> None:
 RUN_POKE = "lanes.pokes.run_poke"
 
 
-def _mark_waiting(poke_key: str, lane: str) -> bool:
-    """Record that this poke is about to wait in the broker; False if it waits there already."""
+def _mark_waiting(poke_key: str, lane: str, *, resend_after: float) -> bool:
+    """Record that this poke is about to wait in the broker; False if it waits there already (sent less
+    than `resend_after` seconds ago)."""
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(MARK_WAITING_SQL, [poke_key, lane, settings.LANE_POKE_RESEND_SECONDS])
+        cursor.execute(MARK_WAITING_SQL, [poke_key, lane, resend_after])
         return scalar(cursor, "waiting") is not None
 
 

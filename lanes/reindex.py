@@ -310,7 +310,9 @@ def run_pending() -> int:
     for job_id in stalled.values_list("id", flat=True):
         if _try_lock(job_id):
             _unlock(job_id)
-            poke(RUN, lane=BULK, job_id=job_id)
+            # forced: a stalled job's waiting poke may be stranded with a killed worker (hidden for the
+            # bulk lane's retry time); a second task is harmless, the advisory lock lets one run the job
+            poke(RUN, lane=BULK, force=True, job_id=job_id)
             poked += 1
     return poked
 

@@ -84,6 +84,18 @@ def test_a_poke_waiting_longer_than_the_resend_time_is_sent_again(settings):
     assert OrmQ.objects.filter(key="bulk").count() == 2
 
 
+def test_a_forced_poke_is_sent_though_the_same_poke_waits():
+    """A safety net that knows the work is stalled: the waiting poke may be stranded with a killed worker."""
+    poke("lanes.reindex.run", lane="bulk", job_id=1)
+    poke("lanes.reindex.run", lane="bulk", job_id=1)
+    assert OrmQ.objects.filter(key="bulk").count() == 1
+
+    poke("lanes.reindex.run", lane="bulk", force=True, job_id=1)
+
+    assert OrmQ.objects.filter(key="bulk").count() == 2
+    assert WaitingPoke.objects.count() == 1
+
+
 def test_a_poke_the_broker_refused_leaves_nothing_waiting():
     with (
         mock.patch("lanes.pokes.async_task", side_effect=ConnectionError("broker down")),

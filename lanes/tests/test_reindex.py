@@ -207,7 +207,26 @@ def test_safety_net_pokes_every_active_job(clinic_a, monkeypatch):
     poked.clear()
 
     assert reindex.run_pending() == 1
-    assert poked == [(reindex.RUN, {"lane": "bulk", "job_id": running.pk})]
+    assert poked == [(reindex.RUN, {"lane": "bulk", "force": True, "job_id": running.pk})]
+
+
+def test_safety_net_pokes_a_stalled_job_whose_poke_is_stranded_with_a_killed_worker(clinic_a):
+    """Seen in the suite: a worker SIGKILLed right after its pusher took the job's poke from the broker
+    (hidden there for the bulk lane's retry time, 12 minutes). The waiting-poke row must not swallow
+    the safety net's poke: the job would stand still until that row is a minute old."""
+    from django_q.models import OrmQ
+
+    from lanes.models import WaitingPoke
+
+    seeded(clinic_a, 5)
+    job = reindex.reindex_start()
+    OrmQ.objects.all().delete()  # the poke the start sent: taken by the worker that was killed
+    assert WaitingPoke.objects.filter(key__contains=f"job_id={job.pk}").exists()
+    ReindexJob.objects.filter(pk=job.pk).update(progress_at=timezone.now() - timedelta(minutes=5))
+
+    assert reindex.run_pending() == 1
+
+    assert OrmQ.objects.filter(key="bulk").count() == 1
 
 
 def test_safety_net_leaves_a_job_that_is_alive_alone(clinic_a, monkeypatch):

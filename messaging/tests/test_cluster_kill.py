@@ -17,8 +17,8 @@ N = 300
 
 @pytest.fixture
 def slow_carrier(sim_settings):
-    """Takes each batch at once but answers only after 150 ms: a kill then lands mid-hand-off."""
-    with SimCarrier(CarrierConfig(secret=SIM_SECRET, accept_latency_ms=150, send_reports=False)) as sim:
+    """Takes each message at once but answers only after 150 ms: a kill then lands mid-hand-off."""
+    with SimCarrier(CarrierConfig(secret=SIM_SECRET, latency_ms=150, send_reports=False)) as sim:
         yield sim
 
 
@@ -27,6 +27,7 @@ def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(lane_cluster, c
         "KALIX_SIMCARRIER_URL": slow_carrier.url,
         "KALIX_SIMCARRIER_SECRET": SIM_SECRET,
         "KALIX_MESSAGING_BATCH_SIZE": 10,
+        "KALIX_MESSAGING_PER_MESSAGE_BATCH_SIZE": 10,  # the carrier takes one message per request
         "KALIX_MESSAGING_RECOVERY_GRACE_SECONDS": 1,
     }
     with transaction.atomic():  # one commit, one poke
