@@ -34,9 +34,14 @@ setup: venv
 run: setup
 	DEBUG=$${DEBUG:-1} KALIX_MAKE_STARTED=$(MAKE_STARTED) $(PY) scripts/run.py
 
-# The whole suite, browser and cluster tests included (what CI runs).
+# The whole suite, browser and cluster tests included (what CI runs): on TEST_WORKERS pytest-xdist workers,
+# each with a test database of its own (most tests wait on clusters, browsers and servers, not the CPU),
+# then the few tests marked `exclusive` (they restart the database server) alone. Exit status 5 of the
+# second run is "no test selected" (PYTEST_ARGS naming other tests).
+TEST_WORKERS ?= 4
 test: venv-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not exclusive" $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:xdist -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The quick local loop: everything but the tests that drive Chromium or start django-q2 clusters.
 test-fast: venv-dev

@@ -14,7 +14,7 @@ def test_compose_an_sms_and_watch_it_reach_success(
     page, login, live_server, lane_cluster, staff_a, patient_a, settings
 ):
     settings.SIMCARRIER_SECRET = SIM_SECRET  # the live server checks the carrier's signature with it
-    with SimCarrier(CarrierConfig(secret=SIM_SECRET, accept_latency_ms=100, report_delay_ms=500)) as carrier:
+    with SimCarrier(CarrierConfig(secret=SIM_SECRET, latency_ms=100, report_delay_ms=500)) as carrier:
         lane_cluster(
             LIVE,
             KALIX_SIMCARRIER_URL=carrier.url,

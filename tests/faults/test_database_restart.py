@@ -13,7 +13,9 @@ from tests.support.channels import SIM_SECRET
 from tests.support.ledger import assert_ledger, restart_database
 from tests.support.processes import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+# exclusive: on the embedded server it restarts PostgreSQL itself, under every other test's feet; `make test`
+# runs it alone after the parallel run
+pytestmark = [pytest.mark.cluster, pytest.mark.exclusive, pytest.mark.django_db(transaction=True)]
 
 N = 300
 
@@ -21,7 +23,7 @@ N = 300
 def test_database_restart_mid_run_recovers_without_a_hand(
     lane_cluster, live_server, sim_settings, safety_net, clinic_a, patient_a
 ):
-    config = CarrierConfig(secret=SIM_SECRET, accept_latency_ms=200, report_delay_ms=300, duplicate_rate=0.2, seed=3)
+    config = CarrierConfig(secret=SIM_SECRET, latency_ms=200, report_delay_ms=300, duplicate_rate=0.2, seed=3)
     with SimCarrier(config) as carrier:
         sim_settings.SIMCARRIER_URL = carrier.url
         env = {
@@ -29,6 +31,7 @@ def test_database_restart_mid_run_recovers_without_a_hand(
             "KALIX_SIMCARRIER_SECRET": SIM_SECRET,
             "KALIX_PUBLIC_URL": live_server.url,
             "KALIX_MESSAGING_BATCH_SIZE": 5,  # ~6 s of hand-offs: the restart lands mid-run
+            "KALIX_MESSAGING_PER_MESSAGE_BATCH_SIZE": 5,  # (the carrier takes one message a request)
             "KALIX_MESSAGING_RECOVERY_GRACE_SECONDS": 1,
         }
         with transaction.atomic():  # one commit, one poke

@@ -46,7 +46,7 @@ def test_drain_and_batch_build_delivered_twice_send_and_build_once(
         service_date=date.today() - timedelta(days=2),
     )
     # slow answers, so both copies of a drain are at the carrier at the same time
-    with SimCarrier(CarrierConfig(secret=SIM_SECRET, accept_latency_ms=100, send_reports=False)) as carrier:
+    with SimCarrier(CarrierConfig(secret=SIM_SECRET, latency_ms=100, send_reports=False)) as carrier:
         sim_settings.SIMCARRIER_URL = carrier.url
         for start in range(0, n, 40):  # three commits, one drain task (the later two find it waiting)
             with transaction.atomic():
