@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from clinics import audit, consent, hub, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
-from clinics.models import StaffMembership
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
 from kalix_site import errors
@@ -157,9 +156,7 @@ def _fields(form) -> dict:
 @staff_required
 def access_audit(request):
     """The clinic's access audit, newest first: its managers only, their clinic's rows only."""
-    if not StaffMembership.objects.filter(
-        user=request.user, clinic=request.clinic, role=StaffMembership.Role.MANAGER
-    ).exists():
+    if not audit.may_read(user=request.user, clinic=request.clinic):
         raise PermissionDenied("Only the practice managers read the access audit.")
     page = Paginator(selectors.access_records(clinic=request.clinic), 50).get_page(request.GET.get("page"))
     return render(request, "clinics/access_audit.html", {"page": page})
