@@ -1,7 +1,13 @@
 from django import forms
 
-from clinics.models import Patient
+from clinics.models import Clinic, Patient
+from clinics.selectors import practitioner_choices
 from clinics.services import PATIENT_FIELDS
+
+
+class PractitionerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name() or user.get_username()
 
 
 class PatientForm(forms.ModelForm):
@@ -10,7 +16,17 @@ class PatientForm(forms.ModelForm):
         fields = list(PATIENT_FIELDS)
         # A date box takes and shows only ISO dates; in the locale's format it shows empty and saves none.
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-        help_texts = {"mobile": "International (+61 4…) or local format.", "fax": "Optional."}
+        help_texts = {
+            "mobile": "International (+61 4…) or local format.",
+            "fax": "Optional.",
+            "practitioner": "The patient's own practitioner; others may be asked why they open the record.",
+        }
+        field_classes = {"practitioner": PractitionerChoiceField}
+
+    def __init__(self, *args, clinic: Clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Another id is "Select a valid choice"; the service checks it again for every caller.
+        self.fields["practitioner"].queryset = practitioner_choices(clinic=clinic, patient=self.instance)
 
 
 class ClinicSwitchForm(forms.Form):

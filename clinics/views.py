@@ -122,7 +122,7 @@ def patient_search(request):
 
 @staff_required
 def patient_create(request):
-    form = PatientForm(request.POST or None)
+    form = PatientForm(request.POST or None, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_create(clinic=request.clinic, **_fields(form))
@@ -137,7 +137,7 @@ def patient_create(request):
 @staff_required
 def patient_edit(request, pk):
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
-    form = PatientForm(request.POST or None, instance=patient)
+    form = PatientForm(request.POST or None, instance=patient, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(patient=selectors.patient_get(clinic=request.clinic, pk=pk), **_fields(form))
