@@ -16,11 +16,7 @@ class PatientForm(forms.ModelForm):
         fields = list(PATIENT_FIELDS)
         # A date box takes and shows only ISO dates; in the locale's format it shows empty and saves none.
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-        help_texts = {
-            "mobile": "International (+61 4…) or local format.",
-            "fax": "Optional.",
-            "practitioner": "The patient's own practitioner; others may be asked why they open the record.",
-        }
+        help_texts = {"mobile": "International (+61 4…) or local format.", "fax": "Optional."}
         field_classes = {"practitioner": PractitionerChoiceField}
 
     def __init__(self, *args, clinic: Clinic, **kwargs):
