@@ -17,6 +17,7 @@ from billing import batches, exports, selectors, services
 from billing.lifecycle import InvalidTransition
 from billing.models import BillingBatch, Invoice, InvoiceLine, Payer
 from clinics import audit
+from clinics import selectors as clinic_selectors
 from clinics.api import AuditedRetrieveMixin, ClinicScopedMixin
 from clinics.models import Patient
 
@@ -97,7 +98,7 @@ class InvoiceSerializer(ClinicScopedSerializer):
         return {
             "patient": Patient.objects.filter(clinic=clinic),
             "payer": selectors.payer_list(clinic=clinic),
-            "practitioner": selectors.practitioner_list(clinic=clinic),
+            "practitioner": clinic_selectors.practitioner_list(clinic=clinic),
         }
 
 

@@ -5,6 +5,7 @@ from django.forms.utils import pretty_name
 
 from billing import selectors
 from billing.models import Invoice, Payer
+from clinics import selectors as clinic_selectors
 from clinics.models import Patient
 from kalix_site.forms import RequestKeyField
 
@@ -22,7 +23,7 @@ class InvoiceForm(forms.ModelForm):
             del self.fields["request_key"]  # saving an edit twice saves the same thing twice
         self.fields["patient"].queryset = Patient.objects.filter(clinic=clinic)
         self.fields["payer"].queryset = selectors.payer_list(clinic=clinic)
-        self.fields["practitioner"].queryset = selectors.practitioner_list(clinic=clinic)
+        self.fields["practitioner"].queryset = clinic_selectors.practitioner_list(clinic=clinic)
         self.fields["payer"].required = False  # an invoice without payer is a draft with an error to fix
         self.fields["practitioner"].required = False
 

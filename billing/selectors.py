@@ -1,7 +1,6 @@
 """Reads for billing, always scoped by clinic: another clinic's rows do not exist here (404)."""
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Case, QuerySet, When
 from django.shortcuts import get_object_or_404
 
@@ -15,21 +14,12 @@ from billing.models import (
     Remittance,
     RemittanceClaim,
 )
-from clinics.models import Clinic, StaffMembership
+from clinics.models import Clinic
 
 
 def payer_list(*, clinic: Clinic, active_only: bool = True) -> QuerySet[Payer]:
     payers = Payer.objects.filter(clinic=clinic)
     return payers.filter(active=True) if active_only else payers
-
-
-def practitioner_list(*, clinic: Clinic):
-    """Who may render services: the clinic's staff whose role is practitioner."""
-    return (
-        get_user_model()
-        .objects.filter(memberships__clinic=clinic, memberships__role=StaffMembership.Role.PRACTITIONER)
-        .order_by("username")
-    )
 
 
 def provider_numbers(*, batch: BillingBatch) -> dict[tuple[int, int], str]:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from clinics import appointments, consent
-from clinics.models import AddressConsent, AddressConsentChange, Appointment, Clinic, Patient, StaffMembership
+from clinics import consent
+from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
 from kalix_site.admin import ReadOnlyInline, ValidIdAutocomplete
 
 
@@ -65,21 +65,3 @@ class AddressConsentAdmin(admin.ModelAdmin):
         for row in queryset.select_related("clinic"):
             done += consent.address_allow(clinic=row.clinic, channel=row.channel, address=row.address, by=request.user)
         self.message_user(request, f"Allowed {done} address(es) again; the history keeps why they were stopped.")
-
-
-@admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
-    """Status is read-only here: it moves through clinics.appointments (the action below, the staff pages)."""
-
-    list_display = ["starts_at", "patient", "practitioner", "clinic", "status", "reply"]
-    list_filter = ["status", "reply", "clinic"]
-    list_select_related = ["patient", "practitioner__user", "clinic"]
-    raw_id_fields = ["patient", "practitioner"]
-    readonly_fields = ["status", "reply", "replied_at", "created_at", "updated_at"]
-    date_hierarchy = "starts_at"
-    actions = ["cancel"]
-
-    @admin.action(description="Cancel (booked appointments only; their reminders are not sent)", permissions=["change"])
-    def cancel(self, request, queryset):
-        moved = appointments.STATUS.move(queryset, "cancel")
-        self.message_user(request, f"Cancelled {moved} appointment(s).")

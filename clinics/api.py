@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -40,10 +41,21 @@ class AuditedRetrieveMixin:
 
 
 class PatientSerializer(serializers.ModelSerializer):
+    practitioner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.none(), allow_null=True, required=False
+    )
+
     class Meta:
         model = Patient
         fields = ["id", *services.PATIENT_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinic = self.context.get("clinic")
+        if clinic is not None:  # any other id "does not exist", as another clinic's patient does not
+            patient = self.instance if isinstance(self.instance, Patient) else None
+            self.fields["practitioner"].queryset = selectors.practitioner_choices(clinic=clinic, patient=patient)
 
 
 class PatientViewSet(
@@ -59,6 +71,12 @@ class PatientViewSet(
 
     serializer_class = PatientSerializer
     audit_kind = audit.Kind.PATIENT
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["clinic"] = self.clinic
+        return context
 
     def get_queryset(self):
         return selectors.patient_list(clinic=self.clinic, query=self.request.query_params.get("q", ""))

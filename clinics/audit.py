@@ -16,10 +16,17 @@ from django import forms
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from clinics.models import AccessRecord
+from clinics.models import AccessRecord, StaffMembership
 
 Action, Kind = AccessRecord.Action, AccessRecord.Kind
 SESSION_REASONS = "kalix_audit_reasons"
+
+
+def may_read(*, user, clinic) -> bool:
+    """Whether `user` reads `clinic`'s audit: its practice managers only (the page and the menu ask this)."""
+    if clinic is None or not user.is_authenticated:
+        return False
+    return StaffMembership.objects.filter(user=user, clinic=clinic, role=StaffMembership.Role.MANAGER).exists()
 
 
 def _via(request) -> str:

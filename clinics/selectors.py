@@ -1,7 +1,8 @@
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from clinics.models import AccessRecord, Clinic, Patient
+from clinics.models import AccessRecord, Clinic, Patient, StaffMembership
 from clinics.search import phone_prefix, words
 
 
@@ -24,6 +25,25 @@ def patient_list(*, clinic: Clinic, query: str = "") -> QuerySet[Patient]:
 def patient_get(*, clinic: Clinic, pk) -> Patient:
     """The patient with this id in this clinic, or 404: another clinic's patient does not exist here."""
     return get_object_or_404(Patient, clinic=clinic, pk=pk)
+
+
+def practitioner_list(*, clinic: Clinic) -> QuerySet:
+    """The clinic's clinicians: its staff whose role there is practitioner (who render services, and who
+    may be a patient's own practitioner)."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, memberships__role=StaffMembership.Role.PRACTITIONER)
+        .order_by("username")
+    )
+
+
+def practitioner_choices(*, clinic: Clinic, patient: Patient | None = None) -> QuerySet:
+    """Whom the patient form and the API offer as a patient's practitioner: the clinic's practitioners,
+    and whoever the patient already has (kept until someone changes it: clinics.services)."""
+    offered = Q(pk__in=practitioner_list(clinic=clinic).values("pk"))
+    if patient is not None and patient.practitioner_id:
+        offered |= Q(pk=patient.practitioner_id)
+    return get_user_model().objects.filter(offered).order_by("username")
 
 
 def access_records(*, clinic: Clinic) -> QuerySet[AccessRecord]:

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinics.models import Clinic, Patient
+from clinics.selectors import practitioner_list
 
 # What staff may set on a patient, in the order the form and the API show it.
 PATIENT_FIELDS = (
@@ -18,6 +19,7 @@ PATIENT_FIELDS = (
     "email_opt_out",
     "sms_opt_out",
     "fax_opt_out",
+    "practitioner",
 )
 
 
@@ -39,20 +41,35 @@ def _check_birth_date(patient: Patient) -> None:
         raise ValidationError({"date_of_birth": "A date of birth cannot be in the future."})
 
 
+def _check_practitioner(patient: Patient, *, was: int | None) -> None:
+    """A patient's own practitioner is one of their clinic's practitioners (Clinic.audit_asks_reason spares
+    them the question): never another clinic's user, nor a receptionist or manager. One already set stays
+    when the patient is saved unchanged, though they have since left or changed role: clearing them is a
+    person's choice, not a side effect of fixing a phone number."""
+    chosen = patient.practitioner_id
+    if chosen is None or chosen == was:
+        return
+    if not practitioner_list(clinic=patient.clinic).filter(pk=chosen).exists():
+        raise ValidationError({"practitioner": "Choose one of this clinic's practitioners."})
+
+
 @transaction.atomic
 def patient_create(*, clinic: Clinic, **fields) -> Patient:
     patient = Patient(clinic=clinic)
     _apply(patient, fields)
     patient.full_clean()
     _check_birth_date(patient)
+    _check_practitioner(patient, was=None)
     patient.save()
     return patient
 
 
 @transaction.atomic
 def patient_update(*, patient: Patient, **fields) -> Patient:
+    was = Patient.objects.filter(pk=patient.pk).values_list("practitioner_id", flat=True).first()
     _apply(patient, fields)
     patient.full_clean()
     _check_birth_date(patient)
+    _check_practitioner(patient, was=was)
     patient.save()
     return patient

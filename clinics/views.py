@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from clinics import audit, consent, hub, selectors, services
 from clinics.forms import ClinicSwitchForm, PatientForm
-from clinics.models import StaffMembership
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
 from kalix_site import errors
@@ -123,7 +122,7 @@ def patient_search(request):
 
 @staff_required
 def patient_create(request):
-    form = PatientForm(request.POST or None)
+    form = PatientForm(request.POST or None, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_create(clinic=request.clinic, **_fields(form))
@@ -138,7 +137,7 @@ def patient_create(request):
 @staff_required
 def patient_edit(request, pk):
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
-    form = PatientForm(request.POST or None, instance=patient)
+    form = PatientForm(request.POST or None, instance=patient, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(patient=selectors.patient_get(clinic=request.clinic, pk=pk), **_fields(form))
@@ -157,9 +156,7 @@ def _fields(form) -> dict:
 @staff_required
 def access_audit(request):
     """The clinic's access audit, newest first: its managers only, their clinic's rows only."""
-    if not StaffMembership.objects.filter(
-        user=request.user, clinic=request.clinic, role=StaffMembership.Role.MANAGER
-    ).exists():
+    if not audit.may_read(user=request.user, clinic=request.clinic):
         raise PermissionDenied("Only the practice managers read the access audit.")
     page = Paginator(selectors.access_records(clinic=request.clinic), 50).get_page(request.GET.get("page"))
     return render(request, "clinics/access_audit.html", {"page": page})

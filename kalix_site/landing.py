@@ -11,6 +11,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
+from clinics import audit
+
 
 @dataclass(frozen=True)
 class Link:
@@ -19,6 +21,7 @@ class Link:
     needs_clinic: bool = False
     perm: str = ""  # a permission the page checks ("" for none)
     staff_only: bool = False  # Django admin pages: is_staff too
+    managers_only: bool = False  # the clinic's practice managers (clinics.audit.may_read)
 
 
 CLINIC_LINKS = (
@@ -29,6 +32,7 @@ CLINIC_LINKS = (
     Link("Templates", "/messages/templates/", needs_clinic=True),
     Link("Bulk sends", "/messages/bulk/", needs_clinic=True),
     Link("Billing", "/billing/", needs_clinic=True),
+    Link("Access audit", "/audit/", needs_clinic=True, managers_only=True),
 )
 PLATFORM_LINKS = (
     Link("Status page admin", "/admin/statuspage/", perm="statuspage.change_incident", staff_only=True),
@@ -42,6 +46,8 @@ def may_open(link: Link, user, clinic) -> bool:
     if link.needs_clinic and clinic is None:
         return False
     if link.staff_only and not user.is_staff:
+        return False
+    if link.managers_only and not audit.may_read(user=user, clinic=clinic):
         return False
     return not link.perm or user.has_perm(link.perm)
 

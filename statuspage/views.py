@@ -128,16 +128,38 @@ def subscribe(request):
     return render(request, "statuspage/subscribe.html", {"form": form})
 
 
+INVALID_CONFIRMATION = {
+    "title": "This confirmation link is not valid",
+    "text": "It is unknown, or its subscription was cancelled. Subscribe again to get status notices.",
+    "again": True,
+}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token: str):
-    subscriber = services.subscriber_confirm(token=token)
-    if subscriber is None:
-        raise Http404("Unknown or cancelled subscription.")
-    scope = selectors.subscription_scope(subscriber)
-    return render(
-        request,
-        "statuspage/message.html",
-        {"title": "Subscription confirmed", "text": f"You will get {scope}."},
-    )
+    """GET: a page with a Confirm button; POST (CSRF-protected, from that button): confirms. Mail scanners
+    and prefetchers follow every link in a message, so opening the link must not start a subscription
+    or apply a change of components that someone else may have typed in for this address."""
+    if request.method == "POST":
+        subscriber = services.subscriber_confirm(token=token)
+        if subscriber is None:
+            return render(request, "statuspage/message.html", INVALID_CONFIRMATION, status=404)
+        scope = selectors.subscription_scope(subscriber)
+        return render(
+            request, "statuspage/message.html", {"title": "Subscription confirmed", "text": f"You will get {scope}."}
+        )
+    subscriber = selectors.subscriber_by_token(token)
+    if subscriber is None or subscriber.unsubscribed_at:
+        return render(request, "statuspage/message.html", INVALID_CONFIRMATION, status=404)
+    pending = subscriber.pending_components
+    context = {
+        "subscriber": subscriber,
+        "token": token,
+        "changing": bool(subscriber.confirmed_at and pending is not None),
+        "done": bool(subscriber.confirmed_at and pending is None),
+        "scope": selectors.subscription_scope(subscriber, pending=pending),
+    }
+    return render(request, "statuspage/confirm.html", context)
 
 
 @csrf_exempt  # a mail client's one-click POST carries no CSRF token; the token in the URL is the secret

@@ -36,7 +36,7 @@ def test_only_a_practitioner_renders_services(clinic_a, patient_a, payer_a, staf
         clinic=clinic_a, patient=patient_a, payer=payer_a, practitioner=staff_a, lines=_line(yesterday)
     )
     assert made.practitioner == staff_a
-    from billing.selectors import practitioner_list
+    from clinics.selectors import practitioner_list
 
     assert list(practitioner_list(clinic=clinic_a)) == [staff_a]
 

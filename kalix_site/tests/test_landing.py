@@ -12,7 +12,7 @@ from clinics.services import patient_create
 
 pytestmark = pytest.mark.django_db
 
-MENU_LINKS = ("/patients/", "/messages/", "/billing/", "/admin/statuspage/", "/admin/lanes/", "/admin/")
+MENU_LINKS = ("/patients/", "/messages/", "/billing/", "/audit/", "/admin/statuspage/", "/admin/lanes/", "/admin/")
 
 
 def menu_of(client) -> list[str]:
@@ -23,7 +23,13 @@ def menu_of(client) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "who, home", [("support", "/admin/statuspage/"), ("ops", "/admin/lanes/"), ("staff_a", "/patients/")]
+    "who, home",
+    [
+        ("support", "/admin/statuspage/"),
+        ("ops", "/admin/lanes/"),
+        ("staff_a", "/patients/"),
+        ("manager_a", "/patients/"),
+    ],
 )
 def test_each_role_lands_on_its_own_page_and_every_menu_link_opens(client, request, who, home):
     client.force_login(request.getfixturevalue(who))
@@ -34,6 +40,26 @@ def test_each_role_lands_on_its_own_page_and_every_menu_link_opens(client, reque
     assert links, "a menu with no links"
     for link in links:
         assert client.get(link).status_code == 200, link
+
+
+def test_the_clinics_managers_find_the_access_audit_in_their_menu_and_other_staff_do_not(client, manager_a, staff_a):
+    client.force_login(manager_a)
+    assert "/audit/" in menu_of(client)
+    client.force_login(staff_a)  # a practitioner: the page refuses them, so the menu does not offer it
+    assert "/audit/" not in menu_of(client)
+    assert client.get("/audit/").status_code == 403
+
+
+def test_the_access_audit_link_follows_the_role_in_the_clinic_acted_for(client, manager_a, clinic_a, clinic_b):
+    """A manager of one clinic who is a practitioner at another sees the link only while acting for the first."""
+    from clinics.models import StaffMembership
+
+    StaffMembership.objects.create(user=manager_a, clinic=clinic_b, role=StaffMembership.Role.PRACTITIONER)
+    client.force_login(manager_a)
+    for clinic, offered, status in [(clinic_a, True, 200), (clinic_b, False, 403)]:
+        client.post("/clinic/switch/", {"clinic": clinic.pk, "next": "/"})
+        assert ("/audit/" in menu_of(client)) is offered, clinic
+        assert client.get("/audit/").status_code == status, clinic
 
 
 def test_support_and_operations_menus_leave_out_clinic_pages(client, support, ops):

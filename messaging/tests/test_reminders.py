@@ -160,3 +160,36 @@ def test_cancelling_an_appointment_withdraws_its_queued_reminder(client_a, clini
     appointment.refresh_from_db()
     assert (appointment.status, message.status, message.dispatch) == ("cancelled", "cancelled", "done")
     assert "appointment cancelled by alice" in message.events.get(kind="cancelled").detail
+
+
+def test_cancelling_appointments_in_admin_withdraws_their_queued_reminders(
+    admin_client, client, ops, clinic_a, patient_a, staff_a, rule_a
+):
+    """The admin's Cancel is the staff page's cancel (reminders.appointment_cancel): it left the reminder
+    queued, to go out for an appointment that was no longer happening. An attended appointment among the
+    selection stays as it was, and so does everything for whoever may not change appointments."""
+    from messaging.dispatch import DISPATCH
+
+    booked = book(clinic_a, patient_a, staff_a, hours_from_now=5)
+    attended = book(clinic_a, patient_a, staff_a, hours_from_now=6)
+    reminders.drain()
+    appointment_move(appointment=attended, move="attended")
+    to_send = Message.objects.filter(reminder__appointment=booked, dispatch__in=DISPATCH.sources("cancel"))
+    assert to_send.count() == 1
+    action = {"action": "cancel", "_selected_action": [booked.pk, attended.pk]}
+
+    client.force_login(ops)  # Operations steer queues; appointments are not theirs to change
+    assert client.post("/admin/clinics/appointment/", action).status_code == 403
+    assert to_send.count() == 1
+
+    answer = admin_client.post("/admin/clinics/appointment/", action, follow=True)
+    assert answer.status_code == 200
+    booked.refresh_from_db()
+    attended.refresh_from_db()
+    assert (booked.status, attended.status) == ("cancelled", "attended")
+    withdrawn = booked.reminders.get().message
+    assert (withdrawn.status, withdrawn.dispatch) == ("cancelled", "done")
+    assert "appointment cancelled by admin" in withdrawn.events.get(kind="cancelled").detail
+    assert not to_send.exists()
+    (said,) = [str(m) for m in answer.context["messages"]]
+    assert said.startswith("Cancelled 1 appointment(s); 1 reminder(s) not sent. 1 not booked"), said

@@ -37,7 +37,10 @@ def test_email_subscription_needs_the_confirmation_link(
     assert confirmation["To"] == "pat@example.com"
     link = f"http://status.test/status/subscribe/confirm/{subscriber.token}/"
     assert link in body_of(confirmation)
-    assert client.get(link.removeprefix("http://status.test")).status_code == 200
+    assert client.get(link.removeprefix("http://status.test")).status_code == 200  # the page with the button
+    subscriber.refresh_from_db()
+    assert not subscriber.is_active
+    assert client.post(link.removeprefix("http://status.test")).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.is_active
 

@@ -1,6 +1,7 @@
 """Subscribers: a confirmed subscription changes only when that address confirms; the confirmation says
 what was chosen; emails have a plain-text part and an HTML part with the Markdown rendered; unsubscribe
-by a confirm page (POST) and RFC 8058 one-click."""
+by a confirm page (POST) and RFC 8058 one-click; the confirmation link, too, opens a page whose button
+confirms (POST), so a mail scanner following it confirms nothing."""
 
 import re
 from email import policy
@@ -32,7 +33,7 @@ def test_changing_a_confirmed_subscription_needs_that_addresses_confirmation(cli
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "SMS only" in text
     confirm_url = re.search(r"http://status\.test(/status/subscribe/confirm/[^/\s]+/)", text)[1]
-    confirmed = client.get(confirm_url).content.decode()
+    confirmed = client.post(confirm_url).content.decode()  # the page's button (a GET shows it)
     assert "You will get updates about SMS only." in confirmed
     subscriber.refresh_from_db()
     assert list(subscriber.components.all()) == [sms] and subscriber.pending_components is None
@@ -82,3 +83,64 @@ def test_rfc8058_one_click_post_unsubscribes(client, components):
 def test_an_unsubscribe_page_with_a_nul_in_the_token_is_refused_before_any_query(client, db):
     assert client.get("/status/unsubscribe/abc%00def/").status_code == 400  # kalix_site.guard
     assert client.get("/status/unsubscribe/abcdef/").status_code == 404  # a token nobody has
+
+
+def inline_scripts(html: str) -> list[str]:
+    return re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+
+
+def test_opening_the_confirmation_link_confirms_nothing_until_its_button_posts(components):
+    """Mail scanners and prefetchers follow every link in a message: a GET shows the button, only its POST
+    (CSRF-protected, no script) confirms."""
+    from django.test import Client
+
+    subscriber = services.subscriber_add(email="pat@example.com", components=[components["sms"]])
+    url = f"/status/subscribe/confirm/{subscriber.token}/"
+    browser = Client(enforce_csrf_checks=True)
+    for method in (browser.get, browser.head):
+        assert method(url).status_code == 200
+    page = browser.get(url).content.decode()
+    subscriber.refresh_from_db()
+    assert not subscriber.is_active
+    assert f'<form method="post" action="{url}"' in page and "updates about SMS only" in page
+    assert inline_scripts(page) == []
+
+    assert browser.post(url).status_code == 403  # no CSRF token: a forged cross-site post
+    subscriber.refresh_from_db()
+    assert not subscriber.is_active
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    confirmed = browser.post(url, {"csrfmiddlewaretoken": token})
+    assert confirmed.status_code == 200 and "You will get updates about SMS only." in confirmed.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.is_active
+
+
+def test_a_pending_change_waits_for_the_button_too(client, components):
+    email, sms = components["email"], components["sms"]
+    subscriber = Subscriber.objects.create(email="pat@example.com", confirmed_at=timezone.now())
+    subscriber.components.set([email])
+    services.subscriber_add(email="pat@example.com", components=[sms])
+    url = f"/status/subscribe/confirm/{subscriber.token}/"
+    page = client.get(url).content.decode()
+    assert "SMS only" in page and "Confirm the change" in page
+    subscriber.refresh_from_db()
+    assert list(subscriber.components.all()) == [email] and subscriber.pending_components == [sms.pk]
+    client.post(url)
+    subscriber.refresh_from_db()
+    assert list(subscriber.components.all()) == [sms] and subscriber.pending_components is None
+    again = client.get(url).content.decode()  # the link opened again later: nothing left to confirm
+    assert "already confirmed" in again and "<form" not in again.split("<main", 1)[1]
+
+
+def test_an_unknown_or_cancelled_confirmation_link_is_a_clear_page(client, components):
+    gone = services.subscriber_add(email="gone@example.com")
+    services.subscriber_unsubscribe(token=gone.token)
+    for token in ("no-such-token", gone.token, "x" * 5000):
+        for method in (client.get, client.post):
+            answer = method(f"/status/subscribe/confirm/{token}/")
+            assert answer.status_code == 404, (token[:20], method)
+            page = answer.content.decode()
+            assert "This confirmation link is not valid" in page and 'href="/status/subscribe/"' in page
+    gone.refresh_from_db()
+    assert not gone.is_active
