@@ -104,6 +104,7 @@ def send_concurrently(provider, messages: list) -> Iterator:
                     detail=result.detail,
                     retry_after=result.retry_after,
                     counts_attempt=False,
+                    not_taken=True,
                 )
             yield result
 

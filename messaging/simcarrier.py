@@ -70,6 +70,7 @@ class CarrierConfig:
     limit_per_s: float = 0.0  # per account; 0: no limit
     limit_burst: int = 0  # 0: a tenth of a second's worth (at least 1)
     retry_after_s: int = 1
+    throttle_first: int = 0  # its first N per-message requests are answered 429 (an account held back)
     error_rate: float = 0.0
     timeout_rate: float = 0.0
     hang_s: float = 30.0
@@ -147,6 +148,7 @@ class SimCarrier:
         self.http_429 = 0
         self.arrivals: list[float] = []  # when each per-message request arrived (time.monotonic)
         self._accounts: dict[str, list[float]] = {}  # account: [tokens, last refill]
+        self._held_back = 0  # requests answered 429 by throttle_first
         self._seq = itertools.count()
         self._due: list[_Due] = []
         self._wake = threading.Condition(self.lock)
@@ -237,6 +239,15 @@ class SimCarrier:
             self._accounts[account] = [tokens, now]
             self.http_429 += 1
             return (1 - tokens) / rate
+
+    def held_back(self) -> float:
+        """`throttle_first`: 429 to the first requests (counted in http_429), else 0."""
+        with self.lock:
+            if self._held_back >= self.config.throttle_first:
+                return 0.0
+            self._held_back += 1
+            self.http_429 += 1
+            return float(self.config.retry_after_s or 1)
 
     def delay(self) -> float:
         """How long this request takes to answer: latency with jitter (uniform, never negative)."""
@@ -398,6 +409,7 @@ def _handler_for(carrier: SimCarrier):
                 carrier.requests += 1
                 carrier.arrivals.append(started)
             wait = carrier.admit(self.headers.get("X-Sim-Account", "default"))
+            wait = wait or carrier.held_back()
             if wait:
                 self.send_response(429)
                 body = json.dumps({"error": "too many requests", "code": 20429}).encode()

@@ -96,3 +96,32 @@ def test_a_long_retry_after_defers_only_that_message_without_counting_an_attempt
         assert "(not an attempt)" in m.status_detail and "429" in m.status_detail
         assert (m.next_attempt_at - m.updated_at).total_seconds() >= 29
     assert len(carrier.sink) == 2 and len(made) == 5
+
+
+def test_any_number_of_long_429s_uses_no_attempt_and_the_message_goes_once(clinic_a, patient_a, sim_settings):
+    """A Retry-After past the cap defers the message to the queue; more 429s than the attempts budget
+    then an acceptance: sent once, its attempt number as without the 429s, never failed for attempts."""
+    sim_settings.PROVIDER_RETRY_AFTER_MAX_SECONDS = 0  # every 429 goes back to the queue
+    throttles = sim_settings.MESSAGING_MAX_ATTEMPTS + 2
+    with storm_carrier(throttle_first=throttles, retry_after_s=30) as carrier:
+        sim_settings.SIMCARRIER_URL = carrier.url
+        (made,) = send(clinic_a, patient_a, 1)
+        seen_attempts = set()
+        for _ in range(throttles + 1):
+            worker.drain()
+            m = Message.objects.get(pk=made.pk)
+            seen_attempts.add(m.attempts)
+            if m.dispatch == Dispatch.HANDED_OFF:
+                break
+            assert m.dispatch == Dispatch.QUEUED and m.status == Status.PENDING, m.status_detail
+            Message.objects.filter(pk=m.pk).update(next_attempt_at=m.updated_at)  # its Retry-After has passed
+
+    m = Message.objects.get(pk=made.pk)
+    assert carrier.http_429 == throttles
+    assert m.dispatch == Dispatch.HANDED_OFF and m.status == Status.SENDING
+    assert m.attempts == 1 and seen_attempts == {0, 1}, "a 429 is no attempt, as staff see it"
+    assert list(carrier.sink) == [str(m.send_key)] and Counter(carrier.receipts)[str(m.send_key)] == 1
+    kinds = Counter(m.events.values_list("kind", flat=True))
+    assert kinds["deferred"] == throttles, "each deferral is on the timeline"
+    assert kinds["handed_off"] == throttles + 1 and kinds["failed"] == 0
+    assert_ledger(expected=1, carrier=carrier)
