@@ -419,6 +419,9 @@ SIMCARRIER_LATENCY_MS = env.float("KALIX_SIMCARRIER_LATENCY_MS", 150.0)
 SIMCARRIER_JITTER_MS = env.float("KALIX_SIMCARRIER_JITTER_MS", 50.0)
 SIMCARRIER_LIMIT_PER_S = env.float("KALIX_SIMCARRIER_LIMIT_PER_S", 0.0)  # 0: no limit
 SIMCARRIER_LIMIT_BURST = env.int("KALIX_SIMCARRIER_LIMIT_BURST", 0)  # 0: a tenth of a second's worth
+# The same per sender of an account (a message's "from": its clinic's SMS sender), as carriers limit senders.
+SIMCARRIER_SENDER_LIMIT_PER_S = env.float("KALIX_SIMCARRIER_SENDER_LIMIT_PER_S", 0.0)  # 0: no limit
+SIMCARRIER_SENDER_LIMIT_BURST = env.int("KALIX_SIMCARRIER_SENDER_LIMIT_BURST", 0)
 SIMCARRIER_ERROR_RATE = env.float("KALIX_SIMCARRIER_ERROR_RATE", 0.0)
 SIMCARRIER_TIMEOUT_RATE = env.float("KALIX_SIMCARRIER_TIMEOUT_RATE", 0.0)
 SIMCARRIER_ACCOUNT = env.str("KALIX_SIMCARRIER_ACCOUNT", "default")  # the account our requests are billed to

@@ -196,7 +196,8 @@ PICK_SQL = """
 """
 PICK_WHERE = "next_attempt_at <= statement_timestamp()"
 CLAIM_TARGET = """
-    SELECT v.id, c.email_from AS clinic_email_from
+    SELECT v.id, c.email_from AS clinic_email_from,
+           CASE WHEN mm.channel = 'fax' THEN c.fax_number ELSE c.sms_sender END AS clinic_sender
       FROM unnest(%s::bigint[]) AS v(id)
       JOIN messaging_message mm ON mm.id = v.id
       JOIN clinics_clinic c ON c.id = mm.clinic_id
@@ -209,7 +210,7 @@ CLAIM_SET = """
 """
 CLAIM_RETURNING = """
     m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
-    d.clinic_email_from, m.priority, m.throttles
+    d.clinic_email_from, m.priority, m.throttles, d.clinic_sender
 """
 
 
@@ -242,6 +243,7 @@ class Claimed:
     clinic_email_from: str
     priority: int
     throttles: int = 0  # hand-offs the provider did not take before this one (no attempts)
+    clinic_sender: str = ""  # who an SMS or fax goes from: its clinic's sender (per-sender buckets)
 
     @property
     def handoff(self) -> int:
