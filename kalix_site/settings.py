@@ -443,6 +443,15 @@ BUCKET_BACKOFF_FACTOR = env.float("KALIX_BUCKET_BACKOFF_FACTOR", 0.8)
 BUCKET_BACKOFF_CALM_SECONDS = env.float("KALIX_BUCKET_BACKOFF_CALM_SECONDS", 1.0)
 BUCKET_MIN_SHARE = env.float("KALIX_BUCKET_MIN_SHARE", 0.1)
 BUCKET_RECOVER_PER_S = env.float("KALIX_BUCKET_RECOVER_PER_S", 0.02)
+# Where the buckets' state lives: empty, PostgreSQL (a row lock per grant); a Redis URL, Redis (one Lua
+# script per grant, docs/scaling.md says when). The buckets' settings stay rows edited in admin; with
+# Redis each process reads them again after BUCKETS_CONFIG_SECONDS. A Redis that does not answer within
+# BUCKETS_REDIS_TIMEOUT_SECONDS grants nothing (fail closed): the hand-off asks again after
+# BUCKETS_REDIS_RETRY_SECONDS and, past PROVIDER_RETRY_AFTER_MAX_SECONDS, defers its messages (no attempt).
+BUCKETS_REDIS_URL = env.str("KALIX_BUCKETS_REDIS_URL", "")
+BUCKETS_CONFIG_SECONDS = env.float("KALIX_BUCKETS_CONFIG_SECONDS", 5.0)
+BUCKETS_REDIS_TIMEOUT_SECONDS = env.float("KALIX_BUCKETS_REDIS_TIMEOUT_SECONDS", 0.5)
+BUCKETS_REDIS_RETRY_SECONDS = env.float("KALIX_BUCKETS_REDIS_RETRY_SECONDS", 1.0)
 # Circuit breakers (lanes.circuits): this many failed hand-offs in a row open a provider's circuit; a
 # probe goes after the cool-down, doubled after each failed probe up to the max.
 CIRCUIT_FAILURES = env.int("KALIX_CIRCUIT_FAILURES", 20)

@@ -19,8 +19,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from lanes import buckets, reindex
 from lanes import controls as lane_controls
-from lanes import reindex
 from lanes.models import Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
 from lanes.stats import dashboard, duration
 
@@ -105,7 +105,7 @@ class LaneAdmin(admin.ModelAdmin):
                 ).select_related("clinic")
             ],
             "actions_log": LaneAction.objects.select_related("actor", "undone_by")[:15],
-            "buckets": RateBucket.objects.all(),
+            "buckets": buckets.overview(),
             "circuits": Circuit.objects.all(),
             "can_control": request.user.has_perm(CONTROL),
             "can_reindex": request.user.has_perm(RUN_REINDEX),

@@ -19,13 +19,18 @@ than we were told settles the bucket just under what it allows.
 A provider account (or sender) without a bucket row is not limited by us (the provider still answers 429s).
 """
 
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
 
 from kalix_site.sql import rows
+from lanes import redis_buckets
 from lanes.sql import TAKE_TOKENS_SQL, THROTTLED_SQL
+
+log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 5.0  # the window of the dashboard's "current use"
 
@@ -44,6 +49,7 @@ class Taken:
 class Grant:
     granted: int
     wait_s: float  # when fewer than wanted were granted: seconds until the next token, else 0
+    unavailable: bool = False  # the buckets' Redis did not answer: nothing granted (fail closed)
 
 
 def take_for(account: str, wants: dict[str, int]) -> dict[str, Grant]:
@@ -52,6 +58,8 @@ def take_for(account: str, wants: dict[str, int]) -> dict[str, Grant]:
     wants = {name: want for name, want in wants.items() if want > 0}
     if not wants:
         return {}
+    if settings.BUCKETS_REDIS_URL:
+        return _take_redis(account, wants)
     params = {
         "account": account,
         "names": list(wants),
@@ -62,6 +70,18 @@ def take_for(account: str, wants: dict[str, int]) -> dict[str, Grant]:
     with connection.cursor() as cursor:
         cursor.execute(TAKE_TOKENS_SQL, params)
         return {row.name: Grant(row.granted, _wait(row, wants[row.name])) for row in rows(cursor, Taken)}
+
+
+def _take_redis(account: str, wants: dict[str, int]) -> dict[str, Grant]:
+    import redis
+
+    try:
+        taken = [Taken(*row) for row in redis_buckets.take(account, wants)]
+    except redis.RedisError as exc:  # fail closed: no answer is no token; the hand-off asks again later
+        log.warning("the buckets' Redis did not answer (%s): nothing granted for %s", type(exc).__name__, account)
+        retry = settings.BUCKETS_REDIS_RETRY_SECONDS
+        return {name: Grant(0, retry, unavailable=True) for name in wants}
+    return {row.name: Grant(row.granted, _wait(row, wants[row.name])) for row in taken}
 
 
 def _wait(row: Taken, want: int) -> float:
@@ -87,6 +107,9 @@ def take(name: str, want: int) -> tuple[int, float]:
 def throttled(name: str, sender: str = "") -> None:
     """The provider answered 429 for this account (and sender bucket `sender`, '' for none): empty the
     sender's bucket when it has one, else the account's, and lower its rate."""
+    if settings.BUCKETS_REDIS_URL:
+        _throttled_redis(name, sender)
+        return
     params = {
         "name": name,
         "sender": sender,
@@ -96,6 +119,50 @@ def throttled(name: str, sender: str = "") -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute(THROTTLED_SQL, params)
+
+
+def _throttled_redis(name: str, sender: str) -> None:
+    import redis
+
+    try:
+        redis_buckets.throttled(
+            name,
+            sender,
+            calm=settings.BUCKET_BACKOFF_CALM_SECONDS,
+            floor=settings.BUCKET_MIN_SHARE,
+            factor=settings.BUCKET_BACKOFF_FACTOR,
+        )
+    except redis.RedisError as exc:  # the rate is not lowered this time; the next grant fails closed anyway
+        log.warning("the buckets' Redis did not answer (%s): a 429 for %s not recorded", type(exc).__name__, name)
+
+
+def overview() -> list:
+    """Every bucket (the rows) with its current state from wherever it lives (the dashboard): with
+    Redis, its rate now, use, requests let through and 429s are Redis's (`state_unavailable` when Redis
+    does not answer: the rows' last values are shown)."""
+    from lanes.models import RateBucket
+
+    found = list(RateBucket.objects.all())
+    if not settings.BUCKETS_REDIS_URL:
+        return found
+    import redis
+
+    try:
+        states = redis_buckets.state([b.name for b in found])
+    except redis.RedisError:
+        for b in found:
+            b.state_unavailable = True
+        return found
+    for b in found:
+        s = states.get(b.name) or {}
+        same_rate = s.get("set") == repr(float(b.rate_per_s))  # else its next grant starts at the new set rate
+        b.current_rate = float(s.get("rate", b.rate_per_s)) if same_rate else b.rate_per_s
+        b.use_per_s = float(s.get("use", 0))
+        b.taken = int(s.get("taken", 0))
+        b.throttled = int(s.get("throttled", 0))
+        last = float(s.get("last_throttled", 0))
+        b.last_throttled_at = datetime.fromtimestamp(last, tz=UTC) if last else None
+    return found
 
 
 def sender_bucket(account: str, sender: str) -> str:

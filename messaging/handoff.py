@@ -14,6 +14,8 @@ Invariants:
   each request takes a token from its account's bucket and its sender's (lanes.buckets) first, in one
   grant for every sender of the batch, and a 429 lowers the rate of the sender's bucket (or account's);
 - a sender at its limit holds back only its own messages: the others of the batch go on;
+- a rate limiter that does not answer (the buckets' Redis) lets nothing through: the hand-off asks again
+  and, past PROVIDER_RETRY_AFTER_MAX_SECONDS, defers what it has not sent, without counting an attempt;
 - a 429 defers only the message it answered: it waits its Retry-After here (the claim is still ours,
   no attempt is counted), or, past PROVIDER_RETRY_AFTER_MAX_SECONDS, is deferred until then, still
   without counting an attempt.
@@ -65,15 +67,22 @@ def send_concurrently(provider, messages: list) -> Iterator:
     in_flight: dict[Future, object] = {}
     tokens: dict[str, int] = {}  # by sender bucket ('' for none): granted, not yet used
     token_wait: dict[str, float] = {}  # by sender bucket: ask again not before (monotonic seconds)
+    limiter_down_since: float | None = None  # the buckets' Redis stopped answering (fail closed)
     executor = pool()
     while waiting or in_flight:
         now = time.monotonic()
         free = limit - len(in_flight) - sum(tokens.values())
         wants = _wants(waiting, sender_of, tokens, token_wait, now, free)
         if wants:  # one round trip for every sender's ready requests
-            for sender, grant in buckets.take_for(account, wants).items():
+            grants = buckets.take_for(account, wants)
+            for sender, grant in grants.items():
                 tokens[sender] = tokens.get(sender, 0) + grant.granted
                 token_wait[sender] = now + grant.wait_s if grant.granted < wants[sender] else 0.0
+            down = any(g.unavailable for g in grants.values())
+            limiter_down_since = (limiter_down_since or now) if down else None
+            if down and now - limiter_down_since >= cap:  # give the claim back: nothing of it was sent
+                yield from (_limiter_down(m) for m, _ in waiting)
+                waiting.clear()
         for _ in range(len(waiting)):
             if not any(tokens.values()) or len(in_flight) >= limit:
                 break
@@ -112,6 +121,18 @@ def send_concurrently(provider, messages: list) -> Iterator:
                     not_taken=True,
                 )
             yield result
+
+
+def _limiter_down(m) -> Outcome:
+    """Not sent: the rate limiter did not answer for PROVIDER_RETRY_AFTER_MAX_SECONDS. Deferred, no attempt."""
+    return Outcome(
+        m.id,
+        EventKind.DEFERRED,
+        detail="waiting for the rate limiter (its Redis does not answer)",
+        retry_after=settings.BUCKETS_REDIS_RETRY_SECONDS,
+        counts_attempt=False,
+        not_taken=True,
+    )
 
 
 def _wants(waiting: deque, sender_of: dict, tokens: dict, token_wait: dict, now: float, free: int) -> dict:

@@ -8,7 +8,6 @@ import pytest
 from django.db import transaction
 
 from lanes import buckets
-from lanes.models import RateBucket
 from messaging import worker
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
@@ -24,7 +23,7 @@ LIMITED, OTHERS = 16, 60
 
 
 def test_a_limited_sender_keeps_its_limit_and_holds_back_no_other_sender(
-    clinic_a, patient_a, clinic_b, patient_b, sim_settings
+    clinic_a, patient_a, clinic_b, patient_b, sim_settings, bucket_store
 ):
     limited, other = clinic_a.sms_sender, clinic_b.sms_sender
     buckets.ensure("sim:default", rate_per_s=ACCOUNT_RATE, burst=ACCOUNT_BURST)
@@ -61,19 +60,19 @@ def test_a_limited_sender_keeps_its_limit_and_holds_back_no_other_sender(
     slow_span = max(slow) - min(slow)
     assert slow_span >= (LIMITED - SENDER_BURST) / SENDER_RATE - 1, "its bucket held it back"
     assert max(fast) < min(slow) + slow_span / 2, "the other sender went on at the account's pace meanwhile"
-    taken = dict(RateBucket.objects.values_list("name", "taken"))  # every request let through, 429s too
+    taken = {b.name: b.taken for b in buckets.overview()}  # every request let through, 429s too
     assert taken == {"sim:default": carrier.requests, f"sim:default:{limited}": len(slow)}, "both or neither"
 
 
-def test_a_grant_takes_from_the_account_and_the_sender_together(db):
+def test_a_grant_takes_from_the_account_and_the_sender_together(db, bucket_store):
     buckets.ensure("sim:acct", rate_per_s=1, burst=5)
     buckets.ensure("sim:acct:S1", rate_per_s=1, burst=2)
     grants = buckets.take_for("sim:acct", {"sim:acct:S1": 4, "sim:acct:S2": 4})
     assert grants["sim:acct:S1"].granted == 2, "the sender's burst"
     assert grants["sim:acct:S2"].granted == 3, "what the account has left, not what S1 could not use"
     assert grants["sim:acct:S1"].wait_s > 0 and grants["sim:acct:S2"].wait_s > 0, "both wait for a token"
-    taken = dict(RateBucket.objects.values_list("name", "taken"))
+    taken = {b.name: b.taken for b in buckets.overview()}
     assert taken == {"sim:acct": 5, "sim:acct:S1": 2}
     again = buckets.take_for("sim:acct", {"sim:acct:S2": 1})
     assert again["sim:acct:S2"].granted == 0 and again["sim:acct:S2"].wait_s > 0, "the account is empty"
-    assert dict(RateBucket.objects.values_list("name", "taken")) == taken, "nothing taken from either"
+    assert {b.name: b.taken for b in buckets.overview()} == taken, "nothing taken from either"
