@@ -77,7 +77,8 @@ def send_concurrently(provider, messages: list) -> Iterator:
             grants = buckets.take_for(account, wants)
             for sender, grant in grants.items():
                 tokens[sender] = tokens.get(sender, 0) + grant.granted
-                token_wait[sender] = now + grant.wait_s if grant.granted < wants[sender] else 0.0
+                wait_s = min(grant.wait_s, cap) if grant.unavailable else grant.wait_s  # ask again by the cap
+                token_wait[sender] = now + wait_s if grant.granted < wants[sender] else 0.0
             down = any(g.unavailable for g in grants.values())
             limiter_down_since = (limiter_down_since or now) if down else None
             if down and now - limiter_down_since >= cap:  # give the claim back: nothing of it was sent
