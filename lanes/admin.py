@@ -400,6 +400,32 @@ class RateBucketAdmin(admin.ModelAdmin):
     list_display = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "throttled", "last_throttled_at")
     fields = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
     readonly_fields = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+    STATE = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+
+    def get_list_display(self, request):
+        """The state columns from wherever the state lives (lanes.buckets.overview: Redis when set)."""
+        return [self._from_state(field, request) if field in self.STATE else field for field in self.list_display]
+
+    def get_object(self, request, object_id, from_field=None):
+        """The row with its state from wherever the state lives (with Redis, saving it keeps a snapshot)."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None or not settings.BUCKETS_REDIS_URL:
+            return obj
+        return next((b for b in buckets.overview() if b.name == obj.name), obj)
+
+    def _from_state(self, field: str, request):
+        if not settings.BUCKETS_REDIS_URL:
+            return field
+
+        def show(obj):
+            if not hasattr(request, "_bucket_states"):
+                request._bucket_states = {b.name: b for b in buckets.overview()}
+            live = request._bucket_states.get(obj.name, obj)
+            return getattr(live, field)
+
+        show.short_description = RateBucket._meta.get_field(field).verbose_name
+        show.__name__ = field
+        return show
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm(CONTROL)

@@ -51,3 +51,17 @@ def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, name)
     response = client.post(reverse("admin:lanes_ratebucket_add"), {"name": name, "rate_per_s": "1", "burst": "2"})
     assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
     assert not RateBucket.objects.exists()
+
+
+def test_with_redis_the_dashboard_and_admin_show_the_state_redis_holds(client, ops, buckets_redis):
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    assert buckets.take("twilio:AC1", 7) == (7, 0.0)
+    buckets.throttled("twilio:AC1")
+    assert RateBucket.objects.get().taken == 0, "the row holds the settings, Redis the state"
+    client.force_login(ops)
+    html = client.get(DASHBOARD).content.decode()
+    assert "80/s" in html, "the rate now, lowered by the 429"
+    listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
+    assert ">80.0<" in listing and ">1<" in listing
+    form = client.get(reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])).content.decode()
+    assert ">7<" in form, "requests let through, as Redis counted them"
