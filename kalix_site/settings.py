@@ -421,6 +421,9 @@ SIMCARRIER_LATENCY_MS = env.float("KALIX_SIMCARRIER_LATENCY_MS", 150.0)
 SIMCARRIER_JITTER_MS = env.float("KALIX_SIMCARRIER_JITTER_MS", 50.0)
 SIMCARRIER_LIMIT_PER_S = env.float("KALIX_SIMCARRIER_LIMIT_PER_S", 0.0)  # 0: no limit
 SIMCARRIER_LIMIT_BURST = env.int("KALIX_SIMCARRIER_LIMIT_BURST", 0)  # 0: a tenth of a second's worth
+# The same per sender of an account (a message's "from": its clinic's SMS sender), as carriers limit senders.
+SIMCARRIER_SENDER_LIMIT_PER_S = env.float("KALIX_SIMCARRIER_SENDER_LIMIT_PER_S", 0.0)  # 0: no limit
+SIMCARRIER_SENDER_LIMIT_BURST = env.int("KALIX_SIMCARRIER_SENDER_LIMIT_BURST", 0)
 SIMCARRIER_ERROR_RATE = env.float("KALIX_SIMCARRIER_ERROR_RATE", 0.0)
 SIMCARRIER_TIMEOUT_RATE = env.float("KALIX_SIMCARRIER_TIMEOUT_RATE", 0.0)
 SIMCARRIER_ACCOUNT = env.str("KALIX_SIMCARRIER_ACCOUNT", "default")  # the account our requests are billed to
@@ -442,6 +445,15 @@ BUCKET_BACKOFF_FACTOR = env.float("KALIX_BUCKET_BACKOFF_FACTOR", 0.8)
 BUCKET_BACKOFF_CALM_SECONDS = env.float("KALIX_BUCKET_BACKOFF_CALM_SECONDS", 1.0)
 BUCKET_MIN_SHARE = env.float("KALIX_BUCKET_MIN_SHARE", 0.1)
 BUCKET_RECOVER_PER_S = env.float("KALIX_BUCKET_RECOVER_PER_S", 0.02)
+# Where the buckets' state lives: empty, PostgreSQL (a row lock per grant); a Redis URL, Redis (one Lua
+# script per grant, docs/scaling.md says when). The buckets' settings stay rows edited in admin; with
+# Redis each process reads them again after BUCKETS_CONFIG_SECONDS. A Redis that does not answer within
+# BUCKETS_REDIS_TIMEOUT_SECONDS grants nothing (fail closed): the hand-off asks again after
+# BUCKETS_REDIS_RETRY_SECONDS and, past PROVIDER_RETRY_AFTER_MAX_SECONDS, defers its messages (no attempt).
+BUCKETS_REDIS_URL = env.str("KALIX_BUCKETS_REDIS_URL", "")
+BUCKETS_CONFIG_SECONDS = env.float("KALIX_BUCKETS_CONFIG_SECONDS", 5.0)
+BUCKETS_REDIS_TIMEOUT_SECONDS = env.float("KALIX_BUCKETS_REDIS_TIMEOUT_SECONDS", 0.5)
+BUCKETS_REDIS_RETRY_SECONDS = env.float("KALIX_BUCKETS_REDIS_RETRY_SECONDS", 1.0)
 # Circuit breakers (lanes.circuits): this many failed hand-offs in a row open a provider's circuit; a
 # probe goes after the cool-down, doubled after each failed probe up to the max.
 CIRCUIT_FAILURES = env.int("KALIX_CIRCUIT_FAILURES", 20)

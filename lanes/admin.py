@@ -19,8 +19,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from lanes import buckets, reindex
 from lanes import controls as lane_controls
-from lanes import reindex
 from lanes.models import Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
 from lanes.stats import dashboard, duration
 
@@ -105,7 +105,7 @@ class LaneAdmin(admin.ModelAdmin):
                 ).select_related("clinic")
             ],
             "actions_log": LaneAction.objects.select_related("actor", "undone_by")[:15],
-            "buckets": RateBucket.objects.all(),
+            "buckets": buckets.overview(),
             "circuits": Circuit.objects.all(),
             "can_control": request.user.has_perm(CONTROL),
             "can_reindex": request.user.has_perm(RUN_REINDEX),
@@ -400,6 +400,32 @@ class RateBucketAdmin(admin.ModelAdmin):
     list_display = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "throttled", "last_throttled_at")
     fields = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
     readonly_fields = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+    STATE = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+
+    def get_list_display(self, request):
+        """The state columns from wherever the state lives (lanes.buckets.overview: Redis when set)."""
+        return [self._from_state(field, request) if field in self.STATE else field for field in self.list_display]
+
+    def get_object(self, request, object_id, from_field=None):
+        """The row with its state from wherever the state lives (with Redis, saving it keeps a snapshot)."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None or not settings.BUCKETS_REDIS_URL:
+            return obj
+        return next((b for b in buckets.overview() if b.name == obj.name), obj)
+
+    def _from_state(self, field: str, request):
+        if not settings.BUCKETS_REDIS_URL:
+            return field
+
+        def show(obj):
+            if not hasattr(request, "_bucket_states"):
+                request._bucket_states = {b.name: b for b in buckets.overview()}
+            live = request._bucket_states.get(obj.name, obj)
+            return getattr(live, field)
+
+        show.short_description = RateBucket._meta.get_field(field).verbose_name
+        show.__name__ = field
+        return show
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm(CONTROL)

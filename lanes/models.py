@@ -3,6 +3,7 @@ jobs and lane samples. Models of the `lanes` app (until 0001 they were tables of
 """
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 
@@ -204,8 +205,19 @@ class RateBucket(models.Model):
     `current_rate` is what the bucket gives now, lowered on each 429 and raised again as requests
     succeed (lanes.buckets: additive increase, multiplicative decrease)."""
 
-    name = models.CharField(max_length=120, primary_key=True, help_text='"<provider>:<account>", e.g. "sim:default".')
-    rate_per_s = models.FloatField(help_text="Requests a second the provider allows this account.")
+    name = models.CharField(
+        max_length=120,
+        primary_key=True,
+        help_text='An account: "<provider>:<account>" (e.g. "sim:default", "twilio:AC..."); one of its senders: '
+        '"<provider>:<account>:<from>" (e.g. "twilio:AC...:+15005550006"). A request takes from both.',
+        validators=[
+            RegexValidator(
+                r"^[a-z][a-z0-9_-]*:[^:\s]+(:\S+)?$",
+                '"<provider>:<account>" or "<provider>:<account>:<from>", without spaces.',
+            )
+        ],
+    )
+    rate_per_s = models.FloatField(help_text="Requests a second the provider allows this account (or sender).")
     burst = models.PositiveIntegerField(default=10, help_text="Requests that may go at once after a quiet spell.")
     current_rate = models.FloatField(default=0.0, help_text="The rate given now (lowered after a 429).")
     tokens = models.FloatField(default=0.0)
@@ -223,6 +235,11 @@ class RateBucket(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.rate_per_s:g}/s)"
+
+    @property
+    def sender(self) -> str:
+        """The sender this bucket limits ('' for an account's bucket)."""
+        return self.name.split(":", 2)[2] if self.name.count(":") >= 2 else ""
 
 
 class CircuitState(models.TextChoices):

@@ -23,36 +23,62 @@ CLAIM_ORDER_SQL = {LaneOrder.OLDEST: "priority, id", LaneOrder.NEWEST: "priority
 
 # --- Token buckets shared by every worker (lanes.buckets) ---------------------------------------------
 
-# Refill by the time since the last take at the bucket's current rate (which climbs back towards
-# rate_per_s by `recover` of it a second after a 429 lowered it), then grant up to `want` whole tokens.
+# One grant for a hand-off's ready requests, by sender: `names` are their senders' bucket names ('' for
+# a request with no sender bucket) and `wants` how many each wants. Every row involved (the account's
+# and the senders' that exist) is locked in name order (an account's name sorts before its senders', so
+# two grants never deadlock) and refilled by the time since its last take at its current rate (which
+# climbs back towards rate_per_s by `recover` of it a second after a 429 lowered it). A sender gets at
+# most its own whole tokens, and the senders together at most the account's, handed out in the order
+# given; the account gives exactly what its senders get, so a request takes from both or from neither.
+# A sender with no row is limited by the account alone; an account with no row by its senders alone.
 # The database's clock: every machine measures time the same way.
 TAKE_TOKENS_SQL = """
-WITH b AS (
+WITH want AS (
+    SELECT w.name, w.want, w.n FROM unnest(%(names)s::text[], %(wants)s::int[]) WITH ORDINALITY AS w(name, want, n)
+), b AS (
     SELECT name, greatest(burst, 1)::float8 AS burst, tokens, rate_per_s,
            greatest(0, extract(epoch FROM clock_timestamp() - refilled_at))::float8 AS elapsed,
            CASE WHEN current_rate <= 0 THEN rate_per_s ELSE least(current_rate, rate_per_s) END AS rate_was,
            extract(epoch FROM clock_timestamp() - window_started_at)::float8 AS window_s
-      FROM lanes_ratebucket WHERE name = %(name)s FOR UPDATE
+      FROM lanes_ratebucket WHERE name = %(account)s OR name = ANY(%(names)s::text[])
+     ORDER BY name FOR UPDATE
 ), f AS (
     SELECT name, window_s, least(rate_per_s, rate_was + rate_per_s * %(recover)s * elapsed) AS rate_now,
            least(burst, tokens + elapsed * rate_was) AS available
       FROM b
+), account AS (
+    SELECT floor(available)::int AS can, available, rate_now FROM f WHERE name = %(account)s
+), capped AS (
+    SELECT w.name, w.n, least(w.want, coalesce(floor(f.available)::int, w.want)) AS cap, f.available, f.rate_now
+      FROM want w LEFT JOIN f ON f.name = w.name AND w.name <> %(account)s
 ), g AS (
-    SELECT name, window_s, rate_now, available, least(%(want)s, floor(available))::int AS granted FROM f
+    SELECT c.name, c.available, c.rate_now,
+           greatest(0, least(c.cap, coalesce((SELECT can FROM account), c.cap)
+                                    - (sum(c.cap) OVER (ORDER BY c.n) - c.cap)))::int AS granted
+      FROM capped c
+), per_row AS (
+    SELECT name, granted FROM g WHERE available IS NOT NULL
+    UNION ALL
+    SELECT %(account)s, (SELECT coalesce(sum(granted), 0) FROM g)::int WHERE EXISTS (SELECT FROM account)
+), taken AS (
+    UPDATE lanes_ratebucket r
+       SET tokens = f.available - p.granted, current_rate = f.rate_now, refilled_at = clock_timestamp(),
+           taken = r.taken + p.granted,
+           window_taken = CASE WHEN f.window_s >= %(window)s THEN p.granted ELSE r.window_taken + p.granted END,
+           window_started_at = CASE WHEN f.window_s >= %(window)s THEN clock_timestamp() ELSE r.window_started_at END,
+           use_per_s = CASE WHEN f.window_s >= %(window)s THEN r.window_taken / f.window_s ELSE r.use_per_s END
+      FROM f JOIN per_row p ON p.name = f.name
+     WHERE r.name = f.name
 )
-UPDATE lanes_ratebucket r
-   SET tokens = g.available - g.granted, current_rate = g.rate_now, refilled_at = clock_timestamp(),
-       taken = r.taken + g.granted,
-       window_taken = CASE WHEN g.window_s >= %(window)s THEN g.granted ELSE r.window_taken + g.granted END,
-       window_started_at = CASE WHEN g.window_s >= %(window)s THEN clock_timestamp() ELSE r.window_started_at END,
-       use_per_s = CASE WHEN g.window_s >= %(window)s THEN r.window_taken / g.window_s ELSE r.use_per_s END
-  FROM g
- WHERE r.name = g.name
-RETURNING g.granted, g.available, g.rate_now
+SELECT g.name, g.granted, g.available AS sender_available, g.rate_now AS sender_rate,
+       a.available - (SELECT sum(granted) FROM g) AS account_left, a.rate_now AS account_rate
+  FROM g LEFT JOIN account a ON true
 """
 
 # A 429: the provider's own bucket is empty. Ours is emptied, and its rate lowered (at most once per
-# `calm` seconds, so one burst of 429s answered together lowers it once).
+# `calm` seconds, so one burst of 429s answered together lowers it once). Which of ours: the sender's
+# when it has a row (a 429 cannot say whether the sender's limit or the account's answered it, and
+# lowering the account would slow every other sender), else the account's.
 THROTTLED_SQL = """
 UPDATE lanes_ratebucket
    SET throttled = throttled + 1, tokens = least(tokens, 0),
@@ -64,7 +90,8 @@ UPDATE lanes_ratebucket
        last_throttled_at = CASE
            WHEN last_throttled_at > clock_timestamp() - make_interval(secs => %(calm)s)
            THEN last_throttled_at ELSE clock_timestamp() END
- WHERE name = %(name)s
+ WHERE name = (SELECT name FROM lanes_ratebucket WHERE name IN (%(sender)s, %(name)s)
+                ORDER BY name = %(sender)s DESC LIMIT 1)
 """
 
 # --- Circuit breakers (lanes.circuits) ------------------------------------------------------------------

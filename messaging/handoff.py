@@ -4,14 +4,18 @@ Real SMS APIs take one message per request and answer in 100-300 ms, so a worker
 another manages about five a second. Here a claimed batch goes out with up to PROVIDER_CONCURRENCY
 requests in flight from a thread pool over one keep-alive HTTP session (why threads and not asyncio:
 docs/decisions.md). The sim and Twilio adapters share this loop; they only say how one message is
-sent (PerMessageProvider.send_one) and which account's bucket it draws from.
+sent (PerMessageProvider.send_one), which account's bucket it draws from, and each message's sender.
 
 Invariants:
 - at most once: the message's send key was committed before this runs (messaging.worker.claim_batch);
   a message is requested again here only after the provider said it did not process it (429);
 - every outcome is per message: whatever one request raises or answers concerns that message only;
-- the rate the account allows is shared by every worker on every machine: each request takes a token
-  from the account's bucket (lanes.buckets) first, and a 429 lowers the bucket's rate;
+- the rate the account allows, and each of its senders, is shared by every worker on every machine:
+  each request takes a token from its account's bucket and its sender's (lanes.buckets) first, in one
+  grant for every sender of the batch, and a 429 lowers the rate of the sender's bucket (or account's);
+- a sender at its limit holds back only its own messages: the others of the batch go on;
+- a rate limiter that does not answer (the buckets' Redis) lets nothing through: the hand-off asks again
+  and, past PROVIDER_RETRY_AFTER_MAX_SECONDS, defers what it has not sent, without counting an attempt;
 - a 429 defers only the message it answered: it waits its Retry-After here (the claim is still ours,
   no attempt is counted), or, past PROVIDER_RETRY_AFTER_MAX_SECONDS, is deferred until then, still
   without counting an attempt.
@@ -54,32 +58,43 @@ def pool() -> ThreadPoolExecutor:
 def send_concurrently(provider, messages: list) -> Iterator:
     """Yield one Outcome per message, as each is answered."""
     context = provider.prepare()
-    bucket = provider.bucket_name()
+    account = provider.bucket_name()
+    sender_of = {m.id: buckets.sender_bucket(account, provider.sender(m, context)) for m in messages}
     limit = max(1, settings.PROVIDER_CONCURRENCY)
     cap = settings.PROVIDER_RETRY_AFTER_MAX_SECONDS
     waiting: deque = deque((m, 0.0) for m in messages)  # (message, not before: monotonic seconds)
     first_throttled: dict[int, float] = {}
     in_flight: dict[Future, object] = {}
-    tokens = 0
-    token_wait = 0.0
+    tokens: dict[str, int] = {}  # by sender bucket ('' for none): granted, not yet used
+    token_wait: dict[str, float] = {}  # by sender bucket: ask again not before (monotonic seconds)
+    limiter_down_since: float | None = None  # the buckets' Redis stopped answering (fail closed)
     executor = pool()
     while waiting or in_flight:
         now = time.monotonic()
-        ready = sum(1 for _, not_before in waiting if not_before <= now)
-        free = limit - len(in_flight)
-        if ready and free and tokens == 0 and now >= token_wait:
-            tokens, wait_s = buckets.take(bucket, min(ready, free))
-            token_wait = now + wait_s if not tokens else 0.0
+        free = limit - len(in_flight) - sum(tokens.values())
+        wants = _wants(waiting, sender_of, tokens, token_wait, now, free)
+        if wants:  # one round trip for every sender's ready requests
+            grants = buckets.take_for(account, wants)
+            for sender, grant in grants.items():
+                tokens[sender] = tokens.get(sender, 0) + grant.granted
+                wait_s = min(grant.wait_s, cap) if grant.unavailable else grant.wait_s  # ask again by the cap
+                token_wait[sender] = now + wait_s if grant.granted < wants[sender] else 0.0
+            down = any(g.unavailable for g in grants.values())
+            limiter_down_since = (limiter_down_since or now) if down else None
+            if down and now - limiter_down_since >= cap:  # give the claim back: nothing of it was sent
+                yield from (_limiter_down(m) for m, _ in waiting)
+                waiting.clear()
         for _ in range(len(waiting)):
-            if not tokens or len(in_flight) >= limit:
+            if not any(tokens.values()) or len(in_flight) >= limit:
                 break
             m, not_before = waiting.popleft()
-            if not_before > now:
+            sender = sender_of[m.id]
+            if not_before > now or not tokens.get(sender):  # not yet, or its sender is at its limit
                 waiting.append((m, not_before))
                 continue
-            tokens -= 1
+            tokens[sender] -= 1
             in_flight[executor.submit(provider.send_one, m, context)] = m
-        timeout = _next_wake(waiting, token_wait, now, tokens)
+        timeout = _next_wake(waiting, sender_of, tokens, token_wait, now, full=len(in_flight) >= limit)
         if in_flight:
             done, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
         else:
@@ -93,7 +108,7 @@ def send_concurrently(provider, messages: list) -> Iterator:
                 log.error("provider %s raised %s for one message, left unknown", provider.name, type(exc).__name__)
                 result = Outcome(m.id, UNKNOWN, detail=f"provider error ({type(exc).__name__})")
             if isinstance(result, Throttled):
-                buckets.throttled(bucket)
+                buckets.throttled(account, sender_of[m.id])
                 since = first_throttled.setdefault(m.id, time.monotonic())
                 if time.monotonic() - since + result.retry_after <= cap:
                     waiting.append((m, time.monotonic() + result.retry_after))
@@ -104,15 +119,49 @@ def send_concurrently(provider, messages: list) -> Iterator:
                     detail=result.detail,
                     retry_after=result.retry_after,
                     counts_attempt=False,
+                    not_taken=True,
                 )
             yield result
 
 
-def _next_wake(waiting: deque, token_wait: float, now: float, tokens: int) -> float | None:
+def _limiter_down(m) -> Outcome:
+    """Not sent: the rate limiter did not answer for PROVIDER_RETRY_AFTER_MAX_SECONDS. Deferred, no attempt."""
+    return Outcome(
+        m.id,
+        EventKind.DEFERRED,
+        detail="waiting for the rate limiter (its Redis does not answer)",
+        retry_after=settings.BUCKETS_REDIS_RETRY_SECONDS,
+        counts_attempt=False,
+        not_taken=True,
+    )
+
+
+def _wants(waiting: deque, sender_of: dict, tokens: dict, token_wait: dict, now: float, free: int) -> dict:
+    """How many tokens to ask for, by sender: its ready requests, in the queue's order, up to the free
+    places in flight; none for a sender holding tokens or told to wait."""
+    wants: dict[str, int] = {}
+    for m, not_before in waiting:
+        if sum(wants.values()) >= free:
+            break
+        sender = sender_of[m.id]
+        if not_before <= now and not tokens.get(sender) and token_wait.get(sender, 0.0) <= now:
+            wants[sender] = wants.get(sender, 0) + 1
+    return wants
+
+
+def _next_wake(
+    waiting: deque, sender_of: dict, tokens: dict, token_wait: dict, now: float, *, full: bool
+) -> float | None:
     """How long to wait for a request to finish before looking again (None: until one does)."""
-    moments = [nb for _, nb in waiting if nb > now]
-    if waiting and not tokens and token_wait > now:
-        moments.append(token_wait)
-    if waiting and not moments:
-        return 0.002 if not tokens else None  # waiting for tokens without a known time: look again soon
+    moments = []
+    for m, not_before in waiting:
+        sender = sender_of[m.id]
+        if not_before > now:
+            moments.append(not_before)
+        elif not tokens.get(sender):
+            wait_until = token_wait.get(sender, 0.0)
+            if wait_until > now:
+                moments.append(wait_until)
+            elif not full:  # waiting for tokens without a known time: look again soon
+                moments.append(now + 0.002)
     return max(0.0, min(moments) - now) if moments else None

@@ -18,7 +18,11 @@ class Outcome:
     provider_message_id: str = ""
     detail: str = ""
     retry_after: float | None = None  # deferred until then (a 429's Retry-After), not by backoff
-    counts_attempt: bool = True  # False: the provider did not process it (429); no attempt is used up
+    # False: waits `retry_after` (no backoff) and never fails at MESSAGING_MAX_ATTEMPTS (a 429, an open circuit)
+    counts_attempt: bool = True
+    # The provider refused the request unprocessed (429): the hand-off gives its attempt back, so the
+    # number staff see and the attempts budget are as if it had not happened (messaging.worker).
+    not_taken: bool = False
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,10 @@ class PerMessageProvider(Provider):
     def bucket_name(self) -> str:
         raise NotImplementedError
 
+    def sender(self, m, context: dict) -> str:
+        """Who `m` is sent from, for its sender's bucket ("<bucket_name>:<sender>"); '' for none."""
+        return ""
+
     def send_one(self, m, context: dict) -> "Outcome | Throttled":
         raise NotImplementedError
 
@@ -387,6 +391,9 @@ class SimulatedCarrier(PerMessageProvider):
     def bucket_name(self) -> str:
         return f"sim:{settings.SIMCARRIER_ACCOUNT}"
 
+    def sender(self, m, context) -> str:
+        return getattr(m, "clinic_sender", "") or ""  # the clinic's SMS sender (fax: its fax number)
+
     def callback_url(self) -> str:
         return _sim_callback_url()
 
@@ -396,6 +403,7 @@ class SimulatedCarrier(PerMessageProvider):
                 "ref": str(m.send_key),
                 "channel": m.channel,
                 "to": m.recipient,
+                "from": self.sender(m, context),
                 "body": m.body,
                 "status_callback": context["callback"],
             }
@@ -523,6 +531,9 @@ class TwilioMessaging(PerMessageProvider):
 
     def bucket_name(self) -> str:
         return f"twilio:{settings.TWILIO_ACCOUNT_SID}"
+
+    def sender(self, m, context) -> str:
+        return context["from"]  # one sender number for the account (TWILIO_FROM_NUMBER)
 
     def send_one(self, m, context):
         data = {

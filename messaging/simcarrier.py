@@ -12,8 +12,9 @@ check "exactly once".
 
 Like a real API it is slow and strict per request (CarrierConfig, SIMCARRIER_* settings): each
 request waits `latency_ms` +- `jitter_ms`; each account (the X-Sim-Account header) has a token
-bucket of `limit_per_s` requests a second (burst `limit_burst`) and a request beyond it is answered
-429 with Retry-After, nothing taken; `error_rate` of requests are answered 503 (nothing taken), and
+bucket of `limit_per_s` requests a second (burst `limit_burst`), and each of its senders (the
+message's "from") one of `sender_limit_per_s` (`sender_limit_burst`); a request beyond either is
+answered 429 with Retry-After, nothing taken from either; `error_rate` of requests are answered 503 (nothing taken), and
 `timeout_rate` of messages are taken and answered only after `hang_s` (the client times out: it
 cannot know, and the lookup settles it). `http_429` and `requests` count what it answered.
 
@@ -69,7 +70,11 @@ class CarrierConfig:
     jitter_ms: float = 0.0
     limit_per_s: float = 0.0  # per account; 0: no limit
     limit_burst: int = 0  # 0: a tenth of a second's worth (at least 1)
+    sender_limit_per_s: float = 0.0  # per sender of an account (the request's "from"); 0: no limit
+    sender_limit_burst: int = 0  # 0: a tenth of a second's worth (at least 1)
+    limited_senders: tuple[str, ...] = ()  # the senders it limits so (a long code among short codes); (): all
     retry_after_s: int = 1
+    throttle_first: int = 0  # its first N per-message requests are answered 429 (an account held back)
     error_rate: float = 0.0
     timeout_rate: float = 0.0
     hang_s: float = 30.0
@@ -94,6 +99,8 @@ class CarrierConfig:
             "jitter_ms": settings.SIMCARRIER_JITTER_MS,
             "limit_per_s": settings.SIMCARRIER_LIMIT_PER_S,
             "limit_burst": settings.SIMCARRIER_LIMIT_BURST,
+            "sender_limit_per_s": settings.SIMCARRIER_SENDER_LIMIT_PER_S,
+            "sender_limit_burst": settings.SIMCARRIER_SENDER_LIMIT_BURST,
             "error_rate": settings.SIMCARRIER_ERROR_RATE,
             "timeout_rate": settings.SIMCARRIER_TIMEOUT_RATE,
         }
@@ -146,7 +153,10 @@ class SimCarrier:
         self.requests = 0  # per-message requests answered (any status)
         self.http_429 = 0
         self.arrivals: list[float] = []  # when each per-message request arrived (time.monotonic)
-        self._accounts: dict[str, list[float]] = {}  # account: [tokens, last refill]
+        self.arrivals_by_sender: dict[str, list[float]] = {}  # the same, by the request's "from"
+        self.http_429_by_sender: dict[str, int] = {}  # 429s answered for a sender's own limit
+        self._accounts: dict[str, list[float]] = {}  # account (or (account, sender)): [tokens, last refill]
+        self._held_back = 0  # requests answered 429 by throttle_first
         self._seq = itertools.count()
         self._due: list[_Due] = []
         self._wake = threading.Condition(self.lock)
@@ -221,22 +231,40 @@ class SimCarrier:
             self._wake.notify_all()
         return results
 
-    def admit(self, account: str) -> float:
-        """Take one request from the account's bucket: 0 when admitted, else the seconds to wait."""
-        rate = self.config.limit_per_s
-        if rate <= 0:
-            return 0.0
-        burst = self.config.limit_burst or max(1, int(rate / 10))
+    def admit(self, account: str, sender: str = "") -> float:
+        """Take one request from the account's bucket and its sender's (both or neither): 0 when
+        admitted, else the seconds to wait."""
+        limits = [(account, self.config.limit_per_s, self.config.limit_burst)]
+        if sender and (not self.config.limited_senders or sender in self.config.limited_senders):
+            limits.append(((account, sender), self.config.sender_limit_per_s, self.config.sender_limit_burst))
         now = time.monotonic()
         with self.lock:
-            tokens, at = self._accounts.get(account, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - at) * rate)
-            if tokens >= 1:
-                self._accounts[account] = [tokens - 1, now]
+            refilled, wait = [], 0.0
+            for key, rate, burst in limits:
+                if rate <= 0:
+                    continue
+                burst = burst or max(1, int(rate / 10))
+                tokens, at = self._accounts.get(key, (float(burst), now))
+                tokens = min(float(burst), tokens + (now - at) * rate)
+                refilled.append((key, tokens))
+                if tokens < 1:
+                    wait = max(wait, (1 - tokens) / rate)
+                    if key != account:
+                        self.http_429_by_sender[sender] = self.http_429_by_sender.get(sender, 0) + 1
+            for key, tokens in refilled:
+                self._accounts[key] = [tokens - (0 if wait else 1), now]
+            if wait:
+                self.http_429 += 1
+            return wait
+
+    def held_back(self) -> float:
+        """`throttle_first`: 429 to the first requests (counted in http_429), else 0."""
+        with self.lock:
+            if self._held_back >= self.config.throttle_first:
                 return 0.0
-            self._accounts[account] = [tokens, now]
+            self._held_back += 1
             self.http_429 += 1
-            return (1 - tokens) / rate
+            return float(self.config.retry_after_s or 1)
 
     def delay(self) -> float:
         """How long this request takes to answer: latency with jitter (uniform, never negative)."""
@@ -397,7 +425,11 @@ def _handler_for(carrier: SimCarrier):
             with carrier.lock:
                 carrier.requests += 1
                 carrier.arrivals.append(started)
-            wait = carrier.admit(self.headers.get("X-Sim-Account", "default"))
+            sender = str(payload.get("from") or "") if isinstance(payload, dict) else ""
+            with carrier.lock:
+                carrier.arrivals_by_sender.setdefault(sender, []).append(started)
+            wait = carrier.admit(self.headers.get("X-Sim-Account", "default"), sender)
+            wait = wait or carrier.held_back()
             if wait:
                 self.send_response(429)
                 body = json.dumps({"error": "too many requests", "code": 20429}).encode()

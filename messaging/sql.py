@@ -191,12 +191,13 @@ def claim_batch_cte(*, lane: str, limit: int, where: str = "TRUE") -> tuple[str,
 # The pick: the lane's pause, order and backlog share decide the batch (claim_batch_cte).
 PICK_SQL = """
     WITH {batch}
-    SELECT m.id, m.attempts, m.clinic_id, m.patient_id, m.channel, m.recipient
+    SELECT m.id, m.attempts, m.throttles, m.clinic_id, m.patient_id, m.channel, m.recipient
       FROM batch JOIN messaging_message m ON m.id = batch.id
 """
 PICK_WHERE = "next_attempt_at <= statement_timestamp()"
 CLAIM_TARGET = """
-    SELECT v.id, c.email_from AS clinic_email_from
+    SELECT v.id, c.email_from AS clinic_email_from,
+           CASE WHEN mm.channel = 'fax' THEN c.fax_number ELSE c.sms_sender END AS clinic_sender
       FROM unnest(%s::bigint[]) AS v(id)
       JOIN messaging_message mm ON mm.id = v.id
       JOIN clinics_clinic c ON c.id = mm.clinic_id
@@ -209,7 +210,7 @@ CLAIM_SET = """
 """
 CLAIM_RETURNING = """
     m.id, m.clinic_id, m.channel, m.recipient, m.subject, m.body, m.attachment, m.send_key, m.attempts,
-    d.clinic_email_from, m.priority
+    d.clinic_email_from, m.priority, m.throttles, d.clinic_sender
 """
 
 
@@ -219,6 +220,7 @@ class Picked:
 
     id: int
     attempts: int
+    throttles: int
     clinic_id: int
     patient_id: int | None
     channel: str
@@ -240,6 +242,13 @@ class Claimed:
     attempts: int
     clinic_email_from: str
     priority: int
+    throttles: int = 0  # hand-offs the provider did not take before this one (no attempts)
+    clinic_sender: str = ""  # who an SMS or fax goes from: its clinic's sender (per-sender buckets)
+
+    @property
+    def handoff(self) -> int:
+        """This hand-off's number, in its event ids: every hand-off, counted or not."""
+        return self.attempts + self.throttles
 
 
 # The session advisory lock a claim's worker holds on its claim token while it hands the batch off.
@@ -254,13 +263,14 @@ WITHHOLD_SET = "dispatch = %s, updated_at = statement_timestamp()"
 # --- Recording what the provider said (messaging.worker.record_outcomes) ----------------------------
 
 RECORD_TARGET = """
-    SELECT v.* FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
-                    AS v(id, new_dispatch, new_provider, new_provider_message_id, new_next_attempt_at)
+    SELECT v.* FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::int[])
+                    AS v(id, new_dispatch, new_provider, new_provider_message_id, new_next_attempt_at, not_taken)
       JOIN messaging_message mm ON mm.id = v.id AND mm.dispatch = %s AND mm.claim_token = %s
 """
 RECORD_SET = """
     dispatch = d.new_dispatch, provider = d.new_provider, provider_message_id = d.new_provider_message_id,
-    next_attempt_at = d.new_next_attempt_at, updated_at = statement_timestamp()
+    next_attempt_at = d.new_next_attempt_at, updated_at = statement_timestamp(),
+    attempts = m.attempts - d.not_taken, throttles = m.throttles + d.not_taken
 """
 
 

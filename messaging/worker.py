@@ -103,7 +103,7 @@ def claim_batch(
                 NewEvent(
                     p.id,
                     EventKind.HANDED_OFF,
-                    own_event_id(p.id, EventKind.HANDED_OFF, p.attempts + 1),
+                    own_event_id(p.id, EventKind.HANDED_OFF, p.attempts + p.throttles + 1),
                     source=EventSource.WORKER,
                 )
                 for p in picked
@@ -171,7 +171,7 @@ def record_outcomes(
     (the provider may have the message) is left 'handing off' for recover_interrupted."""
     by_id = {c.id: c for c in claimed}
     now = timezone.now()
-    ids, moves, providers, provider_ids, next_at, events = [], [], [], [], [], []
+    ids, moves, providers, provider_ids, next_at, not_taken, events = [], [], [], [], [], [], []
     for o in outcomes:
         if o.kind == UNKNOWN:
             continue  # stays 'handing off' (Sending, not yet accepted) until recover_interrupted settles it
@@ -179,7 +179,7 @@ def record_outcomes(
         kind, detail = o.kind, o.detail
         if kind == EventKind.DEFERRED and o.counts_attempt and c.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
             kind, detail = EventKind.FAILED, f"gave up after {c.attempts} attempts ({o.detail})"
-        if kind == EventKind.DEFERRED and not o.counts_attempt:  # a 429: the provider did not process it
+        if kind == EventKind.DEFERRED and not o.counts_attempt:  # a 429, an open circuit: no backoff
             retry_at = now + timedelta(seconds=o.retry_after or 0)
             move, detail = "retry_later", f"{o.detail}; goes again at {retry_at:%H:%M:%S} UTC (not an attempt)"
         elif kind == EventKind.DEFERRED:
@@ -195,13 +195,18 @@ def record_outcomes(
         providers.append(provider)
         provider_ids.append(o.provider_message_id)
         next_at.append(retry_at)
+        # The provider did not take it (429): this hand-off gives its attempt back (the budget and the
+        # number staff see stay as they were); its events keep this hand-off's own number (Claimed.handoff).
+        not_taken.append(1 if kind == EventKind.DEFERRED and o.not_taken else 0)
         events.append(
-            NewEvent(c.id, kind, own_event_id(c.id, kind, c.attempts), source=EventSource.WORKER, detail=detail)
+            NewEvent(c.id, kind, own_event_id(c.id, kind, c.handoff), source=EventSource.WORKER, detail=detail)
         )
     if not ids:
         return
     sql, params = recompute_sql(
-        RECORD_TARGET, [ids, moves, providers, provider_ids, next_at, Dispatch.HANDING_OFF, token], also_set=RECORD_SET
+        RECORD_TARGET,
+        [ids, moves, providers, provider_ids, next_at, not_taken, Dispatch.HANDING_OFF, token],
+        also_set=RECORD_SET,
     )
     with transaction.atomic():
         insert_events(events)
@@ -397,6 +402,7 @@ def _recover_batch(token: int) -> int:
                 attempts=m.attempts,
                 clinic_email_from="",
                 priority=m.priority,
+                throttles=m.throttles,
             )
             for m in messages
         ]

@@ -32,3 +32,36 @@ def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(clie
     bucket = RateBucket.objects.get()
     assert (bucket.rate_per_s, bucket.current_rate, bucket.tokens) == (100, 100, 10)
     assert buckets.take("twilio:AC1", 50) == (10, 0.0)
+
+
+def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops):
+    client.force_login(ops)
+    add = reverse("admin:lanes_ratebucket_add")
+    assert client.post(add, {"name": "twilio:AC1", "rate_per_s": "100", "burst": "10"}).status_code == 302
+    sender = {"name": "twilio:AC1:+15005550006", "rate_per_s": "1", "burst": "2"}
+    assert client.post(add, sender).status_code == 302
+    assert buckets.take_for("twilio:AC1", {"twilio:AC1:+15005550006": 5})["twilio:AC1:+15005550006"].granted == 2
+    html = client.get(DASHBOARD).content.decode()
+    assert "twilio:AC1:+15005550006" in html and "sender +15005550006" in html and "account" in html
+
+
+@pytest.mark.parametrize("name", ["twilio", "twilio:", "Twilio:AC1", "twilio:AC 1", "twilio::+1500"])
+def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, name):
+    client.force_login(ops)
+    response = client.post(reverse("admin:lanes_ratebucket_add"), {"name": name, "rate_per_s": "1", "burst": "2"})
+    assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
+    assert not RateBucket.objects.exists()
+
+
+def test_with_redis_the_dashboard_and_admin_show_the_state_redis_holds(client, ops, buckets_redis):
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    assert buckets.take("twilio:AC1", 7) == (7, 0.0)
+    buckets.throttled("twilio:AC1")
+    assert RateBucket.objects.get().taken == 0, "the row holds the settings, Redis the state"
+    client.force_login(ops)
+    html = client.get(DASHBOARD).content.decode()
+    assert "80/s" in html, "the rate now, lowered by the 429"
+    listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
+    assert ">80.0<" in listing and ">1<" in listing
+    form = client.get(reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])).content.decode()
+    assert ">7<" in form, "requests let through, as Redis counted them"

@@ -14,6 +14,7 @@ from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
 from tests.support.channels import SIM_SECRET
+from tests.support.fixtures.providers import BUCKETS_REDIS_URL
 from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -50,12 +51,14 @@ def most_in_one_second(arrivals: list[float]) -> int:
 
 
 def test_a_bucket_shared_by_two_live_clusters_never_exceeds_its_rate_by_more_than_its_burst(
-    lane_cluster, clinic_a, patient_a, sim_settings
+    lane_cluster, clinic_a, patient_a, sim_settings, bucket_store
 ):
+    """Once with the bucket's state in PostgreSQL, once in Redis (KALIX_BUCKETS_REDIS_URL)."""
     buckets.ensure("sim:default", rate_per_s=RATE, burst=BURST)
     config = CarrierConfig(secret=SIM_SECRET, send_reports=False, latency_ms=50, jitter_ms=25)
+    store = {"KALIX_BUCKETS_REDIS_URL": BUCKETS_REDIS_URL} if bucket_store == "redis" else {}
     with SimCarrier(config) as carrier:
-        env = env_for(carrier, KALIX_MESSAGING_BATCH_SIZE=40)
+        env = env_for(carrier, KALIX_MESSAGING_BATCH_SIZE=40, **store)
         lane_cluster(LIVE, workers=2, **env)
         lane_cluster(LIVE, workers=2, **env)
         queue(clinic_a, patient_a, 240)
@@ -69,6 +72,7 @@ def test_a_bucket_shared_by_two_live_clusters_never_exceeds_its_rate_by_more_tha
     assert peak <= allowed, f"{peak} requests in one second through a {RATE}/s bucket with burst {BURST}"
     span = max(carrier.arrivals) - min(carrier.arrivals)
     assert span >= (240 - BURST) / RATE - 1, "the bucket held them back"
+    assert next(b for b in buckets.overview() if b.name == "sim:default").taken == 240, "granted by this store"
 
 
 def test_sigkill_with_requests_in_flight_then_an_outage_loses_nothing_and_sends_nothing_twice(
