@@ -561,8 +561,9 @@ WEBHOOK_MAX_BYTES = env.int("KALIX_WEBHOOK_MAX_BYTES", 8 * 1024 * 1024)
 GUARD_JSON_MAX_DEPTH = env.int("KALIX_GUARD_JSON_MAX_DEPTH", 32)
 # A longer path and query string is answered 414 (gunicorn's own request-line limit is 4094 bytes).
 GUARD_MAX_URL_LENGTH = env.int("KALIX_GUARD_MAX_URL_LENGTH", 8192)
-# Webhook POSTs per source address per minute before 429 (0 turns the limit off); carriers batch reports.
-WEBHOOK_RATE_PER_MIN = env.int("KALIX_WEBHOOK_RATE_PER_MIN", 6000)
+# Refused webhook POSTs (bad signature, malformed) per source address per minute before its further
+# refusals are answered 429 (0: off). Authentic reports are never limited (messaging.webhooks.guarded).
+WEBHOOK_REFUSALS_PER_MIN = env.int("KALIX_WEBHOOK_REFUSALS_PER_MIN", 600, old="KALIX_WEBHOOK_RATE_PER_MIN")
 # A signed webhook timestamp further than this from our clock is refused (403): a captured request
 # cannot be replayed later. Deliveries already filed are remembered for twice this long.
 WEBHOOK_REPLAY_WINDOW_MINUTES = env.float("KALIX_WEBHOOK_REPLAY_WINDOW_MINUTES", 5.0)

@@ -11,6 +11,8 @@ JOB_UNLOCK_SQL = "SELECT pg_advisory_unlock(%s, %s)"
 
 # --- A poke waiting in the broker, upserted (lanes.pokes) ---------------------------------------------
 
+# The same poke waits already, sent within the resend time: a read, no lock (the usual case).
+WAITING_SQL = "SELECT 1 FROM lanes_waitingpoke WHERE key = %s AND sent_at >= now() - make_interval(secs => %s)"
 # A row comes back (`waiting`) unless the same poke waits already and was sent within the resend time.
 MARK_WAITING_SQL = """INSERT INTO lanes_waitingpoke (key, lane, sent_at) VALUES (%s, %s, now())
                ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at

@@ -17,18 +17,20 @@ report changes nothing: no inbox row, no event, no status.
 """
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
 from kalix_site import signing
 from messaging.models import Message, WebhookReceipt
-from messaging.sql import RECEIPT_SQL
+from messaging.sql import FILE_DELIVERY_SQL
 
 SIM_SIGNATURE_HEADER = "X-Sim-Signature"
 SIM_TIMESTAMP_HEADER = "X-Sim-Timestamp"
@@ -69,15 +71,42 @@ def sim_refusal(body: bytes, headers, secret: str | None, *, window_seconds: flo
 # --- Receipts: the same delivery twice stores nothing ----------------------------------------------------
 
 
-def first_delivery(provider: str, delivery: bytes | str) -> bool:
-    """Record that this delivery is being filed; False if it already was. Call inside the transaction
-    that stores its reports, so a delivery whose storing fails leaves no receipt behind."""
+def file_delivery(provider: str, delivery: bytes | str, rows: list) -> bool:
+    """File a delivery's reports (unsaved WebhookInbox rows) with its receipt, in one statement; False,
+    and nothing written, if this delivery was filed before. Inside a transaction it is part of it."""
     if isinstance(delivery, str):
         delivery = delivery.encode()
     digest = hashlib.sha256(provider.encode() + b"\0" + delivery).hexdigest()
     with connection.cursor() as cursor:
-        cursor.execute(RECEIPT_SQL, [digest])
-        return cursor.rowcount == 1
+        cursor.execute(FILE_DELIVERY_SQL, {"digest": digest, "rows": inbox_json(rows)})
+        return cursor.rowcount > 0
+
+
+def inbox_json(rows: list) -> str:
+    """WebhookInbox rows as the JSON array FILE_DELIVERY_SQL reads (its column list, in its types)."""
+
+    def stamp(value):
+        return value.isoformat() if value else None
+
+    return json.dumps(
+        [
+            {
+                "provider": r.provider,
+                "provider_message_id": r.provider_message_id,
+                "send_key": str(r.send_key) if r.send_key else None,
+                "event_id": r.event_id,
+                "kind": r.kind,
+                "occurred_at": stamp(r.occurred_at),
+                "received_at": stamp(r.received_at),
+                "detail": r.detail,
+                "payload": r.payload,
+                "parked_at": stamp(r.parked_at),
+                "reason": r.reason,
+            }
+            for r in rows
+        ],
+        cls=DjangoJSONEncoder,
+    )
 
 
 def purge_receipts() -> int:

@@ -473,12 +473,27 @@ class ConsentEvent:
     patient_id: int | None
 
 
-# --- Webhook receipts (messaging.authenticity.first_delivery) ---------------------------------------
+# --- Filing a delivery's reports (messaging.authenticity.file_delivery) --------------------------------
 
-RECEIPT_SQL = (
-    "INSERT INTO messaging_webhookreceipt (digest, received_at) VALUES (%s, statement_timestamp())"
-    " ON CONFLICT (digest) DO NOTHING"
+# One statement, so one implicit transaction outside atomic() (one round trip and one commit a report
+# POST, not BEGIN, two INSERTs and COMMIT): the receipt and the delivery's inbox rows are written
+# together, and a delivery already filed (its receipt conflicts) writes nothing. The rows come as one
+# JSON array (messaging.authenticity.inbox_json).
+FILE_DELIVERY_SQL = """
+WITH receipt AS (
+    INSERT INTO messaging_webhookreceipt (digest, received_at) VALUES (%(digest)s, statement_timestamp())
+    ON CONFLICT (digest) DO NOTHING
+    RETURNING digest
 )
+INSERT INTO messaging_webhookinbox (provider, provider_message_id, send_key, event_id, kind, occurred_at,
+                                    received_at, detail, payload, tries, parked_at, reason)
+SELECT r.provider, r.provider_message_id, r.send_key, r.event_id, r.kind, r.occurred_at, r.received_at,
+       r.detail, r.payload, 0, r.parked_at, r.reason
+  FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(provider text, provider_message_id text, send_key uuid,
+       event_id text, kind text, occurred_at timestamptz, received_at timestamptz, detail text,
+       payload jsonb, parked_at timestamptz, reason text)
+ WHERE EXISTS (SELECT FROM receipt)
+"""
 
 
 # --- The re-index target (messaging.kinds) ----------------------------------------------------------

@@ -9,6 +9,7 @@ already filed is answered 2xx and stored once. Applying the reports to messages 
 (messaging.inbox), in batches.
 """
 
+import hashlib
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -26,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from clinics.ratelimit import ratelimit
+from clinics.ratelimit import client_ip, hit
 from kalix_site import guard
 from lanes.pokes import LIVE, poke
 from messaging import authenticity
@@ -42,12 +44,34 @@ class Malformed(ValueError):
     pass
 
 
-def guarded(view):
-    """Refuse a body over WEBHOOK_MAX_BYTES with 413 before reading it, then rate-limit per source address.
+REFUSALS = (400, 401, 403)  # malformed, or not signed by the provider
 
-    Every webhook endpoint (ours and anymail's) is wrapped; csrf_exempt carries over through wraps().
+
+def refused_too_often(request) -> bool:
+    """Count one refused request from this address; True once it is over WEBHOOK_REFUSALS_PER_MIN."""
+    limit = settings.WEBHOOK_REFUSALS_PER_MIN
+    if not limit:
+        return False
+    who = hashlib.sha256(f"webhook:{client_ip(request)}".encode()).hexdigest()[:32]
+    return hit(f"webhook-refused:{who}", window_s=60) > limit
+
+
+def too_many_refusals() -> HttpResponse:
+    response = HttpResponse("Too many refused requests. Try again in a minute.", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def guarded(view):
+    """Refuse a body over WEBHOOK_MAX_BYTES with 413 before reading it; count the requests an address had
+    refused, and past WEBHOOK_REFUSALS_PER_MIN a minute answer them 429.
+
+    Authentic reports are never rate-limited: a carrier posting faster than a limit would only be made to
+    retry (its statuses lagging behind), a forged request costs us an HMAC and no write, and a count per
+    request was a write on one hot row for every report. An address whose requests keep being refused (a
+    rotated secret, a scanner) is told to back off. Every webhook endpoint (ours and anymail's) is wrapped;
+    csrf_exempt carries over through wraps().
     """
-    limited = ratelimit(scope="webhook", rate_setting="WEBHOOK_RATE_PER_MIN", page=False)(view)
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -57,7 +81,15 @@ def guarded(view):
             return HttpResponse("bad Content-Length", status=400)
         if length > settings.WEBHOOK_MAX_BYTES:
             return HttpResponse("body too large", status=413)
-        return limited(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except SuspiciousOperation:  # anymail's refusal of bad Basic auth: Django answers it 400
+            if refused_too_often(request):
+                return too_many_refusals()
+            raise
+        if response.status_code in REFUSALS and refused_too_often(request):
+            return too_many_refusals()
+        return response
 
     wrapper.accepts_large_body = True  # kalix_site.guard reads its body up to WEBHOOK_MAX_BYTES
     return wrapper
@@ -111,11 +143,8 @@ def esp_webhook(view, esp: str = ""):
 
 def _store(rows: list[WebhookInbox], *, provider: str, delivery: bytes | str) -> HttpResponse:
     """File a delivery's reports once: a copy of a delivery already filed is acknowledged, not stored."""
-    if rows:
-        with transaction.atomic():
-            if authenticity.first_delivery(provider, delivery):
-                WebhookInbox.objects.bulk_create(rows)
-                poke(DRAIN, lane=LIVE)
+    if rows and authenticity.file_delivery(provider, delivery, rows):
+        poke(DRAIN, lane=LIVE)
     return HttpResponse(status=204)
 
 

@@ -110,11 +110,16 @@ def test_anymail_refuses_bad_auth_malformed_and_oversized(hooks):
     assert not WebhookInbox.objects.exists()
 
 
-def test_webhooks_are_rate_limited_per_source_address(hooks, settings):
-    settings.WEBHOOK_RATE_PER_MIN = 3
+def test_authentic_reports_are_never_rate_limited_but_an_address_refused_too_often_is(hooks, settings):
+    """A carrier posting faster than any per-address limit would only be made to retry (its statuses lagging);
+    an address whose requests keep being refused (a rotated secret, a scanner) is told to back off."""
+    settings.WEBHOOK_REFUSALS_PER_MIN = 3
     body = json.dumps({"reports": []}).encode()
-    statuses = [post_sim(hooks["sim"], body).status_code for _ in range(4)]
-    assert statuses == [204, 204, 204, 429]
-    # the limit is per address across every webhook endpoint, ours and anymail's
-    assert post_anymail(hooks["anymail"], bounce()).status_code == 429
+    assert [post_sim(hooks["sim"], body).status_code for _ in range(6)] == [204] * 6
+
+    forged = [post_sim(hooks["sim"], body, secret="not-the-secret").status_code for _ in range(4)]
+    assert forged == [403, 403, 403, 429]
+    # the count is per address across every webhook endpoint, ours and anymail's
+    assert post_anymail(hooks["anymail"], bounce(), auth="hook:wrong").status_code == 429
+    assert post_sim(hooks["sim"], body).status_code == 204  # still: authentic
     assert not WebhookInbox.objects.exists()

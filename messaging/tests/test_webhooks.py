@@ -265,3 +265,32 @@ def test_a_twilio_500_is_unknown_never_resent_and_a_503_waits_to_retry(clinic_a,
     assert maybe.status == Status.FAILED and maybe.status_detail.startswith("Hand-off interrupted")
     assert (refused.status, refused.dispatch) == (Status.PENDING, "queued")
     assert refused.status_detail.startswith("Temporary problem, will retry: Twilio answered 503")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_post_writes_once_and_only_reads_the_waiting_poke(client, handed_off):
+    """The reports bench's finding: BEGIN, two INSERTs, COMMIT, then an upsert (a lock and a commit) of the one
+    waiting-poke row every POST touches. Now: the receipt and the report in one statement (one commit), and
+    the poke, usually waiting already, only read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_q.models import OrmQ
+
+    assert post_sim(client, {"reports": [report(handed_off, "sent")]}).status_code == 204
+    pokes = OrmQ.objects.count()
+    assert pokes == 1  # the first report poked the live lane's drain
+
+    delivered = {"reports": [report(handed_off, "delivered")]}
+    with CaptureQueriesContext(connection) as queries:
+        assert post_sim(client, delivered).status_code == 204
+
+    statements = [q["sql"].lstrip().split()[0].upper() for q in queries.captured_queries]
+    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert "BEGIN" not in statements and "COMMIT" not in statements
+    assert len(writes) == 1 and "messaging_webhookreceipt" in writes[0] and "messaging_webhookinbox" in writes[0]
+    assert WebhookInbox.objects.count() == 2
+    assert OrmQ.objects.count() == pokes  # the waiting poke absorbed it
+
+    # the same delivery again: acknowledged, nothing written
+    assert post_sim(client, delivered).status_code == 204
+    assert WebhookInbox.objects.count() == 2
