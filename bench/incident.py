@@ -4,8 +4,9 @@
 2. The status bug: every historic message's derived columns made wrong (tests.support.seed.scramble_derived:
    'Sending', as the incident showed for messages long sent).
 3. For BENCH_INCIDENT_WINDOW seconds, together:
-   - live traffic: BENCH_INCIDENT_LIVE_RATE SMS/s through message_send, the simulated carrier, and its
-     delivery reports posted back over HTTP to a real gunicorn;
+   - live traffic: BENCH_INCIDENT_LIVE_RATE SMS/s through message_send, the simulated carrier (one message
+     a request, BENCH_INCIDENT_CARRIER_LATENCY_MS 150 +- BENCH_INCIDENT_CARRIER_JITTER_MS 50, as `make run`),
+     and its delivery reports posted back over HTTP to a real gunicorn;
    - staff requesting a billing batch every BENCH_INCIDENT_BATCH_EVERY seconds (billing.batches);
    - a full re-index.
    Then everything is given up to BENCH_INCIDENT_SETTLE_TIMEOUT seconds to finish.
@@ -42,6 +43,9 @@ BATCH_EVERY = float(os.environ.get("BENCH_INCIDENT_BATCH_EVERY", 5))
 NAIVE_CHUNK = int(os.environ.get("BENCH_INCIDENT_NAIVE_CHUNK", 1_000))
 SETTLE_TIMEOUT = float(os.environ.get("BENCH_INCIDENT_SETTLE_TIMEOUT", 300))
 SAMPLE_S = float(os.environ.get("BENCH_INCIDENT_SAMPLE_S", 0.5))
+# The per-message carrier as `make run` has it: one message a request, answered in 150 +- 50 ms (0: at once).
+CARRIER_LATENCY_MS = float(os.environ.get("BENCH_INCIDENT_CARRIER_LATENCY_MS", 150))
+CARRIER_JITTER_MS = float(os.environ.get("BENCH_INCIDENT_CARRIER_JITTER_MS", 50))
 SIM_SECRET = "bench-sim-secret"
 NAIVE_LANE = "naive"  # naive live messages sit where no drain claims them: only their own task sends them
 
@@ -464,7 +468,11 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE messaging_deliveryevent")
     print(f"seeded {ROWS:,} historic messages with 3 events each in {time.perf_counter() - started:.0f} s", flush=True)
 
-    carrier = SimCarrier(CarrierConfig(secret=SIM_SECRET, report_delay_ms=200)).start()
+    carrier = SimCarrier(
+        CarrierConfig(
+            secret=SIM_SECRET, report_delay_ms=200, latency_ms=CARRIER_LATENCY_MS, jitter_ms=CARRIER_JITTER_MS
+        )
+    ).start()
     settings.SIMCARRIER_URL, settings.SIMCARRIER_SECRET = carrier.url, SIM_SECRET
     port = free_port()
     web_url = f"http://127.0.0.1:{port}"
@@ -539,6 +547,7 @@ def main() -> None:
     bench_line(
         {
             "scenario": "incident",
+            "carrier_latency_ms": CARRIER_LATENCY_MS,
             "ours_live_p95_s": round(pct(ours["to_sending"], 95), 3),
             "naive_live_p95_s": round(pct(naive["to_sending"], 95), 3),
             "ours_batch_delay_s": round(max(ours["batch_delay"], default=0), 2),

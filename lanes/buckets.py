@@ -28,11 +28,9 @@ from django.db import connection
 
 from kalix_site.sql import rows
 from lanes import redis_buckets
-from lanes.sql import TAKE_TOKENS_SQL, THROTTLED_SQL
+from lanes.sql import TAKE_TOKENS_SQL, THROTTLED_SQL, WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
-
-WINDOW_SECONDS = 5.0  # the window of the dashboard's "current use"
 
 
 @dataclass(frozen=True)

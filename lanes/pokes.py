@@ -65,7 +65,7 @@ def _mark_waiting(poke_key: str, lane: str, *, resend_after: float) -> bool:
     (it deletes the row before it runs), so it will see what we committed."""
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(WAITING_SQL, [poke_key, resend_after])
-        if cursor.fetchone():
+        if scalar(cursor, "waiting"):
             return False
         cursor.execute(MARK_WAITING_SQL, [poke_key, lane, resend_after])
         return scalar(cursor, "waiting") is not None

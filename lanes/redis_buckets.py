@@ -24,6 +24,8 @@ import time
 
 from django.conf import settings
 
+from lanes.sql import WINDOW_SECONDS
+
 # KEYS[1] the account, KEYS[2..] its senders (a placeholder for a request with no sender bucket).
 # ARGV: recover, window, the account's set rate ('-1': no row) and burst, then per sender: want, set
 # rate ('-1': no row), burst. Returns per sender: granted, available, rate now ('' without a row);
@@ -182,7 +184,7 @@ def take(account: str, wants: dict[str, int]) -> list[tuple]:
     account rate)], None where there is no row (lanes.buckets.Taken's fields)."""
     known = config()
     c = client()
-    keys, args = [key(account)], [settings.BUCKET_RECOVER_PER_S, _window()]
+    keys, args = [key(account)], [settings.BUCKET_RECOVER_PER_S, WINDOW_SECONDS]
     rate, burst = known.get(account, ("-1", 0))
     args += [rate, burst]
     for name, want in wants.items():
@@ -216,12 +218,6 @@ def state(names: list[str]) -> dict[str, dict[str, str]]:
         name: {k.decode(): v.decode() for k, v in found.items()}
         for name, found in zip(names, pipe.execute(), strict=True)
     }
-
-
-def _window() -> float:
-    from lanes.buckets import WINDOW_SECONDS
-
-    return WINDOW_SECONDS
 
 
 def _number(value: str) -> float | None:

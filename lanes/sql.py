@@ -12,7 +12,9 @@ JOB_UNLOCK_SQL = "SELECT pg_advisory_unlock(%s, %s)"
 # --- A poke waiting in the broker, upserted (lanes.pokes) ---------------------------------------------
 
 # The same poke waits already, sent within the resend time: a read, no lock (the usual case).
-WAITING_SQL = "SELECT 1 FROM lanes_waitingpoke WHERE key = %s AND sent_at >= now() - make_interval(secs => %s)"
+WAITING_SQL = (
+    "SELECT 1 AS waiting FROM lanes_waitingpoke WHERE key = %s AND sent_at >= now() - make_interval(secs => %s)"
+)
 # A row comes back (`waiting`) unless the same poke waits already and was sent within the resend time.
 MARK_WAITING_SQL = """INSERT INTO lanes_waitingpoke (key, lane, sent_at) VALUES (%s, %s, now())
                ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at
@@ -24,6 +26,8 @@ MARK_WAITING_SQL = """INSERT INTO lanes_waitingpoke (key, lane, sent_at) VALUES 
 CLAIM_ORDER_SQL = {LaneOrder.OLDEST: "priority, id", LaneOrder.NEWEST: "priority, id DESC"}
 
 # --- Token buckets shared by every worker (lanes.buckets) ---------------------------------------------
+
+WINDOW_SECONDS = 5.0  # the window of the dashboard's "current use" (here and in lanes.redis_buckets)
 
 # One grant for a hand-off's ready requests, by sender: `names` are their senders' bucket names ('' for
 # a request with no sender bucket) and `wants` how many each wants. Every row involved (the account's

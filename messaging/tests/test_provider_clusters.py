@@ -13,6 +13,7 @@ from lanes.pokes import LIVE, poke
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
+from tests.support.arrivals import TRANSIT_S, most_in_one_second
 from tests.support.channels import SIM_SECRET
 from tests.support.fixtures.providers import BUCKETS_REDIS_URL
 from tests.support.processes import wait_for
@@ -35,19 +36,6 @@ def queue(clinic, patient, n):
 def all_handed_off():
     poke("messaging.worker.drain", lane=LIVE)  # as the safety-net schedule would
     return not Message.objects.exclude(dispatch=Dispatch.HANDED_OFF).exists()
-
-
-TRANSIT_S = 0.2
-
-
-def most_in_one_second(arrivals: list[float]) -> int:
-    arrivals = sorted(arrivals)
-    most, lo = 0, 0
-    for hi, at in enumerate(arrivals):
-        while at - arrivals[lo] >= 1.0:
-            lo += 1
-        most = max(most, hi - lo + 1)
-    return most
 
 
 def test_a_bucket_shared_by_two_live_clusters_never_exceeds_its_rate_by_more_than_its_burst(

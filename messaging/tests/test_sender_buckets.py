@@ -12,7 +12,7 @@ from messaging import worker
 from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from messaging.simcarrier import CarrierConfig, SimCarrier
-from messaging.tests.test_provider_clusters import TRANSIT_S, most_in_one_second
+from tests.support.arrivals import TRANSIT_S, most_in_one_second
 from tests.support.channels import SIM_SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
