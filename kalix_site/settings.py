@@ -374,6 +374,9 @@ MESSAGING_BATCH_SIZE = env.int("KALIX_MESSAGING_BATCH_SIZE", 500)  # messages cl
 # the queue's order within a second, so a person's message never waits behind a reminder flood's batch.
 MESSAGING_PER_MESSAGE_BATCH_SIZE = env.int("KALIX_MESSAGING_PER_MESSAGE_BATCH_SIZE", 128)
 MESSAGING_DRAIN_SECONDS = env.float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # one drain task's time budget
+# After a pass of the drain that found less than a batch (a trickle of reports or messages), it waits this
+# long before the next, so a trickle is applied in batches (messaging.worker.drain).
+MESSAGING_DRAIN_LINGER_MS = env.float("KALIX_MESSAGING_DRAIN_LINGER_MS", 50.0)
 MESSAGING_MAX_ATTEMPTS = env.int("KALIX_MESSAGING_MAX_ATTEMPTS", 5)  # hand-off tries for temporary problems
 MESSAGING_RETRY_BASE_SECONDS = env.int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)  # doubled each attempt
 MESSAGING_RETRY_MAX_SECONDS = env.int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
@@ -433,7 +436,9 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", "https://api.twilio.com")
 PROVIDER_TIMEOUT_SECONDS = env.float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
 # Requests one worker has in flight to a per-message provider (messaging.handoff), and SMTP connections.
-PROVIDER_CONCURRENCY = env.int("KALIX_PROVIDER_CONCURRENCY", 64)
+# As many as a claim through a per-message API takes (MESSAGING_PER_MESSAGE_BATCH_SIZE): a claim goes out
+# in one round of the provider's latency, not two with the slowest of the first round holding the second.
+PROVIDER_CONCURRENCY = env.int("KALIX_PROVIDER_CONCURRENCY", 128)
 MESSAGING_SMTP_CONNECTIONS = env.int("KALIX_SMTP_CONNECTIONS", 4)
 # A 429 with a Retry-After up to this is waited out inside the hand-off (no attempt counted); longer: deferred.
 PROVIDER_RETRY_AFTER_MAX_SECONDS = env.float("KALIX_PROVIDER_RETRY_AFTER_MAX_SECONDS", 10.0)

@@ -90,11 +90,16 @@ def _run(cursor, params: dict, *, only: int | None = None) -> tuple[list[int], i
     return list(applied.message_ids), applied.picked
 
 
+def batch_size() -> int:
+    """Reports one pass of the drain takes at most."""
+    return settings.MESSAGING_BATCH_SIZE * 4
+
+
 def apply_due(limit: int | None = None) -> Applied:
     """Try up to `limit` due reports (oldest due first): apply those that match a message, put the
     others back to wait or park them, and re-derive the statuses, in one transaction. Never raises
     for what the inbox holds; a database in trouble (connection lost, deadlock) still raises."""
-    params = _params(limit or settings.MESSAGING_BATCH_SIZE * 4)
+    params = _params(limit or batch_size())
     with transaction.atomic():
         try:
             with transaction.atomic(), connection.cursor() as cursor:

@@ -473,6 +473,14 @@ class ConsentEvent:
     patient_id: int | None
 
 
+# --- Whose message a report names, and since when (messaging.authenticity.implausible_reports) --------
+
+OWNERS_BY_KEY_SQL = "SELECT send_key, provider, created_at FROM messaging_message WHERE send_key = ANY(%s::uuid[])"
+CREATED_BY_PROVIDER_ID_SQL = """SELECT provider_message_id, created_at FROM messaging_message
+                                 WHERE provider = %s AND provider_message_id = ANY(%s::text[])
+                                   AND provider_message_id <> ''"""  # the partial index's condition
+
+
 # --- Filing a delivery's reports (messaging.authenticity.file_delivery) --------------------------------
 
 # One statement, so one implicit transaction outside atomic() (one round trip and one commit a report

@@ -428,6 +428,11 @@ def drain(lane: str = LIVE) -> dict:
         done["messages"] += messages
         if not reports.picked and not messages:  # unmatched reports tried are work done too: go on
             return done
+        if reports.picked < inbox.batch_size() and messages < claim_size():
+            # A trickle (reports posted one a request): let it gather for a moment, so that it is applied
+            # in batches, not a pass of fixed cost (a few statements and a transaction) per report or two
+            # that keeps a core busy beside the web processes the reports come through.
+            time.sleep(settings.MESSAGING_DRAIN_LINGER_MS / 1000)
     poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
     return done
 

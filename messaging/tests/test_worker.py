@@ -209,3 +209,23 @@ def test_an_email_interrupted_mid_hand_off_is_marked_not_resent(clinic_a, patien
     assert (message.status, message.dispatch) == (Status.FAILED, Dispatch.DONE)
     assert message.status_detail == "Hand-off interrupted; not resent automatically: worker stopped during hand-off"
     assert smtp_server.messages == []
+
+
+def test_a_trickle_is_gathered_between_passes_and_a_full_batch_goes_on_at_once(monkeypatch, settings):
+    """The reports bench's finding: reports posted one a request made the drain spin, a pass of fixed
+    cost (a transaction, the claim, the status re-derivation) per report or two, keeping a core busy beside
+    the web processes. A pass that found less than a batch waits MESSAGING_DRAIN_LINGER_MS; a full one not."""
+    from messaging import inbox
+
+    settings.MESSAGING_DRAIN_LINGER_MS = 50
+    passes = iter([3, 1, inbox.batch_size(), 2, 0])
+    monkeypatch.setattr(inbox, "apply_due", lambda: inbox.Applied(matched=0, picked=next(passes)))
+    monkeypatch.setattr(worker, "send_batch", lambda lane: 0)
+    monkeypatch.setattr(worker, "recover_interrupted", lambda: 0)
+    slept = []
+    monkeypatch.setattr(worker.time, "sleep", slept.append)
+
+    worker.drain()
+
+    # after 3, after 1, none after the full batch, after 2; then nothing was found and the drain returned
+    assert slept == [0.05, 0.05, 0.05]
