@@ -389,10 +389,21 @@ def run(mode: str, *, clinic, user, payers, first: int, last: int, web_url: str,
 
     OrmQ.objects.all().delete()
     WaitingPoke.objects.all().delete()  # their tasks are gone: a row left would hold back the next run's pokes
+    release_batched(traffic.batch_ids, by=user)
     Message.objects.filter(id__gte=first_live_id, dispatch__in=["queued", "handing_off"]).update(
         dispatch="done", next_attempt_at=timezone.now() + timedelta(days=365)
     )
     return result
+
+
+def release_batched(batch_ids: list[int], *, by) -> None:
+    """Cancel this configuration's batches, so the next one finds the same invoices ready to batch (a batch
+    request with nothing left to batch is refused when made)."""
+    from billing.batches import batch_cancel
+    from billing.models import BillingBatch
+
+    for batch in BillingBatch.objects.filter(pk__in=batch_ids):
+        batch_cancel(batch=batch, by=by, note="incident bench: released for the next configuration")
 
 
 def chart(results: list[dict]) -> None:

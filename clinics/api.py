@@ -86,6 +86,8 @@ class PatientViewSet(
 
     def perform_update(self, serializer):
         serializer.instance = services.patient_update(patient=serializer.instance, **serializer.validated_data)
+        # the answer carries the whole record, as a GET's does: recorded the same way
+        audit.opened(self.request, kind=audit.Kind.PATIENT, obj=serializer.instance, patient_id=serializer.instance.pk)
 
 
 def register(router) -> None:

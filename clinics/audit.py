@@ -94,6 +94,11 @@ def _reason(request, patient_id) -> str:
     return request.session.get(SESSION_REASONS, {}).get(str(patient_id), "") if patient_id else ""
 
 
+def has_reason(request, patient) -> bool:
+    """A reason for opening `patient` was given in this session."""
+    return bool(_reason(request, patient.pk))
+
+
 def asks_reason(request, patient) -> bool:
     return bool(
         request.clinic.audit_asks_reason

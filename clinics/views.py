@@ -136,7 +136,16 @@ def patient_create(request):
 
 @staff_required
 def patient_edit(request, pk):
+    """The edit form shows the record as the hub does: it opens the same way (a reason first where the
+    clinic asks one for another practitioner's patient, a row in the access audit), so choosing oneself
+    as the practitioner is no way round the reason."""
     patient = selectors.patient_get(clinic=request.clinic, pk=pk)
+    # a GET opens it; a POST without the reason asked for is the reason's form (or refused: nothing saved)
+    reason_missing = audit.asks_reason(request, patient) and not audit.has_reason(request, patient)
+    if (request.method == "GET" or reason_missing) and (
+        ask_reason := audit.patient_opened(request, patient=patient)
+    ) is not None:
+        return ask_reason
     form = PatientForm(request.POST or None, instance=patient, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:

@@ -377,6 +377,9 @@ MESSAGING_DRAIN_SECONDS = env.float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # on
 # After a pass of the drain that found less than a batch (a trickle of reports or messages), it waits this
 # long before the next, so a trickle is applied in batches (messaging.worker.drain).
 MESSAGING_DRAIN_LINGER_MS = env.float("KALIX_MESSAGING_DRAIN_LINGER_MS", 50.0)
+# A drain running this long hands over to a new task (queued behind the lane's other tasks) at its first
+# pass that found less than a batch; a flood (full batches) keeps it until MESSAGING_DRAIN_SECONDS.
+MESSAGING_DRAIN_LINGER_BUDGET_MS = env.float("KALIX_MESSAGING_DRAIN_LINGER_BUDGET_MS", 1000.0)
 MESSAGING_MAX_ATTEMPTS = env.int("KALIX_MESSAGING_MAX_ATTEMPTS", 5)  # hand-off tries for temporary problems
 MESSAGING_RETRY_BASE_SECONDS = env.int("KALIX_MESSAGING_RETRY_BASE_SECONDS", 30)  # doubled each attempt
 MESSAGING_RETRY_MAX_SECONDS = env.int("KALIX_MESSAGING_RETRY_MAX_SECONDS", 3600)
@@ -435,6 +438,9 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", "https://api.twilio.com")
 PROVIDER_TIMEOUT_SECONDS = env.float("KALIX_PROVIDER_TIMEOUT_SECONDS", 10.0)
+# A hand-off to a per-message provider ends within this (well inside KALIX_LIVE_TIMEOUT): what the rate
+# buckets have not let out by then is deferred without an attempt (messaging.handoff).
+PROVIDER_HANDOFF_MAX_SECONDS = env.float("KALIX_PROVIDER_HANDOFF_MAX_SECONDS", 30.0)
 # Requests one worker has in flight to a per-message provider (messaging.handoff), and SMTP connections.
 # As many as a claim through a per-message API takes (MESSAGING_PER_MESSAGE_BATCH_SIZE): a claim goes out
 # in one round of the provider's latency, not two with the slowest of the first round holding the second.

@@ -18,7 +18,7 @@ LIVE = "live"
 BULK = "bulk"
 
 
-def poke(func: str, *, lane: str, force: bool = False, **kwargs) -> None:
+def poke(func: str, *, lane: str, resend_after: float | None = None, **kwargs) -> None:
     """Ask `lane` to run `func(**kwargs)` once the current transaction commits.
 
     Coalesced twice over. Within a transaction: by the callbacks Django still holds, so a rolled-back
@@ -27,9 +27,10 @@ def poke(func: str, *, lane: str, force: bool = False, **kwargs) -> None:
     deletes the row as it starts (run_poke). A row older than LANE_POKE_RESEND_SECONDS is sent again,
     in case its task was lost; the safety-net schedules cover the rest.
 
-    `force` sends it even while the same poke waits: for a safety net that knows the work is stalled, whose
-    waiting poke is then likely stranded (prefetched by a worker that was killed; the broker hides such a
-    task until its retry time, minutes away). A duplicate must be harmless to the poked function.
+    `resend_after` (seconds) sends it again once the same poke has waited that long, sooner than
+    LANE_POKE_RESEND_SECONDS: for a safety net that knows the work has been stalled that long, whose waiting
+    poke is then likely stranded (prefetched by a worker that was killed; the broker hides such a task
+    until its retry time, minutes away). A duplicate must be harmless to the poked function.
     """
     connection = transaction.get_connection()
     key = (func, lane, tuple(sorted(kwargs.items())))
@@ -40,7 +41,8 @@ def poke(func: str, *, lane: str, force: bool = False, **kwargs) -> None:
     poke_key = f"{lane}:{func}" + "".join(f":{k}={v}" for k, v in key[2])
 
     def send():
-        if not _mark_waiting(poke_key, lane, resend_after=0 if force else settings.LANE_POKE_RESEND_SECONDS):
+        resend = settings.LANE_POKE_RESEND_SECONDS if resend_after is None else resend_after
+        if not _mark_waiting(poke_key, lane, resend_after=resend):
             return  # the same poke waits in the broker already
         try:
             async_task(RUN_POKE, func, poke_key, cluster=lane, task_name=func[-100:], **kwargs)

@@ -129,16 +129,24 @@ _config_at = float("-inf")
 
 
 def client():
-    """One Redis client per process (after django-q2's fork), with short timeouts: a grant waits for
-    Redis at most BUCKETS_REDIS_TIMEOUT_SECONDS, then fails closed."""
+    """One Redis client per process (after django-q2's fork), with short timeouts and no retries: a grant
+    waits for Redis at most BUCKETS_REDIS_TIMEOUT_SECONDS, then fails closed. No retries, said outright
+    (redis-py 8.1 retries nothing unless told, but its retry defaults have changed between releases): the
+    hand-off asks again anyway, and retries with backoff would make a grant wait seconds."""
     global _client, _client_pid
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     with _lock:
         if _client is None or _client_pid != os.getpid():
             timeout = settings.BUCKETS_REDIS_TIMEOUT_SECONDS
             _client = redis.Redis.from_url(
-                settings.BUCKETS_REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
+                settings.BUCKETS_REDIS_URL,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                retry_on_timeout=False,
             )
             _scripts["take"] = _client.register_script(TAKE_LUA)
             _scripts["throttled"] = _client.register_script(THROTTLED_LUA)

@@ -302,7 +302,8 @@ def run_pending() -> int:
     is paused nothing is poked (resuming the lane pokes this again)."""
     if lane_paused(BULK):
         return 0
-    quiet_since = timezone.now() - timedelta(seconds=settings.REINDEX_SLICE_SECONDS + 5)
+    stalled_for = settings.REINDEX_SLICE_SECONDS + 5
+    quiet_since = timezone.now() - timedelta(seconds=stalled_for)
     stalled = ReindexJob.objects.filter(state__in=ACTIVE).filter(
         Q(progress_at__isnull=True) | Q(progress_at__lt=quiet_since)
     )
@@ -310,9 +311,10 @@ def run_pending() -> int:
     for job_id in stalled.values_list("id", flat=True):
         if _try_lock(job_id):
             _unlock(job_id)
-            # forced: a stalled job's waiting poke may be stranded with a killed worker (hidden for the
-            # bulk lane's retry time); a second task is harmless, the advisory lock lets one run the job
-            poke(RUN, lane=BULK, force=True, job_id=job_id)
+            # a stalled job's waiting poke older than the stall may be stranded with a killed worker (hidden
+            # for the bulk lane's retry time): send again; a second task is harmless, the advisory lock lets
+            # one run the job. A younger one may only be queued behind a busy lane: left alone.
+            poke(RUN, lane=BULK, resend_after=stalled_for, job_id=job_id)
             poked += 1
     return poked
 

@@ -36,7 +36,8 @@ WINDOW_SECONDS = 5.0  # the window of the dashboard's "current use" (here and in
 # climbs back towards rate_per_s by `recover` of it a second after a 429 lowered it). A sender gets at
 # most its own whole tokens, and the senders together at most the account's, handed out in the order
 # given; the account gives exactly what its senders get, so a request takes from both or from neither.
-# A sender with no row is limited by the account alone; an account with no row by its senders alone.
+# A sender with no row is limited by the account alone; an account with no row by its senders alone
+# (no account: nothing to share out, each sender gets its own cap).
 # The database's clock: every machine measures time the same way.
 TAKE_TOKENS_SQL = """
 WITH want AS (
@@ -59,7 +60,7 @@ WITH want AS (
       FROM want w LEFT JOIN f ON f.name = w.name AND w.name <> %(account)s
 ), g AS (
     SELECT c.name, c.available, c.rate_now,
-           greatest(0, least(c.cap, coalesce((SELECT can FROM account), c.cap)
+           greatest(0, least(c.cap, coalesce((SELECT can FROM account), 2147483647)
                                     - (sum(c.cap) OVER (ORDER BY c.n) - c.cap)))::int AS granted
       FROM capped c
 ), per_row AS (

@@ -18,7 +18,11 @@ Invariants:
   and, past PROVIDER_RETRY_AFTER_MAX_SECONDS, defers what it has not sent, without counting an attempt;
 - a 429 defers only the message it answered: it waits its Retry-After here (the claim is still ours,
   no attempt is counted), or, past PROVIDER_RETRY_AFTER_MAX_SECONDS, is deferred until then, still
-  without counting an attempt.
+  without counting an attempt;
+- a hand-off ends within PROVIDER_HANDOFF_MAX_SECONDS (well inside the live lane's task timeout): what a
+  slow bucket (a sender allowed 1 a second, a claim of 128) has not let out by then is deferred, not
+  requested, without counting an attempt, so the worker is never killed mid-claim and the queue's order
+  (a message a person just wrote) comes round again.
 
 Database work (the bucket) happens on the calling thread only; the pool's threads do HTTP and nothing
 else, so they never hold a database connection.
@@ -68,9 +72,14 @@ def send_concurrently(provider, messages: list) -> Iterator:
     tokens: dict[str, int] = {}  # by sender bucket ('' for none): granted, not yet used
     token_wait: dict[str, float] = {}  # by sender bucket: ask again not before (monotonic seconds)
     limiter_down_since: float | None = None  # the buckets' Redis stopped answering (fail closed)
+    give_back_at = time.monotonic() + settings.PROVIDER_HANDOFF_MAX_SECONDS
     executor = pool()
     while waiting or in_flight:
         now = time.monotonic()
+        if waiting and now >= give_back_at:  # what the buckets have not let out goes back to the queue
+            yield from (_out_of_time(m, token_wait.get(sender_of[m.id], 0.0) - now) for m, _ in waiting)
+            waiting.clear()
+            continue
         free = limit - len(in_flight) - sum(tokens.values())
         wants = _wants(waiting, sender_of, tokens, token_wait, now, free)
         if wants:  # one round trip for every sender's ready requests
@@ -131,6 +140,19 @@ def _limiter_down(m) -> Outcome:
         EventKind.DEFERRED,
         detail="waiting for the rate limiter (its Redis does not answer)",
         retry_after=settings.BUCKETS_REDIS_RETRY_SECONDS,
+        counts_attempt=False,
+        not_taken=True,
+    )
+
+
+def _out_of_time(m, wait_s: float) -> Outcome:
+    """Not sent: its bucket let it out neither within the hand-off's time. Deferred until about its next
+    token, no attempt counted."""
+    return Outcome(
+        m.id,
+        EventKind.DEFERRED,
+        detail="waiting for the provider's rate limit",
+        retry_after=max(1.0, wait_s),
         counts_attempt=False,
         not_taken=True,
     )

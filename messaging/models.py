@@ -48,9 +48,11 @@ class Message(models.Model):
     priority = models.SmallIntegerField(default=100)
     dispatch = models.CharField(max_length=12, choices=Dispatch.choices, default=Dispatch.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
-    # Hand-offs the provider did not take (a 429, an open circuit): no attempts, but each has its own
+    # Hand-offs the provider did not take (a 429, a rate bucket out of time or down): no attempts, but each has its own
     # events, so a hand-off's number (its event ids) is attempts + throttles (messaging.worker).
-    throttles = models.PositiveIntegerField(default=0, db_default=0)
+    # An IntegerField: a Positive one adds a CHECK that PostgreSQL validates over every message while the
+    # new column's ALTER TABLE holds the table locked; it only ever goes up from 0.
+    throttles = models.IntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.BigIntegerField(null=True, blank=True, help_text="Batch that holds the hand-off.")
     send_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)

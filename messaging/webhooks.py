@@ -67,7 +67,7 @@ def guarded(view):
     refused, and past WEBHOOK_REFUSALS_PER_MIN a minute answer them 429.
 
     Authentic reports are never rate-limited: a carrier posting faster than a limit would only be made to
-    retry (its statuses lagging behind), a forged request costs us an HMAC and no write, and a count per
+    retry (its statuses lagging behind), a forged request costs us an HMAC and its refusal count, and a count per
     request was a write on one hot row for every report. An address whose requests keep being refused (a
     rotated secret, a scanner) is told to back off. Every webhook endpoint (ours and anymail's) is wrapped;
     csrf_exempt carries over through wraps().

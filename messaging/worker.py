@@ -419,6 +419,7 @@ def drain(lane: str = LIVE) -> dict:
     deadline = time.monotonic() + settings.MESSAGING_DRAIN_SECONDS
     done = {"reports": 0, "recovered": 0, "messages": 0}
     done["recovered"] += recover_interrupted()
+    started = time.monotonic()
     while time.monotonic() < deadline:
         if lane_paused(lane):
             return done  # a pause stops reports too, not only claims; resuming pokes this drain again
@@ -431,7 +432,11 @@ def drain(lane: str = LIVE) -> dict:
         if reports.picked < inbox.batch_size() and messages < claim_size():
             # A trickle (reports posted one a request): let it gather for a moment, so that it is applied
             # in batches, not a pass of fixed cost (a few statements and a transaction) per report or two
-            # that keeps a core busy beside the web processes the reports come through.
+            # that keeps a core busy beside the web processes the reports come through. A trickle never
+            # ends, though: a drain that has run for the linger budget hands over at its first small pass,
+            # so the lane's other tasks (a billing batch build) get this worker within about a second.
+            if time.monotonic() - started >= settings.MESSAGING_DRAIN_LINGER_BUDGET_MS / 1000:
+                break
             time.sleep(settings.MESSAGING_DRAIN_LINGER_MS / 1000)
     poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
     return done

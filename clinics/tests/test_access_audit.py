@@ -181,3 +181,41 @@ def test_opening_a_claim_page_is_recorded(client, staff_a, patient_a, payer_a, m
     assert client.get(f"/billing/invoices/{invoice.pk}/").status_code == 200
     row = only_row(kind="claim", action="view")
     assert (row.object_id, row.patient_id, row.via) == (invoice.pk, patient_a.pk, "page")
+
+
+def test_the_edit_form_asks_the_reason_too_and_choosing_oneself_is_no_way_round_it(client, reasons_asked, make_user):
+    """The review's finding: with practitioners chosen on the form, Dr B could make Dr A's patient their own
+    on the edit page (which shows the record) with no reason given and no row in the audit."""
+    from clinics.roles import CLINIC_STAFF
+
+    patient = reasons_asked
+    other = make_user("bruno", clinics=[patient.clinic], groups=[CLINIC_STAFF])
+    client.force_login(other)
+    asked = client.get(f"/patients/{patient.pk}/edit/")
+    assert "reason" in asked.content.decode().lower() and patient.email not in asked.content.decode()
+
+    fields = {
+        "form_clinic": patient.clinic_id,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "email": patient.email,
+        "practitioner": other.pk,
+    }
+    client.post(f"/patients/{patient.pk}/edit/", fields)  # straight to the save, no reason given
+    patient.refresh_from_db()
+    assert patient.practitioner.username == "petra", "nothing saved without the reason"
+    assert not AccessRecord.objects.exists()
+
+    given = client.post(f"/patients/{patient.pk}/edit/", {"reason": "Taking over", "form_clinic": patient.clinic_id})
+    assert given.status_code == 302
+    assert patient.email in client.get(given["Location"]).content.decode()
+    assert only_row().reason == "Taking over"
+
+
+def test_an_api_update_is_recorded_like_a_read(client, staff_a, patient_a):
+    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff_a).key}"}
+    response = client.patch(
+        f"/api/v1/patients/{patient_a.pk}/", {"first_name": "Ada"}, content_type="application/json", **auth
+    )
+    assert response.status_code == 200 and response.json()["email"] == patient_a.email
+    assert only_row(via="api").patient_id == patient_a.pk

@@ -207,7 +207,12 @@ def test_safety_net_pokes_every_active_job(clinic_a, monkeypatch):
     poked.clear()
 
     assert reindex.run_pending() == 1
-    assert poked == [(reindex.RUN, {"lane": "bulk", "force": True, "job_id": running.pk})]
+    assert poked == [
+        (
+            reindex.RUN,
+            {"lane": "bulk", "resend_after": reindex.settings.REINDEX_SLICE_SECONDS + 5, "job_id": running.pk},
+        )
+    ]
 
 
 def test_safety_net_pokes_a_stalled_job_whose_poke_is_stranded_with_a_killed_worker(clinic_a):
@@ -223,6 +228,7 @@ def test_safety_net_pokes_a_stalled_job_whose_poke_is_stranded_with_a_killed_wor
     OrmQ.objects.all().delete()  # the poke the start sent: taken by the worker that was killed
     assert WaitingPoke.objects.filter(key__contains=f"job_id={job.pk}").exists()
     ReindexJob.objects.filter(pk=job.pk).update(progress_at=timezone.now() - timedelta(minutes=5))
+    WaitingPoke.objects.update(sent_at=timezone.now() - timedelta(minutes=5))
 
     assert reindex.run_pending() == 1
 

@@ -12,6 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="message",
             name="throttles",
-            field=models.PositiveIntegerField(db_default=0, default=0),
+            # no CHECK: validating one would scan every message under the ALTER TABLE's lock (models.py)
+            field=models.IntegerField(db_default=0, default=0),
         ),
     ]

@@ -54,3 +54,37 @@ def test_a_redis_outage_sends_nothing_then_everything_once(clinic_a, patient_a, 
     assert len(carrier.sink) == 5 and max(Counter(carrier.receipts).values()) == 1
     assert next(b for b in buckets.overview() if b.name == "sim:default").taken == 5
     assert_ledger(expected=5, carrier=carrier)
+
+
+def test_a_redis_dropping_connections_is_asked_once_per_grant_not_retried(db, buckets_redis, settings):
+    """One attempt per grant (lanes.redis_buckets.client says no retries outright): retries with backoff
+    would make a grant against a Redis going down wait seconds. redis-py 8.1 retries nothing by default
+    either; this holds the line if a release changes that."""
+    import socket
+    import threading
+
+    buckets.ensure("sim:default", rate_per_s=100, burst=10)
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                conn = listener.accept()[0]
+                accepted.append(conn)
+                conn.close()  # dropped at once, as by a Redis going down
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    settings.BUCKETS_REDIS_URL = f"redis://127.0.0.1:{listener.getsockname()[1]}/12"
+    settings.BUCKETS_REDIS_TIMEOUT_SECONDS = 0.2
+    redis_buckets.forget()
+    try:
+        grant = buckets.take_for("sim:default", {"": 5})[""]
+    finally:
+        listener.close()
+        redis_buckets.forget()
+
+    assert grant.granted == 0 and grant.unavailable
+    assert len(accepted) == 1, f"{len(accepted)} connections for one grant"

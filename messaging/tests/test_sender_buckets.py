@@ -76,3 +76,49 @@ def test_a_grant_takes_from_the_account_and_the_sender_together(db, bucket_store
     again = buckets.take_for("sim:acct", {"sim:acct:S2": 1})
     assert again["sim:acct:S2"].granted == 0 and again["sim:acct:S2"].wait_s > 0, "the account is empty"
     assert {b.name: b.taken for b in buckets.overview()} == taken, "nothing taken from either"
+
+
+def test_what_a_slow_sender_bucket_has_not_let_out_in_time_goes_back_without_an_attempt(
+    clinic_a, patient_a, sim_settings
+):
+    """The review's finding: a sender allowed 1 a second and a claim of 128 kept a hand-off going past the
+    live lane's task timeout (the worker killed mid-claim, the claim's messages marked interrupted). Now a
+    hand-off ends within PROVIDER_HANDOFF_MAX_SECONDS; the rest is deferred, not requested, no attempt."""
+    from messaging.models import DeliveryEvent, EventKind
+
+    sim_settings.PROVIDER_HANDOFF_MAX_SECONDS = 1.5
+    buckets.ensure(f"sim:default:{clinic_a.sms_sender}", rate_per_s=2, burst=1)
+    config = CarrierConfig(secret=SIM_SECRET, send_reports=False, latency_ms=10)
+    with SimCarrier(config) as carrier:
+        sim_settings.SIMCARRIER_URL = carrier.url
+        with transaction.atomic():
+            for i in range(12):
+                message_send(clinic=clinic_a, patient=patient_a, channel="sms", body=f"A {i}")
+        worker.send_batch(lane="live")
+
+        sent = Message.objects.filter(dispatch=Dispatch.HANDED_OFF)
+        back = Message.objects.filter(dispatch=Dispatch.QUEUED)
+        assert 0 < sent.count() < 12 and sent.count() + back.count() == 12
+        assert len(carrier.sink) == sent.count()  # nothing requested that is not recorded as sent
+        assert set(back.values_list("attempts", flat=True)) == {0}
+        assert (
+            DeliveryEvent.objects.filter(
+                message__in=back, kind=EventKind.DEFERRED, detail__contains="rate limit"
+            ).count()
+            == back.count()
+        )
+
+
+def test_without_an_account_bucket_every_sender_gets_its_own_tokens_in_one_grant(db, bucket_store):
+    """The review's finding: with no account row, the second sender got what it wanted less what the first
+    did (and later ones nothing), one sender a round trip instead of all in one."""
+    buckets.ensure("sim:other:+61400000001", rate_per_s=10, burst=5)
+    buckets.ensure("sim:other:+61400000002", rate_per_s=10, burst=5)
+    first, second = (
+        buckets.sender_bucket("sim:other", "+61400000001"),
+        buckets.sender_bucket("sim:other", "+61400000002"),
+    )
+
+    grants = buckets.take_for("sim:other", {first: 5, second: 5, "": 7})
+
+    assert {name: g.granted for name, g in grants.items()} == {first: 5, second: 5, "": 7}

@@ -211,6 +211,20 @@ def test_an_email_interrupted_mid_hand_off_is_marked_not_resent(clinic_a, patien
     assert smtp_server.messages == []
 
 
+class FakeTime:
+    """The drain's clock: sleeping moves it on, nothing else does (the passes are stubs)."""
+
+    def __init__(self):
+        self.now, self.slept = 1000.0, []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def test_a_trickle_is_gathered_between_passes_and_a_full_batch_goes_on_at_once(monkeypatch, settings):
     """The reports bench's finding: reports posted one a request made the drain spin, a pass of fixed
     cost (a transaction, the claim, the status re-derivation) per report or two, keeping a core busy beside
@@ -222,10 +236,30 @@ def test_a_trickle_is_gathered_between_passes_and_a_full_batch_goes_on_at_once(m
     monkeypatch.setattr(inbox, "apply_due", lambda: inbox.Applied(matched=0, picked=next(passes)))
     monkeypatch.setattr(worker, "send_batch", lambda lane: 0)
     monkeypatch.setattr(worker, "recover_interrupted", lambda: 0)
-    slept = []
-    monkeypatch.setattr(worker.time, "sleep", slept.append)
+    clock = FakeTime()
+    monkeypatch.setattr(worker, "time", clock)
 
     worker.drain()
 
     # after 3, after 1, none after the full batch, after 2; then nothing was found and the drain returned
-    assert slept == [0.05, 0.05, 0.05]
+    assert clock.slept == [0.05, 0.05, 0.05]
+
+
+def test_a_never_ending_trickle_hands_the_worker_over_after_the_linger_budget(monkeypatch, settings):
+    """The incident bench's finding with the per-message carrier: a steady trickle kept both live workers
+    in drains for their whole time budget, and a billing batch build waited seconds for a worker."""
+    from messaging import inbox
+
+    settings.MESSAGING_DRAIN_LINGER_MS = 50
+    settings.MESSAGING_DRAIN_LINGER_BUDGET_MS = 120
+    monkeypatch.setattr(inbox, "apply_due", lambda: inbox.Applied(matched=1, picked=1))  # never ends
+    monkeypatch.setattr(worker, "send_batch", lambda lane: 0)
+    monkeypatch.setattr(worker, "recover_interrupted", lambda: 0)
+    monkeypatch.setattr(worker, "time", FakeTime())
+    poked = []
+    monkeypatch.setattr(worker, "poke", lambda func, **kw: poked.append((func, kw)))
+
+    done = worker.drain()
+
+    assert done["reports"] == 4  # three lingers (0.15 s >= 0.12 s run), then the fourth small pass hands over
+    assert poked == [(worker.DRAIN, {"lane": "live"})]
