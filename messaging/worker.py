@@ -420,26 +420,46 @@ def drain(lane: str = LIVE) -> dict:
     done = {"reports": 0, "recovered": 0, "messages": 0}
     done["recovered"] += recover_interrupted()
     started = time.monotonic()
-    while time.monotonic() < deadline:
-        if lane_paused(lane):
-            return done  # a pause stops reports too, not only claims; resuming pokes this drain again
-        reports = inbox.apply_due()
-        messages = send_batch(lane=lane)
-        done["reports"] += reports.matched
-        done["messages"] += messages
-        if not reports.picked and not messages:  # unmatched reports tried are work done too: go on
-            return done
-        if reports.picked < inbox.batch_size() and messages < claim_size():
-            # A trickle (reports posted one a request): let it gather for a moment, so that it is applied
-            # in batches, not a pass of fixed cost (a few statements and a transaction) per report or two
-            # that keeps a core busy beside the web processes the reports come through. A trickle never
-            # ends, though: a drain that has run for the linger budget hands over at its first small pass,
-            # so the lane's other tasks (a billing batch build) get this worker within about a second.
-            if time.monotonic() - started >= settings.MESSAGING_DRAIN_LINGER_BUDGET_MS / 1000:
-                break
-            time.sleep(settings.MESSAGING_DRAIN_LINGER_MS / 1000)
+    lingering = False
+    try:
+        while time.monotonic() < deadline:
+            if lane_paused(lane):
+                return done  # a pause stops reports too, not only claims; resuming pokes this drain again
+            reports = inbox.apply_due()
+            messages = send_batch(lane=lane)
+            done["reports"] += reports.matched
+            done["messages"] += messages
+            if not reports.picked and not messages:  # unmatched reports tried are work done too: go on
+                return done
+            if reports.picked < inbox.batch_size() and messages < claim_size():
+                # A trickle (reports posted one a request): let it gather for a moment, so that it is
+                # applied in batches, not a pass of fixed cost (a few statements and a transaction) per
+                # report or two that keeps a core busy beside the web processes the reports come through.
+                # One drain gathers at a time (another returns: the lane's other tasks, a billing batch
+                # build, get its worker), and a trickle never ends: past the linger budget it hands over.
+                if time.monotonic() - started >= settings.MESSAGING_DRAIN_LINGER_BUDGET_MS / 1000:
+                    break
+                lingering = lingering or _gather_lock(take=True)
+                if not lingering:
+                    return done  # another drain gathers the trickle; what it has not seen yet pokes anew
+                time.sleep(settings.MESSAGING_DRAIN_LINGER_MS / 1000)
+    finally:
+        if lingering:
+            _gather_lock(take=False)
     poke(DRAIN, lane=lane)  # budget spent with work left: hand over to the next task
     return done
+
+
+GATHER_LOCK = 0x474154484552  # "GATHER": the session advisory lock of the one drain lingering over a trickle
+
+
+def _gather_lock(*, take: bool) -> bool:
+    with connection.cursor() as cursor:
+        if take:
+            cursor.execute(ADVISORY_TRY_LOCK_SQL, [GATHER_LOCK])
+            return bool(scalar(cursor, "locked"))
+        cursor.execute(ADVISORY_UNLOCK_SQL, [GATHER_LOCK])
+        return False
 
 
 def safety_drain() -> dict:

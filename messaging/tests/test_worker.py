@@ -263,3 +263,30 @@ def test_a_never_ending_trickle_hands_the_worker_over_after_the_linger_budget(mo
 
     assert done["reports"] == 4  # three lingers (0.15 s >= 0.12 s run), then the fourth small pass hands over
     assert poked == [(worker.DRAIN, {"lane": "live"})]
+
+
+def test_one_drain_gathers_a_trickle_at_a_time_and_another_leaves_its_worker_to_the_lane(monkeypatch, settings):
+    """The incident bench's finding with the per-message carrier: both live workers lingered over the same
+    trickle and a billing batch build waited for one. A second drain finding a trickle returns at once."""
+    from django.db import connections
+
+    from messaging import inbox
+
+    settings.MESSAGING_DRAIN_LINGER_MS = 50
+    monkeypatch.setattr(inbox, "apply_due", lambda: inbox.Applied(matched=1, picked=1))
+    monkeypatch.setattr(worker, "send_batch", lambda lane: 0)
+    monkeypatch.setattr(worker, "recover_interrupted", lambda: 0)
+    clock = FakeTime()
+    monkeypatch.setattr(worker, "time", clock)
+    gathering = connections.create_connection("default")  # the drain on the other worker
+    try:
+        with gathering.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [worker.GATHER_LOCK])
+
+        done = worker.drain()
+
+        assert done["reports"] == 1 and clock.slept == []
+    finally:
+        gathering.close()
+    assert worker._gather_lock(take=True), "free again once the other drain is gone"
+    worker._gather_lock(take=False)
