@@ -17,6 +17,7 @@ from messaging.models import Dispatch, Message
 from messaging.services import message_send
 from tests.support.channels import SIM_SECRET
 from tests.support.processes import wait_for
+from tests.support.redis_server import empty_database
 
 REDIS_URL = os.environ.get("KALIX_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 LANE_REDIS = "lanes.brokers.LaneRedis"
@@ -27,17 +28,7 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture
 def redis_broker():
     """This test process enqueues into Redis too (django-q2 reads its Conf, not settings, per call)."""
-    import redis
-
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        message = f"no Redis server at {REDIS_URL} (set KALIX_TEST_REDIS_URL)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    client.flushdb()
+    client = empty_database(REDIS_URL, "KALIX_TEST_REDIS_URL")
     with mock.patch.object(Conf, "BROKER_CLASS", LANE_REDIS), mock.patch.object(Conf, "REDIS", REDIS_URL):
         yield client
     client.flushdb()
