@@ -373,6 +373,9 @@ MESSAGING_BATCH_SIZE = env.int("KALIX_MESSAGING_BATCH_SIZE", 500)  # messages cl
 # ... when SMS or fax go through a per-message API (messaging.worker.claim_size): a claim that returns to
 # the queue's order within a second, so a person's message never waits behind a reminder flood's batch.
 MESSAGING_PER_MESSAGE_BATCH_SIZE = env.int("KALIX_MESSAGING_PER_MESSAGE_BATCH_SIZE", 128)
+# A compose sent again within this many seconds with the same content to the same patient (Back, Send)
+# asks "Send it again?" first (messaging.views.message_compose).
+MESSAGING_REPEAT_WINDOW_SECONDS = env.int("KALIX_MESSAGING_REPEAT_WINDOW_SECONDS", 300)
 MESSAGING_DRAIN_SECONDS = env.float("KALIX_MESSAGING_DRAIN_SECONDS", 20.0)  # one drain task's time budget
 # After a pass of the drain that found less than a batch (a trickle of reports or messages), it waits this
 # long before the next, so a trickle is applied in batches (messaging.worker.drain).

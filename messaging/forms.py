@@ -47,6 +47,8 @@ class ComposeForm(forms.Form):
         self.fields["send_at"].help_text = f"In the clinic's time ({clinic.timezone}). Leave empty to send now."
         if self.data.get("send_despite_bounce"):
             self.offer_bounce_override()
+        if self.data.get("send_again"):
+            self.offer_send_again()
 
     def clean(self):
         data = super().clean()
@@ -58,6 +60,10 @@ class ComposeForm(forms.Form):
         if address and data.get("recipient", "").strip() == address and changed:
             data["recipient"] = ""  # the chosen patient's own address on the chosen channel (message_send)
         return data
+
+    def offer_send_again(self) -> None:
+        """Shown only once a send was held back as the same message this person sent moments ago."""
+        self.fields["send_again"] = forms.BooleanField(required=False, label="Send it again: a second copy is meant")
 
     def offer_bounce_override(self) -> None:
         """Shown only once a send was refused because the address bounced: the refusal says when and why."""

@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery
@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 
 from clinics.models import Clinic, Patient
 from clinics.search import phone_prefix
@@ -71,6 +72,28 @@ def message_page(messages: QuerySet[Message], *, before: int | None = None, size
 def compose_patient(*, clinic: Clinic, pk) -> Patient | None:
     """The patient compose is opened for, if one of this clinic's; else None (pre-fill nothing)."""
     return Patient.objects.filter(clinic=clinic, pk=pk).first()
+
+
+def same_message_sent_lately(*, message: Message) -> Message | None:
+    """Another message its author made in the last MESSAGING_REPEAT_WINDOW_SECONDS with the same content to
+    the same patient and address, if any: Back and Send again makes a fresh compose form (a new key) with
+    the old text restored by the browser."""
+    since = timezone.now() - timedelta(seconds=settings.MESSAGING_REPEAT_WINDOW_SECONDS)
+    return (
+        Message.objects.filter(
+            clinic_id=message.clinic_id,
+            created_by_id=message.created_by_id,
+            patient_id=message.patient_id,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body=message.body,
+            created_at__gte=since,
+        )
+        .exclude(pk=message.pk)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def message_get(*, clinic: Clinic, pk) -> Message:

@@ -1,6 +1,8 @@
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from clinics import audit, consent
@@ -53,9 +55,22 @@ def message_compose(request):
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         key = fields.pop("request_key")
+        send_again = fields.pop("send_again", False)
         try:
-            message, made = services.message_send_or_replay(
-                clinic=request.clinic, created_by=request.user, idempotency_key=key, **fields
+            # made, then undone if it repeats one sent moments ago: the send's own refusals (an opt-out, a
+            # bounced address, a bad number) come first, and the repeat is judged on what was made
+            with transaction.atomic():
+                message, made = services.message_send_or_replay(
+                    clinic=request.clinic, created_by=request.user, idempotency_key=key, **fields
+                )
+                if made and not send_again and (earlier := selectors.same_message_sent_lately(message=message)):
+                    raise _SentLately(earlier)
+        except _SentLately as repeat:
+            form.offer_send_again()
+            form.add_error(
+                None,
+                f"You sent this same message {timesince(repeat.earlier.created_at)} ago (to "
+                f"{repeat.earlier.recipient}). Nothing was sent now. Tick “Send it again” to send a second copy.",
             )
         except ValidationError as exc:
             if isinstance(exc, services.BouncedAddress):
@@ -98,6 +113,13 @@ def _prefill(request) -> dict:
     address = str(getattr(patient, services.CONTACT_FIELD[channel]) or "")
     prefilled_from = f"{patient.pk}|{channel}|{address}"
     return {"patient": patient.pk, "channel": channel, "recipient": address, "prefilled_from": prefilled_from}
+
+
+class _SentLately(Exception):
+    """The message just made repeats one this person sent moments ago: undone, to ask first."""
+
+    def __init__(self, earlier):
+        self.earlier = earlier
 
 
 def _offer_as_new(form) -> None:

@@ -64,8 +64,22 @@ def test_the_second_press_lands_on_the_first_press_message(client_a, staff_a):
 
 def test_a_new_page_is_a_new_message(client_a, staff_a):
     client_a.post("/messages/new/", compose_form(client_a))
-    client_a.post("/messages/new/", compose_form(client_a))
+    client_a.post("/messages/new/", {**compose_form(client_a), "body": "And bring your referral"})
     assert Message.objects.count() == 2
+
+
+def test_back_and_send_again_asks_before_a_second_copy(client_a, staff_a):
+    """The new-user walk's finding: Back reloads the compose page (a new key) and the browser restores the
+    text, so Send made the same SMS twice. The same content to the same address from a new page within
+    MESSAGING_REPEAT_WINDOW_SECONDS asks first; ticking "Send it again" sends the second copy."""
+    client_a.post("/messages/new/", compose_form(client_a))
+
+    again = client_a.post("/messages/new/", {**compose_form(client_a), "recipient": "0412 000 077"})
+
+    assert again.status_code == 200 and Message.objects.count() == 1
+    assert "You sent this same message" in again.content.decode() and "send_again" in again.context["form"].fields
+    meant = client_a.post("/messages/new/", {**compose_form(client_a), "send_again": "on"})
+    assert meant.status_code == 302 and Message.objects.count() == 2
 
 
 def test_the_sent_form_changed_and_sent_again_asks_before_sending_it_as_new(client_a, staff_a):
