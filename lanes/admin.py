@@ -19,9 +19,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from lanes import buckets, reindex
+from kalix_site.forms import PointDecimalField
+from lanes import buckets, registry, reindex
 from lanes import controls as lane_controls
-from lanes.models import Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
+from lanes.models import RATE_MAX, RATE_MIN, Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
 from lanes.stats import dashboard, duration
 
 CONTROL = lane_controls.CONTROL_PERMISSION
@@ -393,9 +394,45 @@ class ReindexJobAdmin(admin.ModelAdmin):
         )
 
 
+class RateBucketForm(forms.ModelForm):
+    """A bucket's name must be one some provider draws from now (lanes.registry.bucket_names_in_use): a
+    typo in an account or a sender makes a bucket that limits nobody while the real one goes on unlimited."""
+
+    rate_per_s = PointDecimalField(
+        label="Rate per s",
+        min_value=RATE_MIN,
+        max_value=RATE_MAX,
+        help_text=RateBucket._meta.get_field("rate_per_s").help_text,
+    )
+
+    class Meta:
+        model = RateBucket
+        fields = ["name", "rate_per_s", "burst"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        in_use = registry.bucket_names_in_use()
+        if in_use is None or name in in_use:
+            return name
+        account = ":".join(name.split(":", 2)[:2])
+        if account not in in_use:
+            accounts = _some(n for n in in_use if n.count(":") == 1)
+            raise ValidationError(f"No provider sends through the account {account!r}. In use now: {accounts}.")
+        senders = _some(n for n in in_use if n.startswith(account + ":")) or "none"
+        raise ValidationError(f"{account} sends from no {name.split(':', 2)[2]!r}. Its senders now: {senders}.")
+
+
+def _some(names, shown: int = 8) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 @admin.register(RateBucket)
 class RateBucketAdmin(admin.ModelAdmin):
     """A provider account's rate limit, as data (lanes.buckets): set here, used by every worker."""
+
+    form = RateBucketForm
 
     list_display = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "throttled", "last_throttled_at")
     fields = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
@@ -426,6 +463,10 @@ class RateBucketAdmin(admin.ModelAdmin):
         show.short_description = RateBucket._meta.get_field(field).verbose_name
         show.__name__ = field
         return show
+
+    def get_readonly_fields(self, request, obj=None):
+        # the name is the key: a changed name would be a second bucket beside the first, not a rename
+        return (*self.readonly_fields, "name") if obj else self.readonly_fields
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm(CONTROL)

@@ -3,7 +3,7 @@ jobs and lane samples. Models of the `lanes` app (until 0001 they were tables of
 """
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 
@@ -199,6 +199,10 @@ class LaneSample(models.Model):
         return f"{self.lane} at {self.at:%H:%M}"
 
 
+# From one request in 100 s to beyond any provider account's limit: a rate outside is a typo.
+RATE_MIN, RATE_MAX, BURST_MAX = 0.01, 10_000, 10_000
+
+
 class RateBucket(models.Model):
     """A token bucket shared by every worker on every machine: what a provider account (or sender)
     allows, in requests a second (lanes.buckets). An operator sets `rate_per_s` and `burst` in admin;
@@ -217,8 +221,15 @@ class RateBucket(models.Model):
             )
         ],
     )
-    rate_per_s = models.FloatField(help_text="Requests a second the provider allows this account (or sender).")
-    burst = models.PositiveIntegerField(default=10, help_text="Requests that may go at once after a quiet spell.")
+    rate_per_s = models.FloatField(
+        help_text="Requests a second the provider allows this account (or sender).",
+        validators=[MinValueValidator(RATE_MIN), MaxValueValidator(RATE_MAX)],
+    )
+    burst = models.PositiveIntegerField(
+        default=10,
+        help_text="Requests that may go at once after a quiet spell.",
+        validators=[MinValueValidator(1), MaxValueValidator(BURST_MAX)],  # 0: nothing would ever go
+    )
     current_rate = models.FloatField(default=0.0, help_text="The rate given now (lowered after a 429).")
     tokens = models.FloatField(default=0.0)
     refilled_at = models.DateTimeField(auto_now_add=True)

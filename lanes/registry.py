@@ -15,7 +15,7 @@ the dashboard says which kinds a pause stops, and a control that frees work poke
 exactly the kinds it freed.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,6 +77,7 @@ class ReindexTarget:
 _kinds: dict[tuple[str, str], WorkKind] = {}
 _schedules: dict[str, LaneSchedule] = {}
 _reindex: dict[str, ReindexTarget] = {}
+_bucket_sources: dict[str, Callable[[], Iterable[str]]] = {}
 
 
 def _known_lane(lane: str) -> None:
@@ -132,6 +133,20 @@ def register_reindex_target(*, name: str, bounds, recompute) -> ReindexTarget:
         raise ImproperlyConfigured(f"A re-index target is registered already ({', '.join(_reindex)}).")
     _reindex[name] = ReindexTarget(name, bounds, recompute)
     return _reindex[name]
+
+
+def register_bucket_names(*, name: str, names: Callable[[], Iterable[str]]) -> None:
+    """Register (or replace) `name`'s source of the rate buckets its requests draw from now: `names()`
+    gives "<provider>:<account>" and "<provider>:<account>:<from>" names (lanes.buckets). The bucket
+    admin refuses a bucket nothing draws from (a typo in an account or a sender limits nobody)."""
+    _bucket_sources[name] = names
+
+
+def bucket_names_in_use() -> set[str] | None:
+    """Every bucket name some app's requests draw from now; None when no app says (nothing to check)."""
+    if not _bucket_sources:
+        return None
+    return {bucket for names in _bucket_sources.values() for bucket in names()}
 
 
 def kinds(lane: str | None = None) -> list[WorkKind]:

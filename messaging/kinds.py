@@ -17,7 +17,7 @@ from kalix_site.sql import scalar
 from lanes import registry
 from lanes.models import ReindexScope
 from lanes.pokes import BULK, LIVE
-from messaging import bulk, inbox, reminders, worker
+from messaging import bulk, inbox, providers, reminders, worker
 from messaging.models import DeliveryEvent, Dispatch, EventKind, EventSource, Message
 from messaging.sql import SCOPE_COUNT_SQL, SCOPE_IDS_SQL, SCOPE_LOCK_SQL, recompute_sql, reindex_scope_sql
 
@@ -28,6 +28,7 @@ BULK_SENDS = "bulk sends"
 
 
 def register() -> None:
+    registry.register_bucket_names(name="messaging", names=providers.bucket_names_in_use)
     registry.register_kind(
         lane=LIVE,
         kind=MESSAGES,

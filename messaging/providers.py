@@ -308,6 +308,10 @@ class PerMessageProvider(Provider):
         """Who `m` is sent from, for its sender's bucket ("<bucket_name>:<sender>"); '' for none."""
         return ""
 
+    def senders(self) -> set[str]:
+        """Every sender `sender` can give now (the bucket admin's check of a sender bucket's name)."""
+        return set()
+
     def send_one(self, m, context: dict) -> "Outcome | Throttled":
         raise NotImplementedError
 
@@ -393,6 +397,11 @@ class SimulatedCarrier(PerMessageProvider):
 
     def sender(self, m, context) -> str:
         return getattr(m, "clinic_sender", "") or ""  # the clinic's SMS sender (fax: its fax number)
+
+    def senders(self) -> set[str]:
+        from clinics.models import Clinic
+
+        return {str(s) for pair in Clinic.objects.values_list("sms_sender", "fax_number") for s in pair if s}
 
     def callback_url(self) -> str:
         return _sim_callback_url()
@@ -535,6 +544,9 @@ class TwilioMessaging(PerMessageProvider):
     def sender(self, m, context) -> str:
         return context["from"]  # one sender number for the account (TWILIO_FROM_NUMBER)
 
+    def senders(self) -> set[str]:
+        return {settings.TWILIO_FROM_NUMBER} if settings.TWILIO_FROM_NUMBER else set()
+
     def send_one(self, m, context):
         data = {
             "To": m.recipient,
@@ -588,3 +600,16 @@ def provider_names() -> dict[str, str]:
     """{channel: name of the provider its messages go to}: what the claim records on each message, so a
     delivery report can be bound to its provider before the hand-off's outcome is recorded."""
     return {channel: provider_for(channel).name for channel in Channel.values}
+
+
+def bucket_names_in_use() -> set[str]:
+    """The rate buckets the SMS and fax providers draw from now: each per-message provider's account
+    and its senders' (lanes.registry.register_bucket_names: the bucket admin checks names against it)."""
+    names = set()
+    for channel in (Channel.SMS, Channel.FAX):
+        provider = provider_for(channel)
+        if isinstance(provider, PerMessageProvider):
+            account = provider.bucket_name()
+            names.add(account)
+            names.update(f"{account}:{sender}" for sender in provider.senders())
+    return names

@@ -1,6 +1,8 @@
 """The queue dashboard shows each provider account's bucket with its current use, and a provider whose
 circuit is open as degraded; Operations set a bucket's rate in admin."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -23,7 +25,14 @@ def test_the_dashboard_shows_buckets_with_their_use_and_open_circuits(client, op
     assert "degraded: open" in html and "Twilio answered 503" in html
 
 
-def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(client, ops):
+@pytest.fixture
+def twilio(settings):
+    """Texts go through Twilio account AC1 from +15005550006 (faxes still through the simulated carrier)."""
+    settings.MESSAGING_SMS_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_FROM_NUMBER = "AC1", "+15005550006"
+
+
+def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(client, ops, twilio):
     client.force_login(ops)
     response = client.post(
         reverse("admin:lanes_ratebucket_add"), {"name": "twilio:AC1", "rate_per_s": "100", "burst": "10"}
@@ -34,7 +43,7 @@ def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(clie
     assert buckets.take("twilio:AC1", 50) == (10, 0.0)
 
 
-def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops):
+def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops, twilio):
     client.force_login(ops)
     add = reverse("admin:lanes_ratebucket_add")
     assert client.post(add, {"name": "twilio:AC1", "rate_per_s": "100", "burst": "10"}).status_code == 302
@@ -46,11 +55,96 @@ def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops):
 
 
 @pytest.mark.parametrize("name", ["twilio", "twilio:", "Twilio:AC1", "twilio:AC 1", "twilio::+1500"])
-def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, name):
+def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, twilio, name):
     client.force_login(ops)
     response = client.post(reverse("admin:lanes_ratebucket_add"), {"name": name, "rate_per_s": "1", "burst": "2"})
     assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
     assert not RateBucket.objects.exists()
+
+
+def add_bucket(client, **fields):
+    """POST the bucket admin's add form; (status, form errors by field, the page) with nothing assumed."""
+    response = client.post(reverse("admin:lanes_ratebucket_add"), {"rate_per_s": "1", "burst": "2", **fields})
+    errors = response.context["adminform"].form.errors if response.status_code == 200 else {}
+    return response.status_code, errors, response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("twillio:AC1", "No provider sends through the account 'twillio:AC1'. In use now: sim:default, twilio:AC1."),
+        ("twilio:AC2", "No provider sends through the account 'twilio:AC2'. In use now: sim:default, twilio:AC1."),
+        (
+            "twilio:AC1:+15005550066",
+            "twilio:AC1 sends from no '+15005550066'. Its senders now: twilio:AC1:+15005550006.",
+        ),
+    ],
+)
+def test_a_bucket_nothing_draws_from_is_refused_with_the_names_in_use(client, ops, twilio, name, says):
+    """A typo fitting the pattern made a bucket that limited nobody, while the real account went unlimited."""
+    client.force_login(ops)
+    status, errors, html = add_bucket(client, name=name)
+    assert status == 200 and errors["name"] == [says]
+    assert not RateBucket.objects.exists()
+
+
+def test_a_sender_bucket_for_a_clinics_sender_is_accepted_through_the_simulated_carrier(client, ops, clinic_a):
+    clinic_a.sms_sender = "KalixDemo"
+    clinic_a.save()
+    client.force_login(ops)
+    assert add_bucket(client, name="sim:default:KalixDemo")[0] == 302
+    assert add_bucket(client, name="sim:default:KalixDemp")[1]["name"] == [
+        "sim:default sends from no 'KalixDemp'. Its senders now: sim:default:KalixDemo."
+    ]
+
+
+@pytest.mark.parametrize(
+    "fields, field, says",
+    [
+        ({"rate_per_s": "5,5"}, "rate_per_s", 'Use a point for decimals ("5.5"), without commas.'),
+        ({"rate_per_s": "1,000"}, "rate_per_s", 'Use a point for decimals ("5.5"), without commas.'),
+        ({"rate_per_s": "fast"}, "rate_per_s", 'Enter a number, such as "5" or "0.5".'),
+        ({"rate_per_s": "0"}, "rate_per_s", "Ensure this value is greater than or equal to 0.01."),
+        ({"rate_per_s": "-5"}, "rate_per_s", "Ensure this value is greater than or equal to 0.01."),
+        ({"rate_per_s": "500000"}, "rate_per_s", "Ensure this value is less than or equal to 10000."),
+        ({"rate_per_s": "nan"}, "rate_per_s", 'Enter a number, such as "5" or "0.5".'),
+        ({"burst": "0"}, "burst", "Ensure this value is greater than or equal to 1."),
+        ({"burst": "100000"}, "burst", "Ensure this value is less than or equal to 10000."),
+    ],
+)
+def test_a_rate_or_burst_typed_wrong_is_a_field_error_and_saves_nothing(client, ops, twilio, fields, field, says):
+    """A number box read "5,5" as 55 (a thousands separator in an English locale): a rate ten times too
+    high. The rate is text now, so the comma reaches the server and is refused; 0 would stop sending."""
+    client.force_login(ops)
+    status, errors, html = add_bucket(client, name="twilio:AC1", **fields)
+    assert status == 200 and errors[field] == [says]
+    assert not RateBucket.objects.exists()
+
+
+def test_the_rate_box_is_text_so_a_browser_sends_the_comma_as_typed(client, ops):
+    """Chromium's number box turns a typed "5,5" into "55" before the form is sent (checked by hand in
+    en-AU); a text box sends "5,5", which the field refuses."""
+    client.force_login(ops)
+    html = client.get(reverse("admin:lanes_ratebucket_add")).content.decode()
+    box = re.search(r'<input[^>]*name="rate_per_s"[^>]*>', html).group(0)
+    assert 'type="text"' in box and 'inputmode="decimal"' in box
+
+
+def test_a_rate_with_a_point_is_kept_and_the_dashboard_shows_its_fraction(client, ops, twilio):
+    client.force_login(ops)
+    assert add_bucket(client, name="twilio:AC1", rate_per_s=" 5.5 ")[0] == 302
+    assert RateBucket.objects.get().rate_per_s == 5.5
+    assert "5.50/s" in client.get(DASHBOARD).content.decode()
+
+
+def test_a_buckets_name_cannot_be_changed_on_its_page(client, ops, twilio):
+    """The name is the key: changing it made a second bucket beside the first."""
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    client.force_login(ops)
+    change = reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])
+    response = client.post(change, {"name": "twilio:AC1:+15005550006", "rate_per_s": "50", "burst": "10"})
+    assert response.status_code == 302
+    assert list(RateBucket.objects.values_list("name", "rate_per_s")) == [("twilio:AC1", 50)]
 
 
 def test_with_redis_the_dashboard_and_admin_show_the_state_redis_holds(client, ops, buckets_redis):
