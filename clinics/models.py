@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower, Upper
@@ -21,7 +22,16 @@ class Clinic(models.Model):
     timezone = models.CharField(max_length=64, default="Australia/Sydney", validators=[validate_timezone])
     email_from = models.EmailField("email sender address", blank=True)
     sms_sender = models.CharField(
-        "SMS sender name", max_length=11, blank=True, help_text="Up to 11 letters or digits, shown as the sender."
+        "SMS sender name",
+        max_length=11,
+        blank=True,
+        help_text="Up to 11 letters, digits or spaces, with a letter among them, shown as the sender.",
+        validators=[
+            RegexValidator(
+                r"^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9 ]*[A-Za-z0-9])?$",
+                "Up to 11 letters, digits or spaces, with a letter among them (carriers refuse other sender names).",
+            )
+        ],
     )
     fax_number = PhoneNumberField("fax sender number", blank=True)
     phone = PhoneNumberField("phone number", blank=True, help_text="Given to patients in templates ({clinic_phone}).")

@@ -216,8 +216,8 @@ class RateBucket(models.Model):
         '"<provider>:<account>:<from>" (e.g. "twilio:AC...:+15005550006"). A request takes from both.',
         validators=[
             RegexValidator(
-                r"^[a-z][a-z0-9_-]*:[^:\s]+(:\S+)?$",
-                '"<provider>:<account>" or "<provider>:<account>:<from>", without spaces.',
+                r"^[a-z][a-z0-9_-]*:[^:\s]+(:\S(.*\S)?)?$",  # a sender name may have spaces inside ("Alpha Diet")
+                '"<provider>:<account>" or "<provider>:<account>:<from>", no spaces but inside a sender name.',
             )
         ],
     )

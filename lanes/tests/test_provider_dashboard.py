@@ -98,6 +98,17 @@ def test_a_sender_bucket_for_a_clinics_sender_is_accepted_through_the_simulated_
     ]
 
 
+def test_a_sender_name_with_a_space_has_a_bucket_of_its_own(client, ops, clinic_a):
+    """Carriers take spaces inside an alphanumeric sender ("Alpha Diet"); the name pattern refused them."""
+    clinic_a.sms_sender = "Alpha Diet"
+    clinic_a.save()
+    client.force_login(ops)
+    assert add_bucket(client, name="sim:default")[0] == 302
+    assert add_bucket(client, name="sim:default:Alpha Diet")[0] == 302
+    got = buckets.take_for("sim:default", {"sim:default:Alpha Diet": 5})["sim:default:Alpha Diet"].granted
+    assert got == 2, "the sender's burst"
+
+
 @pytest.mark.parametrize(
     "fields, field, says",
     [
