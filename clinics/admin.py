@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from clinics import consent
+from clinics import consent, selectors, services
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
 from kalix_site.admin import ReadOnlyInline, ValidIdAutocomplete
 
@@ -27,12 +29,55 @@ class StaffMembershipAdmin(ValidIdAutocomplete, admin.ModelAdmin):
     autocomplete_fields = ["user", "clinic"]
 
 
+class PatientAdminForm(forms.ModelForm):
+    """The staff form's rules in admin (clinics.services): the practitioner one of the patient's clinic's,
+    no date of birth in the future, consent changes stamped. Admin saved the model directly, so a
+    superuser could give a patient another clinic's practitioner."""
+
+    class Meta:
+        model = Patient
+        fields = ["clinic", *services.PATIENT_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "practitioner" in self.fields and self.instance.pk:
+            self.fields["practitioner"].queryset = selectors.practitioner_choices(
+                clinic=self.instance.clinic, patient=self.instance
+            )
+        self._was_practitioner = (
+            Patient.objects.filter(pk=self.instance.pk).values_list("practitioner_id", flat=True).first()
+        )
+
+    def _post_clean(self):
+        super()._post_clean()  # the fields onto the instance, and its own full_clean
+        if self.instance.clinic_id is None or self.errors:
+            return
+        try:
+            services.patient_check(self.instance, was_practitioner=self._was_practitioner)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
+    form = PatientAdminForm
     list_display = ["last_name", "first_name", "clinic", "messaging_consent"]
     list_filter = ["clinic", "messaging_consent"]
     search_fields = ["last_name", "first_name"]
     list_select_related = ["clinic"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # a patient's messages, appointments and claims stay with their clinic: no moving them in admin
+        return ["clinic", "consent_at"] if obj else ["consent_at"]
+
+    def save_model(self, request, obj, form, change):
+        """Through the services, as the staff form: consent changes are stamped there."""
+        fields = {name: form.cleaned_data[name] for name in services.PATIENT_FIELDS if name in form.cleaned_data}
+        if change:
+            saved = services.patient_update(patient=Patient.objects.get(pk=obj.pk), **fields)
+        else:
+            saved = services.patient_create(clinic=form.cleaned_data["clinic"], **fields)
+        obj.pk, obj.consent_at, obj.updated_at = saved.pk, saved.consent_at, saved.updated_at
 
 
 class AddressConsentChangeInline(ReadOnlyInline):

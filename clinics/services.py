@@ -53,13 +53,19 @@ def _check_practitioner(patient: Patient, *, was: int | None) -> None:
         raise ValidationError({"practitioner": "Choose one of this clinic's practitioners."})
 
 
+def patient_check(patient: Patient, *, was_practitioner: int | None) -> None:
+    """What a patient must be beyond its fields' own checks (a form that validates before the service,
+    as the admin's, calls this too): ValidationError by field."""
+    _check_birth_date(patient)
+    _check_practitioner(patient, was=was_practitioner)
+
+
 @transaction.atomic
 def patient_create(*, clinic: Clinic, **fields) -> Patient:
     patient = Patient(clinic=clinic)
     _apply(patient, fields)
     patient.full_clean()
-    _check_birth_date(patient)
-    _check_practitioner(patient, was=None)
+    patient_check(patient, was_practitioner=None)
     patient.save()
     return patient
 
@@ -69,7 +75,6 @@ def patient_update(*, patient: Patient, **fields) -> Patient:
     was = Patient.objects.filter(pk=patient.pk).values_list("practitioner_id", flat=True).first()
     _apply(patient, fields)
     patient.full_clean()
-    _check_birth_date(patient)
-    _check_practitioner(patient, was=was)
+    patient_check(patient, was_practitioner=was)
     patient.save()
     return patient

@@ -5,25 +5,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('lanes', '0005_bucket_names'),
+        ("lanes", "0005_bucket_names"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ratebucket',
-            name='burst',
-            field=models.PositiveIntegerField(default=10, help_text='Requests that may go at once after a quiet spell.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10000)]),
+            model_name="ratebucket",
+            name="burst",
+            field=models.PositiveIntegerField(
+                default=10,
+                help_text="Requests that may go at once after a quiet spell.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(10000),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='ratebucket',
-            name='name',
-            field=models.CharField(help_text='An account: "<provider>:<account>" (e.g. "sim:default", "twilio:AC..."); one of its senders: "<provider>:<account>:<from>" (e.g. "twilio:AC...:+15005550006"). A request takes from both.', max_length=120, primary_key=True, serialize=False, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_-]*:[^:\\s]+(:\\S(.*\\S)?)?$', '"<provider>:<account>" or "<provider>:<account>:<from>", no spaces but inside a sender name.')]),
+            model_name="ratebucket",
+            name="name",
+            field=models.CharField(
+                help_text='An account: "<provider>:<account>" (e.g. "sim:default", "twilio:AC..."); one of its senders: "<provider>:<account>:<from>" (e.g. "twilio:AC...:+15005550006"). A request takes from both.',
+                max_length=120,
+                primary_key=True,
+                serialize=False,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[a-z][a-z0-9_-]*:[^:\\s]+(:\\S(.*\\S)?)?$",
+                        '"<provider>:<account>" or "<provider>:<account>:<from>", no spaces but inside a sender name.',
+                    )
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='ratebucket',
-            name='rate_per_s',
-            field=models.FloatField(help_text='Requests a second the provider allows this account (or sender).', validators=[django.core.validators.MinValueValidator(0.01), django.core.validators.MaxValueValidator(10000)]),
+            model_name="ratebucket",
+            name="rate_per_s",
+            field=models.FloatField(
+                help_text="Requests a second the provider allows this account (or sender).",
+                validators=[
+                    django.core.validators.MinValueValidator(0.01),
+                    django.core.validators.MaxValueValidator(10000),
+                ],
+            ),
         ),
     ]

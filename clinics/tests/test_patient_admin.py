@@ -1,0 +1,85 @@
+"""A superuser editing a patient in admin keeps to the staff form's rules (clinics.services): admin saved
+the model directly, so another clinic's user could be made a patient's practitioner, a date of birth could
+be in the future and a consent change went unstamped."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+
+from clinics.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def root(client, make_user):
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    return client
+
+
+def admin_form(patient, **changes) -> dict:
+    data = {
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "date_of_birth": patient.date_of_birth.isoformat() if patient.date_of_birth else "",
+        "email": patient.email,
+        "mobile": str(patient.mobile or ""),
+        "fax": str(patient.fax or ""),
+        "messaging_consent": patient.messaging_consent,
+        "practitioner": patient.practitioner_id or "",
+    }
+    return {**data, **changes}
+
+
+def change(root, patient, **changes):
+    response = root.post(reverse("admin:clinics_patient_change", args=[patient.pk]), admin_form(patient, **changes))
+    errors = response.context["adminform"].form.errors if response.status_code == 200 else {}
+    return response.status_code, errors
+
+
+def test_another_clinics_user_cannot_be_made_a_patients_practitioner(root, patient_a, staff_b):
+    page = root.get(reverse("admin:clinics_patient_change", args=[patient_a.pk])).content.decode()
+    assert f'value="{staff_b.pk}"' not in page, "not offered"
+    status, errors = change(root, patient_a, practitioner=staff_b.pk)
+    assert status == 200 and "practitioner" in errors
+    patient_a.refresh_from_db()
+    assert patient_a.practitioner_id is None
+
+
+def test_the_clinics_own_practitioner_is_kept(root, patient_a, staff_a):
+    assert change(root, patient_a, practitioner=staff_a.pk) == (302, {})
+    patient_a.refresh_from_db()
+    assert patient_a.practitioner_id == staff_a.pk
+
+
+def test_a_date_of_birth_in_the_future_is_a_field_error(root, patient_a):
+    status, errors = change(root, patient_a, date_of_birth=(date.today() + timedelta(days=400)).isoformat())
+    assert status == 200 and errors["date_of_birth"] == ["A date of birth cannot be in the future."]
+    patient_a.refresh_from_db()
+    assert patient_a.date_of_birth is None
+
+
+def test_a_consent_change_in_admin_is_stamped_as_on_the_staff_form(root, patient_a):
+    before = Patient.objects.get(pk=patient_a.pk).consent_at
+    new = "declined" if patient_a.messaging_consent != "declined" else "opted_in"
+    assert change(root, patient_a, messaging_consent=new) == (302, {})
+    patient_a.refresh_from_db()
+    assert patient_a.messaging_consent == new and patient_a.consent_at and patient_a.consent_at != before
+
+
+def test_a_patient_cannot_be_moved_to_another_clinic_in_admin(root, patient_a, clinic_b):
+    assert change(root, patient_a, clinic=clinic_b.pk) == (302, {})
+    patient_a.refresh_from_db()
+    assert patient_a.clinic_id != clinic_b.pk
+
+
+def test_a_patient_added_in_admin_gets_the_same_checks(root, clinic_a, staff_b, staff_a):
+    add = reverse("admin:clinics_patient_add")
+    fields = {"clinic": clinic_a.pk, "first_name": "Grace", "last_name": "Hopper", "messaging_consent": "opted_in"}
+    response = root.post(add, {**fields, "practitioner": staff_b.pk})
+    assert response.status_code == 200 and "practitioner" in response.context["adminform"].form.errors
+    assert not Patient.objects.filter(last_name="Hopper").exists()
+    assert root.post(add, {**fields, "practitioner": staff_a.pk}).status_code == 302
+    grace = Patient.objects.get(last_name="Hopper")
+    assert (grace.clinic_id, grace.practitioner_id) == (clinic_a.pk, staff_a.pk) and grace.consent_at
