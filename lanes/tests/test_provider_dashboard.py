@@ -26,13 +26,13 @@ def test_the_dashboard_shows_buckets_with_their_use_and_open_circuits(client, op
 
 
 @pytest.fixture
-def twilio(settings):
+def twilio_account(settings):
     """Texts go through Twilio account AC1 from +15005550006 (faxes still through the simulated carrier)."""
     settings.MESSAGING_SMS_PROVIDER = "twilio"
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_FROM_NUMBER = "AC1", "+15005550006"
 
 
-def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(client, ops, twilio):
+def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(client, ops, twilio_account):
     client.force_login(ops)
     response = client.post(
         reverse("admin:lanes_ratebucket_add"), {"name": "twilio:AC1", "rate_per_s": "100", "burst": "10"}
@@ -43,7 +43,7 @@ def test_operations_set_a_buckets_rate_in_admin_and_it_starts_at_full_speed(clie
     assert buckets.take("twilio:AC1", 50) == (10, 0.0)
 
 
-def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops, twilio):
+def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops, twilio_account):
     client.force_login(ops)
     add = reverse("admin:lanes_ratebucket_add")
     assert client.post(add, {"name": "twilio:AC1", "rate_per_s": "100", "burst": "10"}).status_code == 302
@@ -55,7 +55,7 @@ def test_operations_add_a_sender_bucket_and_the_dashboard_shows_it(client, ops, 
 
 
 @pytest.mark.parametrize("name", ["twilio", "twilio:", "Twilio:AC1", "twilio:AC 1", "twilio::+1500"])
-def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, twilio, name):
+def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, twilio_account, name):
     client.force_login(ops)
     response = client.post(reverse("admin:lanes_ratebucket_add"), {"name": name, "rate_per_s": "1", "burst": "2"})
     assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
@@ -80,7 +80,7 @@ def add_bucket(client, **fields):
         ),
     ],
 )
-def test_a_bucket_nothing_draws_from_is_refused_with_the_names_in_use(client, ops, twilio, name, says):
+def test_a_bucket_nothing_draws_from_is_refused_with_the_names_in_use(client, ops, twilio_account, name, says):
     """A typo fitting the pattern made a bucket that limited nobody, while the real account went unlimited."""
     client.force_login(ops)
     status, errors, html = add_bucket(client, name=name)
@@ -123,7 +123,9 @@ def test_a_sender_name_with_a_space_has_a_bucket_of_its_own(client, ops, clinic_
         ({"burst": "100000"}, "burst", "Ensure this value is less than or equal to 10000."),
     ],
 )
-def test_a_rate_or_burst_typed_wrong_is_a_field_error_and_saves_nothing(client, ops, twilio, fields, field, says):
+def test_a_rate_or_burst_typed_wrong_is_a_field_error_and_saves_nothing(
+    client, ops, twilio_account, fields, field, says
+):
     """A number box read "5,5" as 55 (a thousands separator in an English locale): a rate ten times too
     high. The rate is text now, so the comma reaches the server and is refused; 0 would stop sending."""
     client.force_login(ops)
@@ -141,14 +143,14 @@ def test_the_rate_box_is_text_so_a_browser_sends_the_comma_as_typed(client, ops)
     assert 'type="text"' in box and 'inputmode="decimal"' in box
 
 
-def test_a_rate_with_a_point_is_kept_and_the_dashboard_shows_its_fraction(client, ops, twilio):
+def test_a_rate_with_a_point_is_kept_and_the_dashboard_shows_its_fraction(client, ops, twilio_account):
     client.force_login(ops)
     assert add_bucket(client, name="twilio:AC1", rate_per_s=" 5.5 ")[0] == 302
     assert RateBucket.objects.get().rate_per_s == 5.5
     assert "5.50/s" in client.get(DASHBOARD).content.decode()
 
 
-def test_a_buckets_name_cannot_be_changed_on_its_page(client, ops, twilio):
+def test_a_buckets_name_cannot_be_changed_on_its_page(client, ops, twilio_account):
     """The name is the key: changing it made a second bucket beside the first."""
     buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
     client.force_login(ops)
