@@ -204,6 +204,16 @@ def subscriber_by_token(token: str) -> Subscriber | None:
     return Subscriber.objects.filter(token=token).first()
 
 
+def confirmation_choice(subscriber: Subscriber) -> str:
+    """What pressing Confirm applies now, as the confirmation page carries it ("all", or "2,5"): the
+    pending change, or the components of a subscription not yet confirmed. Anyone may submit an address
+    again while its owner reads the page; the press applies only what the owner saw."""
+    chosen = subscriber.pending_components
+    if chosen is None:
+        chosen = subscriber.components.values_list("pk", flat=True)
+    return ",".join(str(pk) for pk in sorted(chosen)) or "all"
+
+
 def subscription_scope(subscriber: Subscriber, *, pending: list[int] | None = None) -> str:
     """What a subscriber hears about, in words: "every component" or "Email and SMS"."""
     if pending is not None:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kalix_site.guard import header_problem
-from statuspage import cache, notify, states
+from statuspage import cache, notify, selectors, states
 from statuspage.models import (
     AffectedComponent,
     Component,
@@ -643,7 +643,8 @@ def subscriber_add(*, email: str = "", webhook_url: str = "", components=()) -> 
         raise ValidationError({"email": "Give an email address or a webhook URL (one of them)."})
     components = list(components)
     if email:
-        existing = Subscriber.objects.filter(email=email, unsubscribed_at__isnull=True).first()
+        # locked: a confirmation being pressed now applies what its page showed, or sees this change
+        existing = Subscriber.objects.select_for_update().filter(email=email, unsubscribed_at__isnull=True).first()
         if existing:
             if existing.confirmed_at:
                 existing.pending_components = sorted(c.pk for c in components)
@@ -669,12 +670,20 @@ def subscriber_add(*, email: str = "", webhook_url: str = "", components=()) -> 
     return subscriber
 
 
+class ConfirmationChanged(Exception):
+    """What a confirmation applies changed after its page was shown (the address was submitted again)."""
+
+
 @transaction.atomic
-def subscriber_confirm(*, token: str) -> Subscriber | None:
-    """The address confirmed: the subscription starts, or a pending change of components applies."""
+def subscriber_confirm(*, token: str, choice: str | None = None) -> Subscriber | None:
+    """The address confirmed: the subscription starts, or a pending change of components applies. With
+    `choice` (selectors.confirmation_choice, as the page showed it), only if that is still what applies:
+    else ConfirmationChanged and nothing changes."""
     subscriber = Subscriber.objects.select_for_update().filter(token=token, unsubscribed_at__isnull=True).first()
     if subscriber is None:
         return None
+    if choice is not None and choice != selectors.confirmation_choice(subscriber):
+        raise ConfirmationChanged()
     if not subscriber.confirmed_at:
         subscriber.confirmed_at = timezone.now()
     if subscriber.pending_components is not None:

@@ -140,14 +140,21 @@ def confirm(request, token: str):
     """GET: a page with a Confirm button; POST (CSRF-protected, from that button): confirms. Mail scanners
     and prefetchers follow every link in a message, so opening the link must not start a subscription
     or apply a change of components that someone else may have typed in for this address."""
+    changed = False
     if request.method == "POST":
-        subscriber = services.subscriber_confirm(token=token)
-        if subscriber is None:
-            return render(request, "statuspage/message.html", INVALID_CONFIRMATION, status=404)
-        scope = selectors.subscription_scope(subscriber)
-        return render(
-            request, "statuspage/message.html", {"title": "Subscription confirmed", "text": f"You will get {scope}."}
-        )
+        try:
+            subscriber = services.subscriber_confirm(token=token, choice=request.POST.get("choice", ""))
+        except services.ConfirmationChanged:
+            changed = True  # the page again, showing what a press applies now
+        else:
+            if subscriber is None:
+                return render(request, "statuspage/message.html", INVALID_CONFIRMATION, status=404)
+            scope = selectors.subscription_scope(subscriber)
+            return render(
+                request,
+                "statuspage/message.html",
+                {"title": "Subscription confirmed", "text": f"You will get {scope}."},
+            )
     subscriber = selectors.subscriber_by_token(token)
     if subscriber is None or subscriber.unsubscribed_at:
         return render(request, "statuspage/message.html", INVALID_CONFIRMATION, status=404)
@@ -155,11 +162,13 @@ def confirm(request, token: str):
     context = {
         "subscriber": subscriber,
         "token": token,
+        "choice": selectors.confirmation_choice(subscriber),
+        "changed": changed,
         "changing": bool(subscriber.confirmed_at and pending is not None),
         "done": bool(subscriber.confirmed_at and pending is None),
         "scope": selectors.subscription_scope(subscriber, pending=pending),
     }
-    return render(request, "statuspage/confirm.html", context)
+    return render(request, "statuspage/confirm.html", context, status=409 if changed else 200)
 
 
 @csrf_exempt  # a mail client's one-click POST carries no CSRF token; the token in the URL is the secret

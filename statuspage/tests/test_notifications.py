@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import re
 from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
@@ -37,10 +38,12 @@ def test_email_subscription_needs_the_confirmation_link(
     assert confirmation["To"] == "pat@example.com"
     link = f"http://status.test/status/subscribe/confirm/{subscriber.token}/"
     assert link in body_of(confirmation)
-    assert client.get(link.removeprefix("http://status.test")).status_code == 200  # the page with the button
+    page = client.get(link.removeprefix("http://status.test"))  # the page with the button
+    assert page.status_code == 200
     subscriber.refresh_from_db()
     assert not subscriber.is_active
-    assert client.post(link.removeprefix("http://status.test")).status_code == 200
+    choice = re.search(r'name="choice" value="([^"]*)"', page.content.decode())[1]  # what the button applies
+    assert client.post(link.removeprefix("http://status.test"), {"choice": choice}).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.is_active
 

@@ -7,6 +7,7 @@ import re
 from email import policy
 from email.parser import BytesParser
 
+import pytest
 from django.utils import timezone
 
 from statuspage import notify, services
@@ -33,7 +34,8 @@ def test_changing_a_confirmed_subscription_needs_that_addresses_confirmation(cli
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "SMS only" in text
     confirm_url = re.search(r"http://status\.test(/status/subscribe/confirm/[^/\s]+/)", text)[1]
-    confirmed = client.post(confirm_url).content.decode()  # the page's button (a GET shows it)
+    shown = client.get(confirm_url).content.decode()
+    confirmed = client.post(confirm_url, {"choice": shown_choice(shown)}).content.decode()  # the page's button
     assert "You will get updates about SMS only." in confirmed
     subscriber.refresh_from_db()
     assert list(subscriber.components.all()) == [sms] and subscriber.pending_components is None
@@ -110,7 +112,7 @@ def test_opening_the_confirmation_link_confirms_nothing_until_its_button_posts(c
     assert not subscriber.is_active
 
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
-    confirmed = browser.post(url, {"csrfmiddlewaretoken": token})
+    confirmed = browser.post(url, {"csrfmiddlewaretoken": token, "choice": shown_choice(page)})
     assert confirmed.status_code == 200 and "You will get updates about SMS only." in confirmed.content.decode()
     subscriber.refresh_from_db()
     assert subscriber.is_active
@@ -126,11 +128,56 @@ def test_a_pending_change_waits_for_the_button_too(client, components):
     assert "SMS only" in page and "Confirm the change" in page
     subscriber.refresh_from_db()
     assert list(subscriber.components.all()) == [email] and subscriber.pending_components == [sms.pk]
-    client.post(url)
+    client.post(url, {"choice": shown_choice(page)})
     subscriber.refresh_from_db()
     assert list(subscriber.components.all()) == [sms] and subscriber.pending_components is None
     again = client.get(url).content.decode()  # the link opened again later: nothing left to confirm
     assert "already confirmed" in again and "<form" not in again.split("<main", 1)[1]
+
+
+def shown_choice(page: str) -> str:
+    """What the confirmation page's button applies, as the page carries it."""
+    return re.search(r'name="choice" value="([^"]*)"', page)[1]
+
+
+@pytest.mark.parametrize("confirmed", [False, True], ids=["new subscription", "change of a confirmed one"])
+def test_confirm_applies_what_its_page_showed_not_a_choice_submitted_since(client, components, confirmed):
+    """The owner opens the link (SMS only); meanwhile someone submits the address again with every
+    component; the owner's press applied the newer choice, one they never saw. Now it changes nothing
+    and the page shows what a press applies now."""
+    email, sms = components["email"], components["sms"]
+    if confirmed:
+        subscriber = Subscriber.objects.create(email="pat@example.com", confirmed_at=timezone.now())
+        subscriber.components.set([email])
+    services.subscriber_add(email="pat@example.com", components=[sms])
+    subscriber = Subscriber.objects.get(email="pat@example.com")
+    url = f"/status/subscribe/confirm/{subscriber.token}/"
+    page = client.get(url).content.decode()
+    assert "updates about SMS only" in page
+
+    services.subscriber_add(email="Pat@Example.com ", components=[])  # every component, in another tab
+    answer = client.post(url, {"choice": shown_choice(page)})
+
+    assert answer.status_code == 409
+    again = answer.content.decode()
+    assert "Nothing was changed" in again and "updates about every component" in again
+    subscriber.refresh_from_db()
+    assert subscriber.is_active == confirmed
+    assert list(subscriber.components.all()) == ([email] if confirmed else [])
+    assert subscriber.pending_components == ([] if confirmed else None)
+
+    done = client.post(url, {"choice": shown_choice(again)})  # pressed again, having seen it
+    assert done.status_code == 200 and "You will get updates about every component." in done.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.is_active and list(subscriber.components.all()) == []
+
+
+def test_a_confirm_post_without_the_pages_choice_changes_nothing(client, components):
+    subscriber = services.subscriber_add(email="pat@example.com", components=[components["sms"]])
+    answer = client.post(f"/status/subscribe/confirm/{subscriber.token}/", {"choice": "<script>"})
+    assert answer.status_code == 409 and "updates about SMS only" in answer.content.decode()
+    subscriber.refresh_from_db()
+    assert not subscriber.is_active
 
 
 def test_an_unknown_or_cancelled_confirmation_link_is_a_clear_page(client, components):
