@@ -99,6 +99,8 @@ class SubscribeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "email" in self.errors or "webhook_url" in self.errors:
+            return data  # a mistyped address says so itself; "give one of them" beside it misleads
         if bool(data.get("email")) == bool(data.get("webhook_url")):
             raise forms.ValidationError("Give an email address or a webhook URL (one of them).")
         return data

@@ -191,3 +191,26 @@ def test_an_unknown_or_cancelled_confirmation_link_is_a_clear_page(client, compo
             assert "This confirmation link is not valid" in page and 'href="/status/subscribe/"' in page
     gone.refresh_from_db()
     assert not gone.is_active
+
+
+@pytest.mark.parametrize(
+    "fields, field, says",
+    [
+        ({"email": "pat@example"}, "email", "Enter a valid email address."),
+        ({"email": "pat@@example.com"}, "email", "Enter a valid email address."),
+        ({"webhook_url": "http://"}, "webhook_url", "Enter a valid URL."),
+        ({"email": " "}, "__all__", "Give an email address or a webhook URL (one of them)."),
+        (
+            {"email": "pat@example.com", "webhook_url": "https://hooks.example.com/x"},
+            "__all__",
+            "Give an email address or a webhook URL (one of them).",
+        ),
+    ],
+)
+def test_a_mistyped_subscription_says_what_is_wrong_and_only_that(client, components, fields, field, says):
+    """A malformed address was answered with its own error and "Give an email address or a webhook URL"
+    beside it, though one had been given."""
+    response = client.post("/status/subscribe/", fields)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {field: [says]}
+    assert not Subscriber.objects.exists()
