@@ -3,6 +3,7 @@ from django import forms
 from clinics.models import Clinic, Patient
 from clinics.selectors import practitioner_choices
 from clinics.services import PATIENT_FIELDS
+from kalix_site.forms import PhoneNumberBox
 
 
 class PractitionerChoiceField(forms.ModelChoiceField):
@@ -15,7 +16,11 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = list(PATIENT_FIELDS)
         # A date box takes and shows only ISO dates; in the locale's format it shows empty and saves none.
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "mobile": PhoneNumberBox,
+            "fax": PhoneNumberBox,
+        }
         help_texts = {"mobile": "International (+61 4…) or local format.", "fax": "Optional."}
         field_classes = {"practitioner": PractitionerChoiceField}
 
