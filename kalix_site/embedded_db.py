@@ -17,6 +17,8 @@ import os
 import warnings
 from pathlib import Path
 
+from kalix_site.db import ENGINE
+
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "kalix"
@@ -64,7 +66,7 @@ def connection_settings(base_dir: Path) -> dict:
     """Django DATABASES['default'] settings of the embedded server; starts nothing, writes nothing."""
     pgdata = data_dir(base_dir)
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": ENGINE,
         "NAME": DATABASE_NAME,
         "USER": "postgres",
         "PASSWORD": "",

@@ -15,6 +15,7 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from kalix_site.db import ENGINE as DB_ENGINE
 from kalix_site.env import Environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -153,12 +154,16 @@ TEMPLATES = [
 # start it (kalix_site/embedded_db.py), so importing settings never starts a process.
 DB_CONN_MAX_AGE = env.int("KALIX_DB_CONN_MAX_AGE", 60, old="DB_CONN_MAX_AGE")
 if env.str("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(env.str("DATABASE_URL"), conn_max_age=DB_CONN_MAX_AGE)}
+    DATABASES = {
+        "default": dj_database_url.parse(env.str("DATABASE_URL"), conn_max_age=DB_CONN_MAX_AGE, engine=DB_ENGINE)
+    }
 else:
     from kalix_site.embedded_db import connection_settings
 
     DATABASES = {"default": {**connection_settings(BASE_DIR), "CONN_MAX_AGE": DB_CONN_MAX_AGE}}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection used less than this ago skips the per-request health check (kalix_site/db/base.py); 0: never.
+DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = env.float("KALIX_DB_HEALTH_CHECK_AFTER_IDLE_SECONDS", 1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One cache per process for hot reads; a database cache shared by all processes for what they must
