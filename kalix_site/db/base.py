@@ -1,17 +1,21 @@
-"""PostgreSQL (Django's own backend) with a cheaper health check: ENGINE "kalix_site.db".
+"""PostgreSQL (Django's own backend) with a cheaper health check for web requests: ENGINE "kalix_site.db".
 
 CONN_HEALTH_CHECKS makes Django run `SELECT 1` before the first query of every request on a reused
 connection, so that one dropped by a database restart is replaced instead of failing the request. For a
-webhook POST that is a fifth of its statements and a third of its time in the reports bench. A connection
-that ran a request or task less than DB_HEALTH_CHECK_AFTER_IDLE_SECONDS ago without a connection error is
-used without the check: a restart takes longer than that, and a request that meets a connection dropped
-in between fails once and the connection is replaced (errors_occurred: Django checks it at the request's
-end). 0 checks before every request, as Django does.
+webhook POST that was a third of its time in the reports bench. In a web request, a connection that made
+a cursor less than DB_HEALTH_CHECK_AFTER_IDLE_SECONDS ago without a connection error since is used without
+the check: a restart takes longer than that, and a request that meets a connection dropped in between fails
+once and the connection is replaced (Django checks a connection that had an error at the request's end).
+
+Workers keep Django's check before every task and broker poll: django-q2's pusher stops for 10 s when a
+poll fails, where a request's failure is one answer a carrier retries. 0 checks before every request too.
 """
 
 import time
 
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import connections
 from django.db.backends.postgresql import base
 
 
@@ -19,6 +23,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.used_at = float("-inf")  # when a cursor was last made on the current connection
+        self.serving_request = False  # between request_started and request_finished
 
     def connect(self):
         super().connect()
@@ -26,7 +31,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def close_if_health_check_failed(self):
         if (
-            self.connection is not None
+            self.serving_request
+            and self.connection is not None
             and self.health_check_enabled
             and not self.health_check_done
             and not self.errors_occurred
@@ -40,3 +46,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         cursor = super()._cursor(name)
         self.used_at = time.monotonic()
         return cursor
+
+
+def _serving(value: bool):
+    def receiver(**kwargs):
+        for conn in connections.all(initialized_only=True):
+            if isinstance(conn, DatabaseWrapper):
+                conn.serving_request = value
+
+    return receiver
+
+
+_request_started, _request_finished = _serving(True), _serving(False)
+request_started.connect(_request_started, dispatch_uid="kalix_site.db: serving a request")
+request_finished.connect(_request_finished, dispatch_uid="kalix_site.db: request served")

@@ -21,14 +21,45 @@ def wrapper(monkeypatch):
     conn.close()
 
 
-def request(conn) -> int:
-    """One request's database use between Django's request_started and request_finished: its backend pid."""
+def request(conn, *, web: bool = True) -> int:
+    """One request's database use between Django's request_started and request_finished (or a worker's
+    task between its close_old_connections calls, web=False): its backend pid."""
     conn.close_if_unusable_or_obsolete()
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    conn.close_if_unusable_or_obsolete()
-    return pid
+    conn.serving_request = web  # what the request_started receiver sets (see the signal test below)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+    finally:
+        conn.serving_request = False
+        conn.close_if_unusable_or_obsolete()
+
+
+def test_a_request_marks_the_open_connections_as_serving_it(client, monkeypatch):
+    from django.core.signals import request_finished, request_started
+
+    seen = []
+    monkeypatch.setattr(
+        type(connections["default"]),
+        "close_if_health_check_failed",
+        lambda self: seen.append(self.serving_request),
+    )
+    connections["default"].ensure_connection()
+    request_started.send(sender=None)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    request_finished.send(sender=None)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert seen == [True, False]
+
+
+def test_a_workers_connection_is_checked_before_every_task_however_fresh(wrapper, settings):
+    """django-q2's pusher stops for 10 s when a broker poll fails: workers keep Django's check."""
+    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 60
+    for _ in range(3):
+        request(wrapper, web=False)
+    assert wrapper.checks == [1, 1]
 
 
 def test_the_backend_is_ours_with_health_checks_on():
