@@ -136,22 +136,23 @@ def stop(cluster) -> None:
         os.killpg(cluster.proc.pid, signal.SIGKILL)
 
 
-def run_ours(clinic, patient, env) -> float:
+def run_ours(clinic, patient, env, *, n: int = N, workers: int = WORKERS) -> float:
+    """The live lane as `make run` starts it: seconds from the first poke until all `n` are handed off."""
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
     from lanes.pokes import LIVE
     from tests.support.processes import Cluster
 
-    cluster = Cluster(LIVE, workers=WORKERS, **env)
+    cluster = Cluster(LIVE, workers=workers, **env)
     try:
         cluster.wait_alive(60)
-        first, last = create_pending(clinic, patient, N)  # nothing claims them until poked
+        first, last = create_pending(clinic, patient, n)  # nothing claims them until poked
         broker = get_broker(LIVE)
         start = time.perf_counter()
-        for _ in range(WORKERS):  # one poke per worker, as concurrent message_send calls would leave
+        for _ in range(workers):  # one poke per worker, as concurrent message_send calls would leave
             async_task("messaging.worker.drain", cluster=LIVE, broker=broker)
-        wait_all(first, last, N)
+        wait_all(first, last, n)
         return time.perf_counter() - start
     finally:
         stop(cluster)
@@ -168,7 +169,11 @@ class Collector:
         return len(self.packages)
 
 
-def run_naive(clinic, patient, env) -> float:
+def run_naive(
+    clinic, patient, env, *, task="bench.live.naive_send", n: int = N, workers: int = WORKERS, timeout: float = 1800
+) -> float:
+    """One django-q2 `task` per message, all enqueued before the clock starts: seconds until all `n` are
+    handed off."""
     from django_q.models import OrmQ
     from django_q.tasks import async_task
 
@@ -178,17 +183,17 @@ def run_naive(clinic, patient, env) -> float:
 
     OrmQ.objects.all().delete()  # a poke left over from ours would drain the naive mode's messages
     WaitingPoke.objects.all().delete()  # and the rows saying those pokes wait
-    first, last = create_pending(clinic, patient, N)
+    first, last = create_pending(clinic, patient, n)
     collector = Collector(LIVE)
     for pk in range(first, last + 1):
-        async_task("bench.live.naive_send", pk, cluster=LIVE, broker=collector)
+        async_task(task, pk, cluster=LIVE, broker=collector)
     OrmQ.objects.bulk_create([OrmQ(key=LIVE, payload=p, lock=FUTURE) for p in collector.packages], batch_size=2000)
-    cluster = Cluster(LIVE, workers=WORKERS, **env)
+    cluster = Cluster(LIVE, workers=workers, **env)
     try:
         cluster.wait_alive(60)
         OrmQ.objects.filter(key=LIVE, lock=FUTURE).update(lock="2000-01-01T00:00:00Z")  # commits here
         start = time.perf_counter()
-        wait_all(first, last, N)
+        wait_all(first, last, n, timeout=timeout)
         return time.perf_counter() - start
     finally:
         stop(cluster)

@@ -17,7 +17,7 @@ import os
 import time
 
 from bench.common import bench_line, print_table, setup_django
-from bench.live import Collector, create_pending, stop, wait_all
+from bench.live import run_naive, run_ours
 
 N = int(os.environ.get("BENCH_MESSAGES", "20000"))
 # The naive contrast sends at about 20 a second: BENCH_NAIVE_MESSAGES runs it on fewer messages (its rate
@@ -26,7 +26,6 @@ NAIVE_N = int(os.environ.get("BENCH_NAIVE_MESSAGES", str(N)))
 LATENCY_MS, JITTER_MS, LIMIT = 150, 50, 500
 NAIVE_WORKERS = 8
 SECRET = "bench-sim-secret"
-FUTURE = "2100-01-01T00:00:00Z"
 
 
 def naive_send(message_id: int) -> None:
@@ -68,53 +67,6 @@ def naive_send(message_id: int) -> None:
         )
 
 
-def run_ours(clinic, patient, env, workers) -> float:
-    from django_q.brokers import get_broker
-    from django_q.tasks import async_task
-
-    from lanes.pokes import LIVE
-    from tests.support.processes import Cluster
-
-    cluster = Cluster(LIVE, workers=workers, **env)
-    try:
-        cluster.wait_alive(60)
-        first, last = create_pending(clinic, patient, N)
-        broker = get_broker(LIVE)
-        start = time.perf_counter()
-        for _ in range(workers):
-            async_task("messaging.worker.drain", cluster=LIVE, broker=broker)
-        wait_all(first, last, N)
-        return time.perf_counter() - start
-    finally:
-        stop(cluster)
-
-
-def run_naive(clinic, patient, env) -> float:
-    from django_q.models import OrmQ
-    from django_q.tasks import async_task
-
-    from lanes.models import WaitingPoke
-    from lanes.pokes import LIVE
-    from tests.support.processes import Cluster
-
-    OrmQ.objects.all().delete()
-    WaitingPoke.objects.all().delete()
-    first, last = create_pending(clinic, patient, NAIVE_N)
-    collector = Collector(LIVE)
-    for pk in range(first, last + 1):
-        async_task("bench.provider.naive_send", pk, cluster=LIVE, broker=collector)
-    OrmQ.objects.bulk_create([OrmQ(key=LIVE, payload=p, lock=FUTURE) for p in collector.packages], batch_size=2000)
-    cluster = Cluster(LIVE, workers=NAIVE_WORKERS, **env)
-    try:
-        cluster.wait_alive(60)
-        OrmQ.objects.filter(key=LIVE, lock=FUTURE).update(lock="2000-01-01T00:00:00Z")
-        start = time.perf_counter()
-        wait_all(first, last, NAIVE_N, timeout=3600)
-        return time.perf_counter() - start
-    finally:
-        stop(cluster)
-
-
 def main() -> None:
     os.environ["KALIX_SIMCARRIER_SECRET"] = SECRET
     setup_django("provider")
@@ -142,13 +94,15 @@ def main() -> None:
             "KALIX_SIMCARRIER_SECRET": SECRET,
             "KALIX_SMS_PROVIDER": "simulated",
         }
-        ours = run_ours(clinic, patient, env, workers)
+        ours = run_ours(clinic, patient, env, n=N, workers=workers)
         ours_twice = len(carrier.receipts) - len(carrier.sink)
         ours_requests, ours_429 = carrier.requests, carrier.http_429
         if os.environ.get("BENCH_OURS_ONLY"):
             print(f"ours: {ours:.2f}s, {N / ours:,.0f} messages/s, {ours_429} 429s of {ours_requests} requests")
             return
-        naive = run_naive(clinic, patient, env)
+        naive = run_naive(
+            clinic, patient, env, task="bench.provider.naive_send", n=NAIVE_N, workers=NAIVE_WORKERS, timeout=3600
+        )
         naive_twice = len(carrier.receipts) - len(carrier.sink) - ours_twice
         naive_requests, naive_429 = carrier.requests - ours_requests, carrier.http_429 - ours_429
 
