@@ -70,9 +70,44 @@ def patient_create(*, clinic: Clinic, **fields) -> Patient:
     return patient
 
 
+def comparable(value) -> str:
+    """A patient field's value as the edit form's snapshot holds it (`patient_snapshot`), to tell which
+    fields someone changed: '' for empty, a related row by its id, a phone number in E.164."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(getattr(value, "pk", value))
+
+
+def patient_snapshot(patient: Patient) -> dict[str, str]:
+    """The editable fields as the form showed them: what `patient_update(opened=...)` merges against."""
+    return {name: comparable(getattr(patient, name)) for name in PATIENT_FIELDS}
+
+
+class PatientConflict(Exception):
+    """Someone saved the same fields differently since the form was opened: nothing was saved."""
+
+    def __init__(self, fields: list[str], current: Patient):
+        super().__init__(", ".join(fields))
+        self.fields, self.current = fields, current
+
+
 @transaction.atomic
-def patient_update(*, patient: Patient, **fields) -> Patient:
-    was = Patient.objects.filter(pk=patient.pk).values_list("practitioner_id", flat=True).first()
+def patient_update(*, patient: Patient, opened: dict[str, str] | None = None, **fields) -> Patient:
+    """Save `fields` on the patient. With `opened` (the form's snapshot of what it showed), only the
+    fields the person changed are saved, over whatever others saved meanwhile (two tabs, two people): a
+    field both changed, to different values, is a PatientConflict and nothing is saved."""
+    current = Patient.objects.select_for_update().get(pk=patient.pk)
+    if opened is not None:
+        fields = {name: value for name, value in fields.items() if comparable(value) != opened.get(name)}
+        theirs = [n for n in fields if comparable(getattr(current, n)) not in (opened.get(n), comparable(fields[n]))]
+        if theirs:
+            raise PatientConflict(theirs, current)
+        patient = current
+    was = current.practitioner_id
     _apply(patient, fields)
     patient.full_clean()
     patient_check(patient, was_practitioner=was)
