@@ -25,11 +25,13 @@ class Clinic(models.Model):
         "SMS sender name",
         max_length=11,
         blank=True,
-        help_text="Up to 11 letters, digits or spaces, with a letter among them, shown as the sender.",
+        help_text="A name of up to 11 letters, digits or spaces with a letter among them, or the clinic's own "
+        "number in digits (61412345678), shown as the sender.",
         validators=[
             RegexValidator(
-                r"^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9 ]*[A-Za-z0-9])?$",
-                "Up to 11 letters, digits or spaces, with a letter among them (carriers refuse other sender names).",
+                r"^(\d{3,11}|(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9 ]*[A-Za-z0-9])?)$",
+                "A name of up to 11 letters, digits or spaces with a letter among them, or a number in digits "
+                "(carriers refuse other senders).",
             )
         ],
     )
