@@ -430,6 +430,7 @@ class RateBucketForm(forms.ModelForm):
 
     def clean_name(self):
         name = self.cleaned_data["name"]
+        RateBucket._meta.get_field("name").run_validators(name)  # its pattern's words first, not "not in use"
         in_use = registry.bucket_names_in_use()
         if in_use is None or name in in_use:
             return name

@@ -308,8 +308,9 @@ class PerMessageProvider(Provider):
         """Who `m` is sent from, for its sender's bucket ("<bucket_name>:<sender>"); '' for none."""
         return ""
 
-    def senders(self) -> set[str]:
-        """Every sender `sender` can give now (the bucket admin's check of a sender bucket's name)."""
+    def senders(self, channel: str) -> set[str]:
+        """Every sender `sender` can give now for `channel`'s messages (the bucket admin's check of a
+        sender bucket's name)."""
         return set()
 
     def send_one(self, m, context: dict) -> "Outcome | Throttled":
@@ -398,10 +399,11 @@ class SimulatedCarrier(PerMessageProvider):
     def sender(self, m, context) -> str:
         return getattr(m, "clinic_sender", "") or ""  # the clinic's SMS sender (fax: its fax number)
 
-    def senders(self) -> set[str]:
+    def senders(self, channel: str) -> set[str]:
         from clinics.models import Clinic
 
-        return {str(s) for pair in Clinic.objects.values_list("sms_sender", "fax_number") for s in pair if s}
+        column = "fax_number" if channel == Channel.FAX else "sms_sender"  # as the claim's clinic_sender
+        return {str(s) for s in Clinic.objects.exclude(**{column: ""}).values_list(column, flat=True)}
 
     def callback_url(self) -> str:
         return _sim_callback_url()
@@ -544,7 +546,7 @@ class TwilioMessaging(PerMessageProvider):
     def sender(self, m, context) -> str:
         return context["from"]  # one sender number for the account (TWILIO_FROM_NUMBER)
 
-    def senders(self) -> set[str]:
+    def senders(self, channel: str) -> set[str]:
         return {settings.TWILIO_FROM_NUMBER} if settings.TWILIO_FROM_NUMBER else set()
 
     def send_one(self, m, context):
@@ -611,5 +613,5 @@ def bucket_names_in_use() -> set[str]:
         if isinstance(provider, PerMessageProvider):
             account = provider.bucket_name()
             names.add(account)
-            names.update(f"{account}:{sender}" for sender in provider.senders())
+            names.update(f"{account}:{sender}" for sender in provider.senders(channel))
     return names

@@ -60,6 +60,21 @@ def test_a_bucket_name_that_names_no_account_is_a_field_error(client, ops, twili
     response = client.post(reverse("admin:lanes_ratebucket_add"), {"name": name, "rate_per_s": "1", "burst": "2"})
     assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
     assert not RateBucket.objects.exists()
+    assert response.context["adminform"].form.errors["name"] == [
+        RateBucket._meta.get_field("name").validators[0].message
+    ], "the pattern's words, not 'no provider sends through'"
+
+
+def test_with_texts_on_twilio_the_simulated_carrier_has_only_its_fax_senders(client, ops, twilio_account, clinic_a):
+    """The simulated carrier's senders by channel: with texts through Twilio, a clinic's SMS sender is no
+    sender of the simulated carrier (its faxes are)."""
+    clinic_a.fax_number = "+61290000001"
+    clinic_a.save()
+    client.force_login(ops)
+    assert add_bucket(client, name="sim:default:+61290000001")[0] == 302
+    assert add_bucket(client, name="sim:default:AlphaDiet")[1]["name"] == [
+        "sim:default sends from no 'AlphaDiet'. Its senders now: sim:default:+61290000001."
+    ]
 
 
 def add_bucket(client, **fields):
