@@ -172,6 +172,25 @@ def test_confirm_applies_what_its_page_showed_not_a_choice_submitted_since(clien
     assert subscriber.is_active and list(subscriber.components.all()) == []
 
 
+def test_pressing_an_older_change_after_a_newer_one_was_confirmed_says_it_did_nothing(client, components):
+    email, sms = components["email"], components["sms"]
+    subscriber = Subscriber.objects.create(email="pat@example.com", confirmed_at=timezone.now())
+    subscriber.components.set([email])
+    services.subscriber_add(email="pat@example.com", components=[sms])
+    url = f"/status/subscribe/confirm/{subscriber.token}/"
+    older = client.get(url).content.decode()  # the first change mail's page, left open
+    services.subscriber_add(email="pat@example.com", components=[email, sms])
+    newer = client.get(url).content.decode()
+    assert client.post(url, {"choice": shown_choice(newer)}).status_code == 200
+
+    answer = client.post(url, {"choice": shown_choice(older)})
+    assert answer.status_code == 409
+    page = answer.content.decode()
+    assert "Nothing was changed by that press" in page and "already confirmed" in page
+    subscriber.refresh_from_db()
+    assert set(subscriber.components.all()) == {email, sms}
+
+
 def test_a_confirm_post_without_the_pages_choice_changes_nothing(client, components):
     subscriber = services.subscriber_add(email="pat@example.com", components=[components["sms"]])
     answer = client.post(f"/status/subscribe/confirm/{subscriber.token}/", {"choice": "<script>"})
