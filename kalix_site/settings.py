@@ -162,8 +162,11 @@ else:
 
     DATABASES = {"default": {**connection_settings(BASE_DIR), "CONN_MAX_AGE": DB_CONN_MAX_AGE}}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# A connection used less than this ago skips the per-request health check (kalix_site/db/base.py); 0: never.
-DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = env.float("KALIX_DB_HEALTH_CHECK_AFTER_IDLE_SECONDS", 1.0)
+# "socket": a web request's idle connection is checked with SELECT 1 only when its socket has something to
+# read (kalix_site/db/base.py); "query": before every request, as Django does.
+DB_HEALTH_CHECK = env.str("KALIX_DB_HEALTH_CHECK", "socket")
+if DB_HEALTH_CHECK not in ("socket", "query"):
+    raise ImproperlyConfigured(f"KALIX_DB_HEALTH_CHECK={DB_HEALTH_CHECK!r} is not 'socket' or 'query'.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One cache per process for hot reads; a database cache shared by all processes for what they must

@@ -2,16 +2,17 @@
 
 CONN_HEALTH_CHECKS makes Django run `SELECT 1` before the first query of every request on a reused
 connection, so that one dropped by a database restart is replaced instead of failing the request. For a
-webhook POST that was a third of its time in the reports bench. In a web request, a connection that made
-a cursor less than DB_HEALTH_CHECK_AFTER_IDLE_SECONDS ago without a connection error since is used without
-the check: a restart takes longer than that, and a request that meets a connection dropped in between fails
-once and the connection is replaced (Django checks a connection that had an error at the request's end).
+webhook POST that was a third of its time in the reports bench. A server that ends a session (a restart,
+pg_terminate_backend, a pooler going away) tells the client, or closes the socket: either way the idle
+connection's socket has something to read. So in a web request an idle connection whose socket has
+nothing to read is used at once, and only one with something to read (or known broken) gets Django's
+`SELECT 1` and is replaced if it fails. KALIX_DB_HEALTH_CHECK=query checks every request as Django does.
 
-Workers keep Django's check before every task and broker poll: django-q2's pusher stops for 10 s when a
-poll fails, where a request's failure is one answer a carrier retries. 0 checks before every request too.
+Workers keep Django's check before every task and broker poll: it costs them nothing that matters, and
+django-q2's pusher stops for 10 s when a poll meets a dropped connection.
 """
 
-import time
+import select
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
@@ -22,35 +23,38 @@ from django.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.used_at = float("-inf")  # when a cursor was last made on the current connection
         self.serving_request = False  # between request_started and request_finished
-
-    def connect(self):
-        super().connect()
-        self.used_at = float("-inf")  # a new connection: proven by nothing yet
 
     def close_if_health_check_failed(self):
         if (
             self.serving_request
+            and getattr(settings, "DB_HEALTH_CHECK", "socket") == "socket"
             and self.connection is not None
             and self.health_check_enabled
             and not self.health_check_done
             and not self.errors_occurred
-            and time.monotonic() - self.used_at < settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS
+            and not self.server_has_spoken()
         ):
-            self.health_check_done = True  # used a moment ago without error: no round trip to prove it
+            self.health_check_done = True  # idle and nothing from the server: no round trip to prove it
             return
         super().close_if_health_check_failed()
 
-    def _cursor(self, name=None):
-        cursor = super()._cursor(name)
-        self.used_at = time.monotonic()
-        return cursor
+    def server_has_spoken(self) -> bool:
+        """Whether the idle connection's socket has something to read (a termination notice, or the end of
+        the stream), or the connection is known broken: then it gets the real check."""
+        conn = self.connection
+        if conn.closed or conn.broken:
+            return True
+        try:
+            readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+        except Exception:  # psycopg raises its own error for a socket it has lost
+            return True
+        return bool(readable)
 
 
 def _serving(value: bool):
     def receiver(**kwargs):
-        for conn in connections.all(initialized_only=True):
+        for conn in connections.all(initialized_only=True):  # this thread's connections
             if isinstance(conn, DatabaseWrapper):
                 conn.serving_request = value
 

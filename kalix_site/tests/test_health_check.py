@@ -1,5 +1,8 @@
-"""The per-request database health check (kalix_site/db/base.py): skipped on a connection used a moment ago
-without error, run on one idle longer, and a connection dropped while idle is replaced, not failed."""
+"""The per-request database health check (kalix_site/db/base.py): in a web request, an idle connection whose
+socket has nothing to read is used without Django's `SELECT 1`; one the server has dropped (its socket
+readable) gets the check and is replaced, so the request does not fail; workers keep the check."""
+
+import threading
 
 import pytest
 from django.db import connection, connections
@@ -25,7 +28,7 @@ def request(conn, *, web: bool = True) -> int:
     """One request's database use between Django's request_started and request_finished (or a worker's
     task between its close_old_connections calls, web=False): its backend pid."""
     conn.close_if_unusable_or_obsolete()
-    conn.serving_request = web  # what the request_started receiver sets (see the signal test below)
+    conn.serving_request = web  # what the request_started receiver sets (test_a_request_marks... below)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
@@ -35,31 +38,17 @@ def request(conn, *, web: bool = True) -> int:
         conn.close_if_unusable_or_obsolete()
 
 
-def test_a_request_marks_the_open_connections_as_serving_it(client, monkeypatch):
-    from django.core.signals import request_finished, request_started
+def drop(pid: int) -> None:
+    """End that session from the server's side, as a restart or pg_terminate_backend does."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
-    seen = []
-    monkeypatch.setattr(
-        type(connections["default"]),
-        "close_if_health_check_failed",
-        lambda self: seen.append(self.serving_request),
-    )
-    connections["default"].ensure_connection()
-    request_started.send(sender=None)
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT 1")
-    request_finished.send(sender=None)
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT 1")
-    assert seen == [True, False]
+    def gone():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+            return cursor.fetchone()[0] == 0
 
-
-def test_a_workers_connection_is_checked_before_every_task_however_fresh(wrapper, settings):
-    """django-q2's pusher stops for 10 s when a broker poll fails: workers keep Django's check."""
-    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 60
-    for _ in range(3):
-        request(wrapper, web=False)
-    assert wrapper.checks == [1, 1]
+    wait_for(gone, timeout=10, interval=0.02, message="the dropped session to end")
 
 
 def test_the_backend_is_ours_with_health_checks_on():
@@ -67,53 +56,64 @@ def test_the_backend_is_ours_with_health_checks_on():
     assert connections["default"].settings_dict["CONN_HEALTH_CHECKS"] is True
 
 
-def test_a_connection_used_a_moment_ago_skips_the_select_1_and_an_idle_one_runs_it(wrapper, settings):
+def test_an_idle_connection_the_server_said_nothing_on_skips_the_select_1(wrapper):
     """The reports bench's finding: `SELECT 1` before each webhook POST was a third of its time."""
-    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 1.0
     first = request(wrapper)
     assert [request(wrapper) for _ in range(5)] == [first] * 5
-    assert wrapper.checks == [], "used within the second: no round trip"
+    assert wrapper.checks == [], "no round trip"
 
-    wrapper.used_at -= 2  # idle for longer than the setting
-    assert request(wrapper) == first
+
+def test_a_connection_the_server_dropped_is_checked_and_replaced_and_the_request_goes_on(wrapper):
+    dropped = request(wrapper)
+    drop(dropped)
+    assert wrapper.server_has_spoken(), "the termination notice, or the end of the stream, waits to be read"
+    assert request(wrapper) != dropped, "a new connection, and the request did not fail"
     assert wrapper.checks == [1]
 
 
-def test_with_the_setting_at_0_every_request_checks_as_django_does(wrapper, settings):
-    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 0
+def test_with_the_query_setting_every_request_checks_as_django_does(wrapper, settings):
+    settings.DB_HEALTH_CHECK = "query"
     for _ in range(3):
         request(wrapper)
     assert wrapper.checks == [1, 1], "every reuse of the connection (its first request made it)"
 
 
-def test_a_connection_dropped_while_idle_is_replaced_before_the_request_uses_it(wrapper, settings):
-    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 1.0
-    dropped = request(wrapper)
-    with connection.cursor() as cursor:  # the server drops it, as a restart does
-        cursor.execute("SELECT pg_terminate_backend(%s)", [dropped])
-
-    def gone():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [dropped])
-            return cursor.fetchone()[0] == 0
-
-    wait_for(gone, timeout=10, interval=0.02, message="the dropped session to end")
-    wrapper.used_at -= 2
-    assert request(wrapper) != dropped, "a new connection, and the request did not fail"
-    assert wrapper.checks == [1]
+def test_a_workers_connection_is_checked_before_every_task(wrapper):
+    """django-q2's pusher stops for 10 s when a broker poll fails: workers keep Django's check."""
+    for _ in range(3):
+        request(wrapper, web=False)
+    assert wrapper.checks == [1, 1]
 
 
-def test_a_request_that_met_a_dropped_connection_leaves_it_to_be_replaced(wrapper, settings):
-    """Within the second, a dropped connection fails the one request that meets it, and the next gets a
-    new connection (Django checks a connection that had an error at the request's end)."""
-    from django.db import OperationalError
+def test_a_real_request_marks_this_threads_connections_and_no_other_thread_s(client, monkeypatch):
+    seen = []
+    real = type(connections["default"]).close_if_health_check_failed
 
-    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 60
-    dropped = request(wrapper)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [dropped])
-    wrapper.close_if_unusable_or_obsolete()
-    with pytest.raises(OperationalError):
-        wait_for(lambda: request(wrapper) and False, timeout=5, interval=0.05, message="never")
-    wrapper.close_if_unusable_or_obsolete()  # the failed request's end
-    assert request(wrapper) != dropped
+    def record(self):
+        seen.append((threading.current_thread().name, self.serving_request))
+        return real(self)
+
+    monkeypatch.setattr(type(connections["default"]), "close_if_health_check_failed", record)
+    other = {}
+
+    def elsewhere():
+        connections["default"].ensure_connection()
+        other["conn"] = connections["default"]
+        ready.set()
+        asked.wait(10)
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        connections["default"].close()
+
+    ready, asked = threading.Event(), threading.Event()
+    thread = threading.Thread(target=elsewhere, name="worker-thread")
+    thread.start()
+    ready.wait(10)
+    assert client.get("/healthz").status_code in (200, 503)  # a view that reads the database
+    asked.set()
+    thread.join(10)
+
+    mine = {marked for name, marked in seen if name != "worker-thread"}
+    assert True in mine, "the request's own queries ran marked as serving it"
+    assert ("worker-thread", False) in seen and ("worker-thread", True) not in seen
+    assert connections["default"].serving_request is False, "unmarked once the request is done"
