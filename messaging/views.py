@@ -137,6 +137,17 @@ def message_detail(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     audit.opened(request, kind=audit.Kind.MESSAGE, obj=message, patient_id=message.patient_id)
     retried_as = selectors.message_retried_as(message=message)
+    can_release = (
+        message.dispatch == Dispatch.HELD
+        and message.patient is not None
+        and message.patient.messaging_consent == "opted_in"
+    )
+    release_to, release_refused = "", ""
+    if can_release:
+        try:
+            release_to = services.release_recipient(message)
+        except ValidationError as exc:
+            release_refused, can_release = " ".join(exc.messages), False
     return render(
         request,
         "messaging/message_detail.html",
@@ -146,9 +157,10 @@ def message_detail(request, pk):
             "words": {"reference": REFERENCE_WORDS[message.channel], "attempts": ATTEMPTS_WORDS},
             "can_cancel": DISPATCH.can("cancel", message.dispatch),
             "can_retry": message.status == Status.FAILED and retried_as is None,
-            "can_release": message.dispatch == Dispatch.HELD
-            and message.patient is not None
-            and message.patient.messaging_consent == "opted_in",
+            "can_release": can_release,
+            "release_to": release_to if release_to != message.recipient else "",
+            "release_refused": release_refused,
+            "contact_words": services.CONTACT_WORDS[message.channel],
             "retried_as": retried_as,
             "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
             **sending.notice_context(request),
@@ -191,8 +203,16 @@ def message_retry(request, pk):
 def message_release(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     try:
-        services.message_release(message=message, user=request.user)
-        flash.success(request, "Released: it goes out in a moment.")
+        written_for = message.recipient
+        released = services.message_release(message=message, user=request.user)
+        if released.recipient == written_for:
+            flash.success(request, "Released: it goes out in a moment.")
+        else:
+            flash.success(
+                request,
+                f"Released to {released.recipient}, the patient's {services.CONTACT_WORDS[message.channel]} now "
+                f"(it was written for {written_for}): it goes out in a moment.",
+            )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
     return redirect("messaging:detail", pk=pk)
