@@ -2,7 +2,7 @@ from django import forms
 
 from clinics.models import Clinic, Patient
 from clinics.selectors import practitioner_choices
-from clinics.services import PATIENT_FIELDS
+from clinics.services import MOBILE_INVALID, PATIENT_FIELDS
 from kalix_site.forms import PhoneNumberBox
 
 
@@ -22,6 +22,7 @@ class PatientForm(forms.ModelForm):
             "fax": PhoneNumberBox,
         }
         help_texts = {"mobile": "International (+61 4…) or local format.", "fax": "Optional."}
+        error_messages = {"mobile": {"invalid": MOBILE_INVALID}}  # not the field's landline example
         field_classes = {"practitioner": PractitionerChoiceField}
 
     def __init__(self, *args, clinic: Clinic, **kwargs):
