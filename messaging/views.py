@@ -17,6 +17,7 @@ from messaging.timeline import timeline
 from messaging.vocabulary import ATTEMPTS_WORDS, REFERENCE_WORDS
 
 PAGE_SIZE = 50
+RETRY_TYPED = "messaging_retry_typed"  # session key: a refused retry's corrected address, shown once
 
 
 @staff_required
@@ -137,6 +138,7 @@ def message_detail(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     audit.opened(request, kind=audit.Kind.MESSAGE, obj=message, patient_id=message.patient_id)
     retried_as = selectors.message_retried_as(message=message)
+    typed = request.session.pop(RETRY_TYPED, None) or {}
     can_release = (
         message.dispatch == Dispatch.HELD
         and message.patient is not None
@@ -162,6 +164,7 @@ def message_detail(request, pk):
             "release_refused": release_refused,
             "contact_words": services.CONTACT_WORDS[message.channel],
             "retried_as": retried_as,
+            "retry_recipient": typed.get("recipient", "") if typed.get("pk") == message.pk else "",
             "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
             **sending.notice_context(request),
         },
@@ -193,6 +196,9 @@ def message_retry(request, pk):
         )
     except ValidationError as exc:
         flash.error(request, "Not sent again: " + " ".join(exc.messages))
+        typed = request.POST.get("recipient", "")[:254].strip()
+        if typed:  # back in the box on the page redirected to, not in its URL (an address: patient data)
+            request.session[RETRY_TYPED] = {"pk": message.pk, "recipient": typed}
         return redirect("messaging:detail", pk=pk)
     flash.success(request, f"Sent again as message #{retry.pk}.")
     return redirect("messaging:detail", pk=retry.pk)
