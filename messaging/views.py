@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
@@ -70,7 +73,7 @@ def message_compose(request):
             form.offer_send_again()
             form.add_error(
                 None,
-                f"You sent this same message {timesince(repeat.earlier.created_at)} ago (to "
+                f"You sent this same message {_ago(repeat.earlier.created_at)} (to "
                 f"{repeat.earlier.recipient}). Nothing was sent now. Tick “Send it again” to send a second copy.",
             )
         except ValidationError as exc:
@@ -114,6 +117,13 @@ def _prefill(request) -> dict:
     address = str(getattr(patient, services.CONTACT_FIELD[channel]) or "")
     prefilled_from = f"{patient.pk}|{channel}|{address}"
     return {"patient": patient.pk, "channel": channel, "recipient": address, "prefilled_from": prefilled_from}
+
+
+def _ago(at) -> str:
+    """How long ago, in words: timesince says "0 minutes" for the first minute."""
+    if timezone.now() - at < timedelta(minutes=1):
+        return "less than a minute ago"
+    return f"{timesince(at)} ago"
 
 
 class _SentLately(Exception):
