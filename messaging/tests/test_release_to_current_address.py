@@ -2,6 +2,8 @@
 to their mobile as it is at the release (checked again for opt-out), and the page and timeline say so; a
 one-off typed address stays as typed; with no mobile on the record now, the release is refused."""
 
+from importlib import import_module
+
 import pytest
 
 from clinics import consent
@@ -89,3 +91,14 @@ def test_the_new_mobile_is_checked_for_an_opt_out(client_a, clinic_a, new_patien
     held.refresh_from_db()
     assert (held.dispatch, held.recipient) == (Dispatch.HELD, "+61412345003")
     assert not Message.objects.exclude(pk=held.pk).exists()
+
+
+def test_held_messages_from_before_the_flag_get_it_when_still_at_the_patients_contact(clinic_a, new_patient):
+    from django.apps import apps
+
+    migration = import_module("messaging.migrations.0024_held_messages_to_patient_contact")
+    own = held_sms(clinic_a, new_patient)
+    typed = held_sms(clinic_a, new_patient, recipient="+61412999888")
+    Message.objects.update(to_patient_contact=False)  # as the schema migration left them
+    migration.mark_held(apps, None)
+    assert dict(Message.objects.values_list("pk", "to_patient_contact")) == {own.pk: True, typed.pk: False}
