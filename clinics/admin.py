@@ -37,6 +37,7 @@ class PatientAdminForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = ["clinic", *services.PATIENT_FIELDS]
+        error_messages = {"mobile": {"invalid": services.MOBILE_INVALID}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,16 +45,18 @@ class PatientAdminForm(forms.ModelForm):
             self.fields["practitioner"].queryset = selectors.practitioner_choices(
                 clinic=self.instance.clinic, patient=self.instance
             )
-        self._was_practitioner = (
-            Patient.objects.filter(pk=self.instance.pk).values_list("practitioner_id", flat=True).first()
-        )
+        self._was_practitioner, self._was_mobile = Patient.objects.filter(pk=self.instance.pk).values_list(
+            "practitioner_id", "mobile"
+        ).first() or (None, "")
 
     def _post_clean(self):
         super()._post_clean()  # the fields onto the instance, and its own full_clean
         if self.instance.clinic_id is None or self.errors:
             return
         try:
-            services.patient_check(self.instance, was_practitioner=self._was_practitioner)
+            services.patient_check(
+                self.instance, was_practitioner=self._was_practitioner, was_mobile=str(self._was_mobile or "")
+            )
         except ValidationError as exc:
             self._update_errors(exc)
 

@@ -49,6 +49,7 @@ class PatientSerializer(serializers.ModelSerializer):
         model = Patient
         fields = ["id", *services.PATIENT_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"mobile": {"validators": [services.validate_mobile]}}  # in the staff form's words
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,7 +3,7 @@ from django.core import signing
 
 from clinics.models import Clinic, Patient
 from clinics.selectors import practitioner_choices
-from clinics.services import PATIENT_FIELDS, patient_snapshot
+from clinics.services import MOBILE_INVALID, PATIENT_FIELDS, patient_snapshot
 from kalix_site.forms import PhoneNumberBox
 
 
@@ -26,6 +26,7 @@ class PatientForm(forms.ModelForm):
             "fax": PhoneNumberBox,
         }
         help_texts = {"mobile": "International (+61 4…) or local format.", "fax": "Optional."}
+        error_messages = {"mobile": {"invalid": MOBILE_INVALID}}  # not the field's landline example
         field_classes = {"practitioner": PractitionerChoiceField}
 
     # What the page showed, signed (clinics.services.patient_snapshot): a save then changes only what this

@@ -1,8 +1,10 @@
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber, to_python
 
 from clinics.models import Clinic, Patient
 from clinics.selectors import practitioner_list
@@ -21,6 +23,20 @@ PATIENT_FIELDS = (
     "fax_opt_out",
     "practitioner",
 )
+
+MOBILE_INVALID = "Enter a mobile number, e.g. 0412 345 678 or +61 412 345 678."
+# FIXED_LINE_OR_MOBILE: regions whose numbers do not tell the two apart (the US and Canada, +1).
+MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def validate_mobile(value) -> None:
+    """A patient's mobile is a mobile number of any region (national form read in the default region): a
+    landline saved there counted the patient as reachable by SMS. ValidationError with MOBILE_INVALID."""
+    number = to_python(value)
+    if number in (None, ""):
+        return
+    if not (isinstance(number, PhoneNumber) and number.is_valid() and phonenumbers.number_type(number) in MOBILE_TYPES):
+        raise ValidationError(MOBILE_INVALID, code="invalid")
 
 
 def _apply(patient: Patient, fields: dict) -> None:
@@ -53,9 +69,32 @@ def _check_practitioner(patient: Patient, *, was: int | None) -> None:
         raise ValidationError({"practitioner": "Choose one of this clinic's practitioners."})
 
 
-def patient_check(patient: Patient, *, was_practitioner: int | None) -> None:
+def _check_mobile(patient: Patient, *, was: str) -> None:
+    """Checked when set or changed: a landline saved before this check stays until someone edits it, so
+    recording an opt-out or a consent is never refused over it."""
+    if str(patient.mobile or "") == was:
+        return
+    try:
+        validate_mobile(patient.mobile)
+    except ValidationError as exc:
+        raise ValidationError({"mobile": exc.messages}) from None
+
+
+def _full_clean(patient: Patient) -> None:
+    """The model's own checks, with the mobile's error in our words (the field's says only "not valid")."""
+    try:
+        patient.full_clean()
+    except ValidationError as exc:
+        found = exc.message_dict
+        if "mobile" in found:
+            found["mobile"] = [MOBILE_INVALID]
+        raise ValidationError(found) from None
+
+
+def patient_check(patient: Patient, *, was_practitioner: int | None, was_mobile: str = "") -> None:
     """What a patient must be beyond its fields' own checks (a form that validates before the service,
-    as the admin's, calls this too): ValidationError by field."""
+    as the admin's, calls this too): ValidationError by field. `was_*`: as saved before this change."""
+    _check_mobile(patient, was=was_mobile)
     _check_birth_date(patient)
     _check_practitioner(patient, was=was_practitioner)
 
@@ -64,7 +103,7 @@ def patient_check(patient: Patient, *, was_practitioner: int | None) -> None:
 def patient_create(*, clinic: Clinic, **fields) -> Patient:
     patient = Patient(clinic=clinic)
     _apply(patient, fields)
-    patient.full_clean()
+    _full_clean(patient)
     patient_check(patient, was_practitioner=None)
     patient.save()
     return patient
@@ -107,9 +146,9 @@ def patient_update(*, patient: Patient, opened: dict[str, str] | None = None, **
         if theirs:
             raise PatientConflict(theirs, current)
         patient = current
-    was = current.practitioner_id
+    was_practitioner, was_mobile = current.practitioner_id, current.mobile
     _apply(patient, fields)
-    patient.full_clean()
-    patient_check(patient, was_practitioner=was)
+    _full_clean(patient)
+    patient_check(patient, was_practitioner=was_practitioner, was_mobile=str(was_mobile or ""))
     patient.save()
     return patient

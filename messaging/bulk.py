@@ -14,6 +14,7 @@ messages go at MESSAGING_AUTOMATED_PRIORITY on the live lane, after what people 
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, QuerySet
 from django.utils import timezone
@@ -49,12 +50,17 @@ JOB = Machine(
 )
 
 
+def _booked_tomorrow(clinic: Clinic) -> QuerySet[Appointment]:
+    start, end = day_bounds(clinic, timezone.localtime(timezone.now(), clinic.tzinfo).date() + timedelta(days=1))
+    return Appointment.objects.filter(
+        clinic=clinic, status=Appointment.Status.BOOKED, starts_at__gte=start, starts_at__lt=end
+    )
+
+
 def audience_patients(*, clinic: Clinic, audience: str) -> QuerySet[Patient]:
     patients = Patient.objects.filter(clinic=clinic)
-    booked = Appointment.objects.filter(clinic=clinic, status=Appointment.Status.BOOKED)
     if audience == Audience.TOMORROW:
-        start, end = day_bounds(clinic, timezone.localtime(timezone.now(), clinic.tzinfo).date() + timedelta(days=1))
-        return patients.filter(pk__in=booked.filter(starts_at__gte=start, starts_at__lt=end).values("patient_id"))
+        return patients.filter(pk__in=_booked_tomorrow(clinic).values("patient_id"))
     if audience == Audience.RECALL:
         since = timezone.now() - timedelta(days=30 * RECALL_MONTHS)
         recent = Appointment.objects.filter(clinic=clinic, starts_at__gte=since).exclude(
@@ -68,13 +74,30 @@ def audience_count(*, clinic: Clinic, audience: str) -> int:
     return audience_patients(clinic=clinic, audience=audience).count()
 
 
-def bulk_create(*, clinic: Clinic, template: MessageTemplate, audience: str, send_at=None, created_by=None) -> BulkSend:
-    from django.core.exceptions import ValidationError
+def check_fits(*, template: MessageTemplate, audience: str) -> None:
+    """Appointment merge fields only for a list whose patients each have an appointment (tomorrow's): sent
+    to all patients, {appointment_date} came out empty ("see you  ."). ValidationError on `template`."""
+    if audience == Audience.TOMORROW:
+        return
+    used = set(templating.fields_in(template.subject)) | set(templating.fields_in(template.body))
+    fields = sorted(used & templating.APPOINTMENT_FIELDS)
+    if fields:
+        names = " and ".join("{" + name + "}" for name in fields)
+        raise ValidationError(
+            {
+                "template": f"This template uses {names}, which only “{Audience.TOMORROW.label}” can fill in: "
+                f"sent to “{Audience(audience).label}” {'they' if len(fields) > 1 else 'it'} would come out empty. "
+                "Choose that list, or a template without appointment fields."
+            }
+        )
 
+
+def bulk_create(*, clinic: Clinic, template: MessageTemplate, audience: str, send_at=None, created_by=None) -> BulkSend:
     if template is None or template.clinic_id != clinic.pk:
         raise ValidationError({"template": "No such template in this clinic."})
     if audience not in Audience.values:
         raise ValidationError({"audience": "Choose who it goes to."})
+    check_fits(template=template, audience=audience)
     with transaction.atomic():
         job = BulkSend.objects.create(
             clinic=clinic,
@@ -127,6 +150,15 @@ def pending_jobs():
     return row["n"], row["oldest"]
 
 
+def _appointments_tomorrow(job: BulkSend, patient_ids: list[int]) -> dict[int, object]:
+    """Each patient's first booked appointment tomorrow, for the appointment merge fields (check_fits
+    allows them only for that list); empty for the other lists."""
+    if job.audience != Audience.TOMORROW:
+        return {}
+    booked = _booked_tomorrow(job.clinic).filter(patient_id__in=patient_ids)
+    return dict(booked.values("patient_id").annotate(first=Min("starts_at")).values_list("patient_id", "first"))
+
+
 def _chunk(job: BulkSend, after: int) -> tuple[int, int | None]:
     """Make one chunk of the job's list (patients with id > after); returns (patients walked, last id)."""
     patient_ids = list(
@@ -145,9 +177,12 @@ def _chunk(job: BulkSend, after: int) -> tuple[int, int | None]:
             claimed = rows(cursor, ClaimedRecipient)
         if claimed:
             template, clinic = job.template, job.clinic
+            starts = _appointments_tomorrow(job, [c.patient_id for c in claimed])
             candidates = []
             for c in claimed:
-                values = templating.values_for(clinic=clinic, first_name=c.first_name)
+                values = templating.values_for(
+                    clinic=clinic, first_name=c.first_name, starts_at=starts.get(c.patient_id)
+                )
                 contact, opted_out = contact_of(c, template.channel)
                 candidates.append(
                     Candidate(

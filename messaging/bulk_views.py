@@ -19,8 +19,13 @@ def bulk_list(request):
     count = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        count = bulk.audience_count(clinic=request.clinic, audience=data["audience"])
-        if "create" in request.POST:
+        try:
+            bulk.check_fits(template=data["template"], audience=data["audience"])
+        except ValidationError as exc:
+            errors.add_form_errors(form, exc)  # no count, so no Create button beside the error
+        else:
+            count = bulk.audience_count(clinic=request.clinic, audience=data["audience"])
+        if count is not None and "create" in request.POST:
             try:
                 job = bulk.bulk_create(clinic=request.clinic, created_by=request.user, **data)
             except ValidationError as exc:

@@ -15,7 +15,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from clinics.services import MOBILE_INVALID
 from kalix_site.guard import header_problem  # the one check, shared with the status page's incident names
+
+# A bad number in the words of the patient form's box for the channel (a retry's corrected number too).
+NUMBER_INVALID = {
+    "sms": MOBILE_INVALID,
+    "fax": "Enter a valid phone number (e.g. (02) 1234 5678) or a number with an international call prefix.",
+}
 
 # GSM 03.38: the basic set costs one septet, the extension set two (escape + char).
 GSM7_BASIC = set(
@@ -64,18 +71,18 @@ def normalise_email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-def normalise_number(value: str) -> str:
+def normalise_number(value: str, channel: str = "sms") -> str:
     try:
         number = phonenumbers.parse(str(value or "").strip(), settings.PHONENUMBER_DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationError({"recipient": "Enter a valid phone number in international (E.164) form."})
+        raise ValidationError({"recipient": NUMBER_INVALID[channel]})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_recipient(channel: str, value: str) -> str:
-    return normalise_email(value) if channel == "email" else normalise_number(value)
+    return normalise_email(value) if channel == "email" else normalise_number(value, channel)
 
 
 def check_content(*, channel: str, subject: str, body: str, attachment) -> int:

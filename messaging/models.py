@@ -32,6 +32,9 @@ class Message(models.Model):
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     recipient = models.CharField(max_length=254, help_text="Normalised: lower-case email or E.164 number.")
+    # The recipient was the patient's own contact on this channel when the message was made (not a typed
+    # one-off): a held message is released to the patient's contact as it is then (services.message_release).
+    to_patient_contact = models.BooleanField(default=False, db_default=False)
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField(blank=True)
     attachment = models.FileField(upload_to="messaging/fax/%Y/%m/", blank=True)

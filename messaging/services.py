@@ -14,6 +14,16 @@ from messaging.models import Channel, Dispatch, EventKind, EventSource, Message,
 
 DRAIN = "messaging.worker.drain"
 CONTACT_FIELD = {Channel.EMAIL: "email", Channel.SMS: "mobile", Channel.FAX: "fax"}
+CONTACT_WORDS = {Channel.EMAIL: "email address", Channel.SMS: "mobile number", Channel.FAX: "fax number"}
+
+
+def _is_patient_contact(patient: Patient | None, channel: str, recipient: str) -> bool:
+    """Whether the (normalised) recipient is the patient's own contact on the channel, as on their record."""
+    contact = str(getattr(patient, CONTACT_FIELD[channel]) or "") if patient else ""
+    try:
+        return bool(contact) and content.normalise_recipient(channel, contact) == recipient
+    except ValidationError:  # a contact saved before today's checks: not the address being sent to
+        return False
 
 
 def _consent_hold(patient: Patient | None, channel: str) -> bool:
@@ -102,6 +112,7 @@ def message_send_or_replay(
     if not recipient:
         raise ValidationError({"recipient": "Choose a patient or enter a recipient."})
     recipient = content.normalise_recipient(channel, recipient)
+    to_patient_contact = _is_patient_contact(patient, channel, recipient)
     _check_patient(patient, channel)
     _check_address(clinic, channel, recipient, send_despite_bounce)
     segments = content.check_content(channel=channel, subject=subject, body=body, attachment=attachment)
@@ -114,6 +125,7 @@ def message_send_or_replay(
                 patient=patient,
                 channel=channel,
                 recipient=recipient,
+                to_patient_contact=to_patient_contact,
                 subject=subject,
                 body=body,
                 segments=segments,
@@ -201,12 +213,32 @@ def message_retry(*, message: Message, user=None, send_despite_bounce: bool = Fa
 
 
 @transaction.atomic
+def release_recipient(message: Message) -> str:
+    """Where a release sends this held message: to the patient's contact on its channel as their record has
+    it now when the message was addressed to the patient's own (staff expect a corrected mobile to be used),
+    else to the address typed for it. ValidationError when the patient no longer has one on that channel."""
+    patient = message.patient
+    if not message.to_patient_contact or patient is None:
+        return message.recipient
+    contact = str(getattr(patient, CONTACT_FIELD[message.channel]) or "")
+    if not contact:
+        raise ValidationError(
+            {
+                "recipient": f"{patient.full_name} has no {CONTACT_WORDS[message.channel]} on their record now, "
+                "so the message stays held: add one on their page, or cancel this message."
+            }
+        )
+    return content.normalise_recipient(message.channel, contact)
+
+
+@transaction.atomic
 def message_release(*, message: Message, user=None) -> Message:
     """Send a message held for the patient's opt-in, now that they have opted in: a staff decision.
 
     An opt-in never releases held messages by itself: a message written weeks ago ("see you tomorrow")
     may be wrong by then, so a person who can read it decides (docs/decisions.md). The checks of a new
-    message run again: consent may have changed the other way since.
+    message run again: consent may have changed the other way since. A message to the patient's own
+    contact goes to that contact as it is now (release_recipient), and the timeline says so if it changed.
     """
     patient = message.patient
     if patient is not None:
@@ -214,17 +246,25 @@ def message_release(*, message: Message, user=None) -> Message:
     if patient is None or patient.messaging_consent != "opted_in":
         name = patient.full_name if patient else "The recipient"
         raise ValidationError(f"{name} has not opted in yet; the message stays held.")
+    recipient = release_recipient(message)
     _check_patient(patient, message.channel)
-    _check_address(message.clinic, message.channel, message.recipient, send_despite_bounce=False)
+    _check_address(message.clinic, message.channel, recipient, send_despite_bounce=False)
     DISPATCH.move_or_refuse(
         Message.objects.filter(pk=message.pk),
         "queue",
         "This message is no longer held: it was released or cancelled already.",
+        recipient=recipient,
         next_attempt_at=timezone.now(),
         updated_at=timezone.now(),
     )
     by = f"released by {user.get_username()}" if user else "released"
-    record_events([NewEvent(message.pk, EventKind.QUEUED, own_event_id(message.pk, "queued"), detail=by)])
+    if recipient != message.recipient:
+        words = CONTACT_WORDS[message.channel]
+        by += f" to {recipient}, the patient's {words} now (written for {message.recipient})"
+    record_events(
+        [NewEvent(message.pk, EventKind.QUEUED, own_event_id(message.pk, "queued"), detail=by)],
+        search=recipient != message.recipient,
+    )
     poke(DRAIN, lane=LIVE)
     message.refresh_from_db()
     return message

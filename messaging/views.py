@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
@@ -17,6 +20,7 @@ from messaging.timeline import timeline
 from messaging.vocabulary import ATTEMPTS_WORDS, REFERENCE_WORDS
 
 PAGE_SIZE = 50
+RETRY_TYPED = "messaging_retry_typed"  # session key: a refused retry's corrected address, shown once
 
 
 @staff_required
@@ -69,7 +73,7 @@ def message_compose(request):
             form.offer_send_again()
             form.add_error(
                 None,
-                f"You sent this same message {timesince(repeat.earlier.created_at)} ago (to "
+                f"You sent this same message {_ago(repeat.earlier.created_at)} (to "
                 f"{repeat.earlier.recipient}). Nothing was sent now. Tick “Send it again” to send a second copy.",
             )
         except ValidationError as exc:
@@ -115,6 +119,13 @@ def _prefill(request) -> dict:
     return {"patient": patient.pk, "channel": channel, "recipient": address, "prefilled_from": prefilled_from}
 
 
+def _ago(at) -> str:
+    """How long ago, in words: timesince says "0 minutes" for the first minute."""
+    if timezone.now() - at < timedelta(minutes=1):
+        return "less than a minute ago"
+    return f"{timesince(at)} ago"
+
+
 class _SentLately(Exception):
     """The message just made repeats one this person sent moments ago: undone, to ask first."""
 
@@ -137,6 +148,18 @@ def message_detail(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     audit.opened(request, kind=audit.Kind.MESSAGE, obj=message, patient_id=message.patient_id)
     retried_as = selectors.message_retried_as(message=message)
+    typed = request.session.pop(RETRY_TYPED, None) or {}
+    can_release = (
+        message.dispatch == Dispatch.HELD
+        and message.patient is not None
+        and message.patient.messaging_consent == "opted_in"
+    )
+    release_to, release_refused = "", ""
+    if can_release:
+        try:
+            release_to = services.release_recipient(message)
+        except ValidationError as exc:
+            release_refused, can_release = " ".join(exc.messages), False
     return render(
         request,
         "messaging/message_detail.html",
@@ -146,10 +169,12 @@ def message_detail(request, pk):
             "words": {"reference": REFERENCE_WORDS[message.channel], "attempts": ATTEMPTS_WORDS},
             "can_cancel": DISPATCH.can("cancel", message.dispatch),
             "can_retry": message.status == Status.FAILED and retried_as is None,
-            "can_release": message.dispatch == Dispatch.HELD
-            and message.patient is not None
-            and message.patient.messaging_consent == "opted_in",
+            "can_release": can_release,
+            "release_to": release_to if release_to != message.recipient else "",
+            "release_refused": release_refused,
+            "contact_words": services.CONTACT_WORDS[message.channel],
             "retried_as": retried_as,
+            "retry_recipient": typed.get("recipient", "") if typed.get("pk") == message.pk else "",
             "bounce": consent.bounce(clinic=request.clinic, channel=message.channel, address=message.recipient),
             **sending.notice_context(request),
         },
@@ -181,6 +206,9 @@ def message_retry(request, pk):
         )
     except ValidationError as exc:
         flash.error(request, "Not sent again: " + " ".join(exc.messages))
+        typed = request.POST.get("recipient", "")[:254].strip()
+        if typed:  # back in the box on the page redirected to, not in its URL (an address: patient data)
+            request.session[RETRY_TYPED] = {"pk": message.pk, "recipient": typed}
         return redirect("messaging:detail", pk=pk)
     flash.success(request, f"Sent again as message #{retry.pk}.")
     return redirect("messaging:detail", pk=retry.pk)
@@ -191,8 +219,16 @@ def message_retry(request, pk):
 def message_release(request, pk):
     message = selectors.message_get(clinic=request.clinic, pk=pk)
     try:
-        services.message_release(message=message, user=request.user)
-        flash.success(request, "Released: it goes out in a moment.")
+        written_for = message.recipient
+        released = services.message_release(message=message, user=request.user)
+        if released.recipient == written_for:
+            flash.success(request, "Released: it goes out in a moment.")
+        else:
+            flash.success(
+                request,
+                f"Released to {released.recipient}, the patient's {services.CONTACT_WORDS[message.channel]} now "
+                f"(it was written for {written_for}): it goes out in a moment.",
+            )
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
     return redirect("messaging:detail", pk=pk)

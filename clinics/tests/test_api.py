@@ -1,3 +1,4 @@
+import pytest
 from rest_framework.authtoken.models import Token
 
 from clinics.models import Patient
@@ -39,3 +40,14 @@ def test_schema_and_offline_docs(client, db):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"drf_spectacular_sidecar" in docs.content  # served from our static files, not a CDN
+
+
+@pytest.mark.parametrize("mobile", ["02 9000 0000", "123"])
+def test_api_refuses_a_mobile_that_is_not_one_in_the_forms_words(client_a, mobile):
+    from clinics.services import MOBILE_INVALID
+
+    response = client_a.post(
+        "/api/v1/patients/", {"first_name": "L", "last_name": "X", "mobile": mobile}, content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json() == {"mobile": [MOBILE_INVALID]}
+    assert Patient.objects.count() == 0

@@ -83,3 +83,14 @@ def test_a_patient_added_in_admin_gets_the_same_checks(root, clinic_a, staff_b, 
     assert root.post(add, {**fields, "practitioner": staff_a.pk}).status_code == 302
     grace = Patient.objects.get(last_name="Hopper")
     assert (grace.clinic_id, grace.practitioner_id) == (clinic_a.pk, staff_a.pk) and grace.consent_at
+
+
+def test_a_landline_is_refused_as_a_mobile_in_admin(root, patient_a):
+    from clinics.services import MOBILE_INVALID
+
+    status, errors = change(root, patient_a, mobile="02 9000 0000")
+    assert status == 200 and errors["mobile"] == [MOBILE_INVALID]
+    status, errors = change(root, patient_a, mobile="0412 345 67")
+    assert status == 200 and errors["mobile"] == [MOBILE_INVALID]
+    patient_a.refresh_from_db()
+    assert str(patient_a.mobile) == "+61412000001"

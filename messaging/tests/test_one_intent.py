@@ -1,11 +1,13 @@
 """One press, one message: a double-submitted compose form makes one message, and a failed message is
 sent again at most once however many Retry posts arrive together."""
 
+from datetime import timedelta
 from importlib import import_module
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.utils import timezone
 
 from messaging import worker
 from messaging.events import NewEvent, record_events
@@ -80,6 +82,17 @@ def test_back_and_send_again_asks_before_a_second_copy(client_a, staff_a):
     assert "You sent this same message" in again.content.decode() and "send_again" in again.context["form"].fields
     meant = client_a.post("/messages/new/", {**compose_form(client_a), "send_again": "on"})
     assert meant.status_code == 302 and Message.objects.count() == 2
+
+
+def test_the_repeat_guard_says_less_than_a_minute_and_1_minute(client_a, staff_a):
+    client_a.post("/messages/new/", compose_form(client_a))
+    again = client_a.post("/messages/new/", compose_form(client_a)).content.decode().replace("\xa0", " ")
+    assert "You sent this same message less than a minute ago" in again and "0 minutes" not in again
+
+    Message.objects.update(created_at=timezone.now() - timedelta(seconds=70))
+    again = client_a.post("/messages/new/", compose_form(client_a)).content.decode().replace("\xa0", " ")
+    assert "You sent this same message 1 minute ago" in again
+    assert Message.objects.count() == 1
 
 
 def test_the_sent_form_changed_and_sent_again_asks_before_sending_it_as_new(client_a, staff_a):

@@ -2,6 +2,8 @@
 (and the retry back); the address can be corrected when retrying. A message held for opt-in says what
 will happen, and an opt-in does not send an old held message by itself: a staff member releases it."""
 
+import re
+
 import pytest
 
 from clinics.services import patient_create, patient_update
@@ -44,6 +46,19 @@ def test_a_bad_corrected_address_is_a_field_error_and_nothing_is_sent(client_a, 
     response = client_a.post(f"/messages/{original.pk}/retry/", {"form_clinic": clinic_a.pk, "recipient": "12"})
     assert response.status_code == 302 and not Message.objects.filter(retry_of=original).exists()
     assert "number" in client_a.get(response.url).content.decode().lower()
+
+
+def test_a_bad_corrected_number_says_what_the_patient_form_says_and_stays_in_the_box(client_a, clinic_a, patient_a):
+    original = failed_sms(clinic_a, patient_a)
+    response = client_a.post(
+        f"/messages/{original.pk}/retry/", {"form_clinic": clinic_a.pk, "recipient": "0491 570 15"}, follow=True
+    )
+    html = response.content.decode()
+    assert "Enter a mobile number, e.g. 0412 345 678 or +61 412 345 678." in html and "E.164" not in html
+    assert re.search(r'id="retry-recipient" name="recipient" value="0491 570 15"', html)
+    assert not Message.objects.filter(retry_of=original).exists()
+    again = client_a.get(f"/messages/{original.pk}/").content.decode()  # shown once, with its error
+    assert re.search(r'id="retry-recipient" name="recipient" value="\+61412000001"', again)
 
 
 def test_a_held_message_says_what_will_happen(client_a, clinic_a):
