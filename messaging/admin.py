@@ -167,9 +167,11 @@ class WebhookInboxAdmin(PatientDataAdmin):
 
 
 @admin.register(QueuedMessage)
-class QueuedMessageAdmin(admin.ModelAdmin):
+class QueuedMessageAdmin(PatientDataAdmin):
     """Queued messages in claim order. No recipient, subject or body: operators steer, they do not read."""
 
+    patient_fields = MessageAdmin.patient_fields
+    exclude = ["search"]  # the patient's name and the message's words, as a search document
     list_display = ["id", "clinic", "channel", "lane", "priority", "in_backlog", "created_at", "waiting"]
     list_filter = ["lane", "channel"]
     list_select_related = ["clinic"]
