@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from clinics import consent, selectors, services
+from clinics import audit, consent, selectors, services
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
 from kalix_site.admin import ReadOnlyInline, ValidIdAutocomplete
 
@@ -60,6 +60,9 @@ class PatientAdminForm(forms.ModelForm):
 
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
+    """Opening a patient's change page and saving one leave rows in the clinic's access audit
+    (clinics.audit), as the staff pages do: a superuser's look is no less a look."""
+
     form = PatientAdminForm
     list_display = ["last_name", "first_name", "clinic", "messaging_consent"]
     list_filter = ["clinic", "messaging_consent"]
@@ -70,6 +73,13 @@ class PatientAdmin(admin.ModelAdmin):
         # a patient's messages, appointments and claims stay with their clinic: no moving them in admin
         return ["clinic", "consent_at"] if obj else ["consent_at"]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        if request.method == "GET" and response.status_code == 200 and shown.get("original") is not None:
+            audit.patient_admin_opened(request, patient=shown["original"])
+        return response
+
     def save_model(self, request, obj, form, change):
         """Through the services, as the staff form: consent changes are stamped there."""
         fields = {name: form.cleaned_data[name] for name in services.PATIENT_FIELDS if name in form.cleaned_data}
@@ -77,6 +87,7 @@ class PatientAdmin(admin.ModelAdmin):
             saved = services.patient_update(patient=Patient.objects.get(pk=obj.pk), **fields)
         else:
             saved = services.patient_create(clinic=form.cleaned_data["clinic"], **fields)
+        audit.patient_edited(request, patient=saved)
         obj.pk, obj.consent_at, obj.updated_at = saved.pk, saved.consent_at, saved.updated_at
 
 
