@@ -40,9 +40,11 @@ class PatientAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "practitioner" in self.fields and self.instance.pk:
-            self.fields["practitioner"].queryset = selectors.practitioner_choices(
-                clinic=self.instance.clinic, patient=self.instance
+        if "practitioner" in self.fields:
+            self.fields["practitioner"].queryset = (
+                selectors.practitioner_choices(clinic=self.instance.clinic, patient=self.instance)
+                if self.instance.pk
+                else selectors.practitioners_anywhere()
             )
         self._was_practitioner = (
             Patient.objects.filter(pk=self.instance.pk).values_list("practitioner_id", flat=True).first()

@@ -130,3 +130,11 @@ def test_a_refused_save_in_admin_leaves_no_edit(root, patient_a, staff_b):
     status, errors = change(root, patient_a, practitioner=staff_b.pk)
     assert status == 200 and "practitioner" in errors
     assert not AccessRecord.objects.filter(action="edit").exists()
+
+
+def test_add_patient_offers_only_practitioners(root, staff_a, staff_b, manager_a, reception_a, ops, support):
+    page = root.get(reverse("admin:clinics_patient_add")).content.decode()
+    for practitioner in (staff_a, staff_b):
+        assert f'<option value="{practitioner.pk}">' in page
+    for other in (manager_a, reception_a, ops, support):
+        assert f'<option value="{other.pk}">' not in page, other.username
