@@ -3,10 +3,11 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clinics.models import Appointment
+from clinics.models import Appointment, StaffMembership
 from kalix_site.admin import PatientDataAdmin, ReadOnlyInline
 from kalix_site.transitions import TransitionRefused
 from lanes import controls as lane_controls
@@ -296,6 +297,13 @@ class ReminderAdmin(admin.ModelAdmin):
         return False
 
 
+class PractitionerLookup(ForeignKeyRawIdWidget):
+    """The practitioner box's lookup lists practitioners' memberships only, not reception or managers."""
+
+    def url_parameters(self):
+        return {**super().url_parameters(), "role": StaffMembership.Role.PRACTITIONER}
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
     """A clinics model registered here: cancelling an appointment withdraws its reminder messages not yet
@@ -309,6 +317,12 @@ class AppointmentAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "reply", "replied_at", "created_at", "updated_at"]
     date_hierarchy = "starts_at"
     actions = ["cancel"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "practitioner":
+            kwargs["queryset"] = StaffMembership.objects.filter(role=StaffMembership.Role.PRACTITIONER)
+            kwargs["widget"] = PractitionerLookup(db_field.remote_field, self.admin_site)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.action(description="Cancel (booked appointments only; their reminders are not sent)", permissions=["change"])
     def cancel(self, request, queryset):
