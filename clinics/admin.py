@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 
 from clinics import audit, consent, selectors, services
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
-from kalix_site.admin import ReadOnlyInline, ValidIdAutocomplete
+from kalix_site.admin import PatientDataAdmin, ReadOnlyInline, ValidIdAutocomplete
 
 
 class StaffMembershipInline(ValidIdAutocomplete, admin.TabularInline):
@@ -61,10 +61,12 @@ class PatientAdminForm(forms.ModelForm):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PatientDataAdmin):
     """Opening a patient's change page and saving one leave rows in the clinic's access audit
-    (clinics.audit), as the staff pages do: a superuser's look is no less a look."""
+    (clinics.audit), as the staff pages do: a superuser's look is no less a look. Superusers only: clinic
+    staff's clinics.*_patient permissions are for their own clinic's staff pages, not every clinic's here."""
 
+    patient_data_only = True
     form = PatientAdminForm
     list_display = ["last_name", "first_name", "clinic", "messaging_consent"]
     list_filter = ["clinic", "messaging_consent"]
@@ -100,9 +102,11 @@ class AddressConsentChangeInline(ReadOnlyInline):
 
 
 @admin.register(AddressConsent)
-class AddressConsentAdmin(admin.ModelAdmin):
-    """Read-only, with its history; changes only through clinics.consent (the action below)."""
+class AddressConsentAdmin(PatientDataAdmin):
+    """Read-only, with its history; changes only through clinics.consent (the action below). A patient's
+    email address or number and who said no: superusers only."""
 
+    patient_data_only = True
     list_display = ["address", "channel", "clinic", "state", "source", "reason", "changed_at"]
     list_filter = ["state", "channel", "source", "clinic"]
     search_fields = ["=address"]  # exact: addresses are patient data, not browsed by fragment

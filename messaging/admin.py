@@ -283,9 +283,10 @@ class ReminderRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(PatientDataAdmin):
     """What each rule did for each appointment; written only by the reminder drain."""
 
+    patient_fields = ("appointment",)  # named by its patient
     list_display = ["appointment", "rule", "due_at", "outcome", "detail", "message"]
     list_filter = ["outcome"]
     raw_id_fields = ["appointment", "rule", "message"]
@@ -305,11 +306,13 @@ class PractitionerLookup(ForeignKeyRawIdWidget):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(PatientDataAdmin):
     """A clinics model registered here: cancelling an appointment withdraws its reminder messages not yet
     handed to the carrier (reminders.appointment_cancel, which the staff page calls too), and clinics
-    cannot reach messages. Status is read-only: it moves through that service and clinics.appointments."""
+    cannot reach messages. Status is read-only: it moves through that service and clinics.appointments.
+    Who sees whom, when, and the notes: superusers only."""
 
+    patient_data_only = True
     list_display = ["starts_at", "patient", "practitioner", "clinic", "status", "reply"]
     list_filter = ["status", "reply", "clinic"]
     list_select_related = ["patient", "practitioner__user", "clinic"]
@@ -377,7 +380,10 @@ class InboundMessageInline(ReadOnlyInline):
 
 
 @admin.register(SmsThread)
-class SmsThreadAdmin(admin.ModelAdmin):
+class SmsThreadAdmin(PatientDataAdmin):
+    """A patient's number and what they wrote: superusers only."""
+
+    patient_data_only = True
     list_display = ["number", "clinic", "patient", "last_inbound_at"]
     list_filter = ["clinic"]
     search_fields = ["=number"]  # exact: numbers are patient data, not browsed by fragment

@@ -22,6 +22,8 @@ DIAGNOSIS = "M7966"
 SUBJECT = "Your Quillfeather scan"
 BODY = "Biopsy result ZQ5512 is ready"
 SMS_BODY = "Take Wexlorin at night"
+NOTES = "Left knee, torn meniscus"
+REPLY = "Can we make it Friday"
 
 
 def forbidden() -> list[str]:
@@ -41,6 +43,8 @@ def forbidden() -> list[str]:
         SUBJECT,
         BODY,
         SMS_BODY,
+        NOTES,
+        REPLY,
     ]
 
 
@@ -89,6 +93,7 @@ def patient_world(clinic_a, staff_a, payer_a, make_invoice, carrier):
     )
     queued_sms.refresh_from_db()
     assert queued_sms.dispatch == "queued"
+    appointment_world(clinic_a, patient, staff_a)
     return {
         "patient": patient,
         "messages": [sms, queued_sms, email],
@@ -96,6 +101,37 @@ def patient_world(clinic_a, staff_a, payer_a, make_invoice, carrier):
         "batch": batch,
         "total": Decimal("80.00"),
     }
+
+
+def appointment_world(clinic, patient, practitioner):
+    """An appointment with notes, its reminder, and the patient's SMS reply in a thread."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clinics.appointments import appointment_book
+    from messaging import reminders, templating
+    from messaging.models import InboundMessage, SmsThread
+
+    template = templating.template_save(
+        clinic=clinic, name="Day before", channel="sms", body="See you {appointment_time}"
+    )
+    reminders.rule_create(clinic=clinic, template=template, hours_before=24)
+    starts_at = timezone.now() + timedelta(hours=5)
+    appointment_book(
+        clinic=clinic,
+        patient=patient,
+        practitioner=practitioner.memberships.get(clinic=clinic),
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=30),
+        notes=NOTES,
+    )
+    reminders.drain()
+    now = timezone.now()
+    thread = SmsThread.objects.create(clinic=clinic, number=MOBILE, patient=patient, last_inbound_at=now)
+    InboundMessage.objects.create(
+        clinic=clinic, thread=thread, inbound_id="in-1", sender=MOBILE, text=REPLY, occurred_at=now, received_at=now
+    )
 
 
 def custom_admin_urls():
@@ -203,6 +239,22 @@ def test_operations_and_support_never_see_a_patient_detail_anywhere_in_admin(cli
     assert not found, "\n".join(found)
 
 
+def test_a_staff_user_with_every_view_permission_sees_no_patient_detail_in_admin(client, patient_world, make_user):
+    """Least privilege is the admins' own, not only the groups' grants: a staff user given every view
+    permission there is (a group widened one day) still reads no patient's data; superusers alone do."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    viewer = make_user("vera", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    viewer = get_user_model().objects.get(pk=viewer.pk)  # no cached permissions
+    client.force_login(viewer)
+    answers = walk_admin(client, viewer)
+    assert len(answers) > 100
+    found = sorted({f"{what.split(' {')[0]}: {value}" for what, value in leaks(answers)})
+    assert not found, "\n".join(found)
+
+
 def test_operations_read_no_patient_detail_on_a_queued_message(client, patient_world, ops, make_user):
     """A queued SMS's change page, as Operations steering a paused live lane: no name, recipient or body."""
     from lanes import controls
@@ -226,7 +278,7 @@ def test_the_walk_finds_patient_details_where_they_are_shown(client, patient_wor
     root = make_user("root", is_staff=True, is_superuser=True)
     client.force_login(root)
     found = {value for _, value in leaks(walk_admin(client, root))}
-    assert {NAME_LAST, EMAIL, SUBJECT, MEMBER_ID} <= found
+    assert {NAME_LAST, EMAIL, SUBJECT, MEMBER_ID, NOTES, REPLY} <= found
 
 
 @pytest.mark.parametrize("role", ["ops", "support"])
