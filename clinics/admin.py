@@ -2,9 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from clinics import consent, selectors, services
+from clinics import audit, consent, selectors, services
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
-from kalix_site.admin import ReadOnlyInline, ValidIdAutocomplete
+from kalix_site.admin import PatientDataAdmin, ReadOnlyInline, ValidIdAutocomplete
 
 
 class StaffMembershipInline(ValidIdAutocomplete, admin.TabularInline):
@@ -41,9 +41,11 @@ class PatientAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "practitioner" in self.fields and self.instance.pk:
-            self.fields["practitioner"].queryset = selectors.practitioner_choices(
-                clinic=self.instance.clinic, patient=self.instance
+        if "practitioner" in self.fields:
+            self.fields["practitioner"].queryset = (
+                selectors.practitioner_choices(clinic=self.instance.clinic, patient=self.instance)
+                if self.instance.pk
+                else selectors.practitioners_anywhere()
             )
         self._was_practitioner, self._was_mobile = Patient.objects.filter(pk=self.instance.pk).values_list(
             "practitioner_id", "mobile"
@@ -62,7 +64,12 @@ class PatientAdminForm(forms.ModelForm):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PatientDataAdmin):
+    """Opening a patient's change page and saving one leave rows in the clinic's access audit
+    (clinics.audit), as the staff pages do: a superuser's look is no less a look. Superusers only: clinic
+    staff's clinics.*_patient permissions are for their own clinic's staff pages, not every clinic's here."""
+
+    patient_data_only = True
     form = PatientAdminForm
     list_display = ["last_name", "first_name", "clinic", "messaging_consent"]
     list_filter = ["clinic", "messaging_consent"]
@@ -73,6 +80,13 @@ class PatientAdmin(admin.ModelAdmin):
         # a patient's messages, appointments and claims stay with their clinic: no moving them in admin
         return ["clinic", "consent_at"] if obj else ["consent_at"]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        if request.method == "GET" and response.status_code == 200 and shown.get("original") is not None:
+            audit.patient_admin_opened(request, patient=shown["original"])
+        return response
+
     def save_model(self, request, obj, form, change):
         """Through the services, as the staff form: consent changes are stamped there."""
         fields = {name: form.cleaned_data[name] for name in services.PATIENT_FIELDS if name in form.cleaned_data}
@@ -80,6 +94,7 @@ class PatientAdmin(admin.ModelAdmin):
             saved = services.patient_update(patient=Patient.objects.get(pk=obj.pk), **fields)
         else:
             saved = services.patient_create(clinic=form.cleaned_data["clinic"], **fields)
+        audit.patient_edited(request, patient=saved)
         obj.pk, obj.consent_at, obj.updated_at = saved.pk, saved.consent_at, saved.updated_at
 
 
@@ -90,9 +105,11 @@ class AddressConsentChangeInline(ReadOnlyInline):
 
 
 @admin.register(AddressConsent)
-class AddressConsentAdmin(admin.ModelAdmin):
-    """Read-only, with its history; changes only through clinics.consent (the action below)."""
+class AddressConsentAdmin(PatientDataAdmin):
+    """Read-only, with its history; changes only through clinics.consent (the action below). A patient's
+    email address or number and who said no: superusers only."""
 
+    patient_data_only = True
     list_display = ["address", "channel", "clinic", "state", "source", "reason", "changed_at"]
     list_filter = ["state", "channel", "source", "clinic"]
     search_fields = ["=address"]  # exact: addresses are patient data, not browsed by fragment

@@ -1,8 +1,9 @@
-"""The access audit: who opened or exported which patient's record, messages or claims, and when.
+"""The access audit: who opened, edited or exported which patient's record, messages or claims, and when.
 
 Health records must say who looked. A view that shows or exports patient data makes one call here after
 it has found its object (`opened`, `exported`, or `patient_opened` for a patient's own record), so the
-hook in each view is one line. Rows are inserted, never changed (a trigger refuses UPDATE and DELETE:
+hook in each view is one line; Django admin's patient pages call `patient_admin_opened` and
+`patient_edited` (via "admin"). Rows are inserted, never changed (a trigger refuses UPDATE and DELETE:
 clinics.models.AccessRecord); an export writes one row per patient in it, so "who saw this patient's
 claims" is one query. Only the clinic's managers read them (clinics.views.access_audit), their clinic's
 alone. Nothing here logs: the audit is a table, not a log line with patient ids in it.
@@ -14,6 +15,7 @@ not one per click) and copied into every row it covers.
 
 from django import forms
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from clinics.models import AccessRecord, StaffMembership
@@ -30,7 +32,9 @@ def may_read(*, user, clinic) -> bool:
 
 
 def _via(request) -> str:
-    return "api" if request.path.startswith("/api/") else "page"
+    if request.path.startswith("/api/"):
+        return "api"
+    return "admin" if request.path.startswith(reverse("admin:index")) else "page"
 
 
 def record(*, request, clinic_id: int, action: str, kind: str, object_id: int, patient_ids, reason: str = "") -> int:
@@ -78,6 +82,28 @@ def exported(request, *, kind: str, obj, patient_ids) -> None:
         kind=kind,
         object_id=obj.pk,
         patient_ids=patient_ids,
+    )
+
+
+def patient_admin_opened(request, *, patient) -> None:
+    """Django admin showed `patient`'s record (a superuser: Kalix's own people, asked no reason)."""
+    _patient_row(request, patient=patient, action=Action.VIEW)
+
+
+def patient_edited(request, *, patient) -> None:
+    """`patient`'s record was saved (added or changed) with what `request` posted."""
+    _patient_row(request, patient=patient, action=Action.EDIT)
+
+
+def _patient_row(request, *, patient, action: str) -> None:
+    record(
+        request=request,
+        clinic_id=patient.clinic_id,
+        action=action,
+        kind=Kind.PATIENT,
+        object_id=patient.pk,
+        patient_ids=[patient.pk],
+        reason=_reason(request, patient.pk),
     )
 
 

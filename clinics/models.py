@@ -269,7 +269,7 @@ class Appointment(models.Model):
 
 
 class AccessRecord(models.Model):
-    """Someone opened or exported a patient's record, message or claims. Append-only: a trigger refuses
+    """Someone opened, edited or exported a patient's record, message or claims. Append-only: a trigger refuses
     every UPDATE and DELETE (migration clinics 0008_access_audit), since an audit its subjects could edit
     proves nothing. Users and patients are referenced without a database constraint and the username is
     copied, so the audit outlives them and never blocks their removal. Written by clinics.audit, read by
@@ -277,6 +277,7 @@ class AccessRecord(models.Model):
 
     class Action(models.TextChoices):
         VIEW = "view", "Opened"
+        EDIT = "edit", "Edited"
         EXPORT = "export", "Exported"
 
     class Kind(models.TextChoices):
@@ -295,7 +296,7 @@ class AccessRecord(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     object_id = models.BigIntegerField()
     patient = models.ForeignKey(Patient, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
-    via = models.CharField(max_length=8, help_text="page or api")
+    via = models.CharField(max_length=8, help_text="page, api or admin")
     reason = models.CharField(max_length=500, blank=True)
 
     class Meta:

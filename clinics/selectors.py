@@ -37,6 +37,16 @@ def practitioner_list(*, clinic: Clinic) -> QuerySet:
     )
 
 
+def practitioners_anywhere() -> QuerySet:
+    """Users who are a practitioner at some clinic: whom admin's Add patient offers before the clinic
+    is known (the save then keeps to the clinic's own, clinics.services)."""
+    return (
+        get_user_model()
+        .objects.filter(pk__in=StaffMembership.objects.filter(role=StaffMembership.Role.PRACTITIONER).values("user"))
+        .order_by("username")
+    )
+
+
 def practitioner_choices(*, clinic: Clinic, patient: Patient | None = None) -> QuerySet:
     """Whom the patient form and the API offer as a patient's practitioner: the clinic's practitioners,
     and whoever the patient already has (kept until someone changes it: clinics.services)."""

@@ -4,8 +4,10 @@ Least privilege: admin is for Kalix's own people. Operations steer queues (kinds
 Support runs the status page; neither reads patient data. Only a superuser sees it in admin
 (`sees_patient_data`); a model admin names its patient fields (`PatientDataAdmin.patient_fields`) and
 they leave its list, form, search and filters for everyone else, or the whole model is patient data
-(`patient_data_only`, claims). Patient data leaves Kalix only through the clinic's own staff pages, one
-clinic at a time. Proof: tests/test_admin_least_privilege.py walks every admin page and action.
+(`patient_data_only`: patients, claims, appointments, SMS threads, address consents). Patient data
+leaves Kalix only through the clinic's own staff pages, one clinic at a time. Proof:
+tests/test_admin_least_privilege.py walks every admin page and action, as Operations, as Support and as
+a staff user with every view permission.
 """
 
 from django.contrib import admin
@@ -53,6 +55,12 @@ class PatientDataAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return not self._refused(request) and super().has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return not self._refused(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._refused(request) and super().has_delete_permission(request, obj)
 
     def get_list_display(self, request):
         hidden = self._hidden(request)

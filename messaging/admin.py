@@ -3,10 +3,11 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clinics.models import Appointment
+from clinics.models import Appointment, StaffMembership
 from kalix_site.admin import PatientDataAdmin, ReadOnlyInline
 from kalix_site.transitions import TransitionRefused
 from lanes import controls as lane_controls
@@ -167,9 +168,11 @@ class WebhookInboxAdmin(PatientDataAdmin):
 
 
 @admin.register(QueuedMessage)
-class QueuedMessageAdmin(admin.ModelAdmin):
+class QueuedMessageAdmin(PatientDataAdmin):
     """Queued messages in claim order. No recipient, subject or body: operators steer, they do not read."""
 
+    patient_fields = MessageAdmin.patient_fields
+    exclude = ["search"]  # the patient's name and the message's words, as a search document
     list_display = ["id", "clinic", "channel", "lane", "priority", "in_backlog", "created_at", "waiting"]
     list_filter = ["lane", "channel"]
     list_select_related = ["clinic"]
@@ -280,9 +283,10 @@ class ReminderRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(PatientDataAdmin):
     """What each rule did for each appointment; written only by the reminder drain."""
 
+    patient_fields = ("appointment",)  # named by its patient
     list_display = ["appointment", "rule", "due_at", "outcome", "detail", "message"]
     list_filter = ["outcome"]
     raw_id_fields = ["appointment", "rule", "message"]
@@ -294,12 +298,21 @@ class ReminderAdmin(admin.ModelAdmin):
         return False
 
 
+class PractitionerLookup(ForeignKeyRawIdWidget):
+    """The practitioner box's lookup lists practitioners' memberships only, not reception or managers."""
+
+    def url_parameters(self):
+        return {**super().url_parameters(), "role": StaffMembership.Role.PRACTITIONER}
+
+
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(PatientDataAdmin):
     """A clinics model registered here: cancelling an appointment withdraws its reminder messages not yet
     handed to the carrier (reminders.appointment_cancel, which the staff page calls too), and clinics
-    cannot reach messages. Status is read-only: it moves through that service and clinics.appointments."""
+    cannot reach messages. Status is read-only: it moves through that service and clinics.appointments.
+    Who sees whom, when, and the notes: superusers only."""
 
+    patient_data_only = True
     list_display = ["starts_at", "patient", "practitioner", "clinic", "status", "reply"]
     list_filter = ["status", "reply", "clinic"]
     list_select_related = ["patient", "practitioner__user", "clinic"]
@@ -307,6 +320,12 @@ class AppointmentAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "reply", "replied_at", "created_at", "updated_at"]
     date_hierarchy = "starts_at"
     actions = ["cancel"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "practitioner":
+            kwargs["queryset"] = StaffMembership.objects.filter(role=StaffMembership.Role.PRACTITIONER)
+            kwargs["widget"] = PractitionerLookup(db_field.remote_field, self.admin_site)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.action(description="Cancel (booked appointments only; their reminders are not sent)", permissions=["change"])
     def cancel(self, request, queryset):
@@ -361,7 +380,10 @@ class InboundMessageInline(ReadOnlyInline):
 
 
 @admin.register(SmsThread)
-class SmsThreadAdmin(admin.ModelAdmin):
+class SmsThreadAdmin(PatientDataAdmin):
+    """A patient's number and what they wrote: superusers only."""
+
+    patient_data_only = True
     list_display = ["number", "clinic", "patient", "last_inbound_at"]
     list_filter = ["clinic"]
     search_fields = ["=number"]  # exact: numbers are patient data, not browsed by fragment

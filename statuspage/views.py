@@ -120,13 +120,9 @@ def subscribe(request):
         except ValidationError as error:
             errors.add_form_errors(form, error)
         else:
-            pending = subscriber.pending_components
-            context = {
-                "subscriber": subscriber,
-                "scope": selectors.subscription_scope(subscriber, pending=pending),
-                "changing": bool(subscriber.confirmed_at and pending is not None),
-            }
-            return render(request, "statuspage/subscribed.html", context)
+            # What was typed, whether it starts a subscription or waits as a change: the answer is the same.
+            scope = selectors.subscription_scope(subscriber, pending=subscriber.pending_components)
+            return render(request, "statuspage/subscribed.html", {"subscriber": subscriber, "scope": scope})
     return render(request, "statuspage/subscribe.html", {"form": form})
 
 

@@ -94,3 +94,58 @@ def test_a_landline_is_refused_as_a_mobile_in_admin(root, patient_a):
     assert status == 200 and errors["mobile"] == [MOBILE_INVALID]
     patient_a.refresh_from_db()
     assert str(patient_a.mobile) == "+61412000001"
+
+
+def test_opening_a_patient_in_admin_is_in_the_clinics_access_audit(root, patient_a, manager_a):
+    from clinics.models import AccessRecord
+
+    assert root.get(reverse("admin:clinics_patient_change", args=[patient_a.pk])).status_code == 200
+    row = AccessRecord.objects.get()
+    assert (row.clinic_id, row.username, row.action, row.kind, row.patient_id, row.object_id, row.via) == (
+        patient_a.clinic_id,
+        "root",
+        "view",
+        "patient",
+        patient_a.pk,
+        patient_a.pk,
+        "admin",
+    )
+    root.force_login(manager_a)
+    page = root.get("/audit/").content.decode()
+    assert "root" in page and patient_a.full_name in page and "Opened: Patient record" in page
+
+
+def test_saving_a_patient_in_admin_is_an_edit_in_the_access_audit(root, patient_a, clinic_a, staff_a, manager_a):
+    from clinics.models import AccessRecord
+
+    assert change(root, patient_a, first_name="Renamed") == (302, {})
+    row = AccessRecord.objects.get(action="edit")
+    assert (row.clinic_id, row.username, row.kind, row.patient_id, row.via) == (
+        patient_a.clinic_id,
+        "root",
+        "patient",
+        patient_a.pk,
+        "admin",
+    )
+    fields = {"clinic": clinic_a.pk, "first_name": "Grace", "last_name": "Hopper", "messaging_consent": "opted_in"}
+    assert root.post(reverse("admin:clinics_patient_add"), {**fields, "practitioner": staff_a.pk}).status_code == 302
+    grace = Patient.objects.get(last_name="Hopper")
+    assert AccessRecord.objects.filter(action="edit", patient_id=grace.pk, object_id=grace.pk).count() == 1
+    root.force_login(manager_a)
+    assert "Edited: Patient record" in root.get("/audit/").content.decode()
+
+
+def test_a_refused_save_in_admin_leaves_no_edit(root, patient_a, staff_b):
+    from clinics.models import AccessRecord
+
+    status, errors = change(root, patient_a, practitioner=staff_b.pk)
+    assert status == 200 and "practitioner" in errors
+    assert not AccessRecord.objects.filter(action="edit").exists()
+
+
+def test_add_patient_offers_only_practitioners(root, staff_a, staff_b, manager_a, reception_a, ops, support):
+    page = root.get(reverse("admin:clinics_patient_add")).content.decode()
+    for practitioner in (staff_a, staff_b):
+        assert f'<option value="{practitioner.pk}">' in page
+    for other in (manager_a, reception_a, ops, support):
+        assert f'<option value="{other.pk}">' not in page, other.username

@@ -25,7 +25,7 @@ def test_changing_a_confirmed_subscription_needs_that_addresses_confirmation(cli
     response = client.post("/status/subscribe/", {"email": "pat@example.com", "components": [sms.pk]})
     assert response.status_code == 200
     page = response.content.decode()
-    assert "confirm the change" in page and "SMS only" in page
+    assert "when it is confirmed" in page and "Until then nothing changes" in page and "SMS only" in page
     subscriber.refresh_from_db()
     assert list(subscriber.components.all()) == [email]  # nothing changed by someone typing the address
     notify.deliver_due()
@@ -39,6 +39,30 @@ def test_changing_a_confirmed_subscription_needs_that_addresses_confirmation(cli
     assert "You will get updates about SMS only." in confirmed
     subscriber.refresh_from_db()
     assert list(subscriber.components.all()) == [sms] and subscriber.pending_components is None
+
+
+def answer_text(response) -> str:
+    """The page's own words, without what differs on every answer (CSRF token, CSP nonce)."""
+    page = response.content.decode()
+    return re.sub(r'(nonce|value)="[^"]*"', "", page[page.index("<h1>") : page.index("</main>")])
+
+
+def test_the_answer_does_not_say_whether_an_address_is_subscribed(client, components):
+    """Anyone may type an address: a subscribed one (confirmed or not) is answered in the same words as a
+    new one, so the form tells nobody who gets Kalix's status notices."""
+    sms = components["sms"]
+    Subscriber.objects.create(email="pat@example.com", confirmed_at=timezone.now()).components.set(
+        [components["email"]]
+    )
+    Subscriber.objects.create(email="sue@example.com")
+    answers = {
+        email: answer_text(client.post("/status/subscribe/", {"email": email, "components": [sms.pk]}))
+        for email in ("new@example.com", "pat@example.com", "sue@example.com")
+    }
+    assert "new@example.com" in answers["new@example.com"] and "SMS only" in answers["new@example.com"]
+    assert {text.replace(email, "ADDRESS") for email, text in answers.items()} == {
+        answers["new@example.com"].replace("new@example.com", "ADDRESS")
+    }
 
 
 def test_confirmation_text_says_which_components_were_chosen(client, components, smtp_server):
