@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from clinics import audit, consent, selectors, services
+from clinics import forms as clinic_forms
 from clinics.models import AddressConsent, AddressConsentChange, Clinic, Patient, StaffMembership
 from kalix_site.admin import PatientDataAdmin, ReadOnlyInline, ValidIdAutocomplete
 
@@ -39,8 +40,11 @@ class PatientAdminForm(forms.ModelForm):
         fields = ["clinic", *services.PATIENT_FIELDS]
         error_messages = {"mobile": {"invalid": services.MOBILE_INVALID}}
 
+    opened = clinic_forms.OpenedField()  # two tabs: a save keeps what was saved meanwhile (clinics.forms)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["opened"].initial = clinic_forms.opened_token(self.instance)
         if "practitioner" in self.fields:
             self.fields["practitioner"].queryset = (
                 selectors.practitioner_choices(clinic=self.instance.clinic, patient=self.instance)
@@ -61,6 +65,15 @@ class PatientAdminForm(forms.ModelForm):
             )
         except ValidationError as exc:
             self._update_errors(exc)
+            return
+        if self.cleaned_data.get("opened") and self.instance.pk:
+            typed = {name: self.cleaned_data[name] for name in services.PATIENT_FIELDS if name in self.cleaned_data}
+            try:
+                services.patient_merge(
+                    Patient.objects.get(pk=self.instance.pk), opened=self.cleaned_data["opened"], fields=typed
+                )
+            except services.PatientConflict as conflict:
+                clinic_forms.show_conflict(self, conflict)
 
 
 @admin.register(Patient)
@@ -91,7 +104,9 @@ class PatientAdmin(PatientDataAdmin):
         """Through the services, as the staff form: consent changes are stamped there."""
         fields = {name: form.cleaned_data[name] for name in services.PATIENT_FIELDS if name in form.cleaned_data}
         if change:
-            saved = services.patient_update(patient=Patient.objects.get(pk=obj.pk), **fields)
+            saved = services.patient_update(
+                patient=Patient.objects.get(pk=obj.pk), opened=form.cleaned_data.get("opened"), **fields
+            )
         else:
             saved = services.patient_create(clinic=form.cleaned_data["clinic"], **fields)
         audit.patient_edited(request, patient=saved)

@@ -134,6 +134,16 @@ class PatientConflict(Exception):
         self.fields, self.current = fields, current
 
 
+def patient_merge(current: Patient, *, opened: dict[str, str], fields: dict) -> dict:
+    """Of `fields` (as typed on a page that showed `opened`), those the person changed; PatientConflict if
+    someone saved one of them differently since (`current` as saved now)."""
+    changed = {name: value for name, value in fields.items() if comparable(value) != opened.get(name)}
+    theirs = [n for n in changed if comparable(getattr(current, n)) not in (opened.get(n), comparable(changed[n]))]
+    if theirs:
+        raise PatientConflict(theirs, current)
+    return changed
+
+
 @transaction.atomic
 def patient_update(*, patient: Patient, opened: dict[str, str] | None = None, **fields) -> Patient:
     """Save `fields` on the patient. With `opened` (the form's snapshot of what it showed), only the
@@ -141,11 +151,7 @@ def patient_update(*, patient: Patient, opened: dict[str, str] | None = None, **
     field both changed, to different values, is a PatientConflict and nothing is saved."""
     current = Patient.objects.select_for_update().get(pk=patient.pk)
     if opened is not None:
-        fields = {name: value for name, value in fields.items() if comparable(value) != opened.get(name)}
-        theirs = [n for n in fields if comparable(getattr(current, n)) not in (opened.get(n), comparable(fields[n]))]
-        if theirs:
-            raise PatientConflict(theirs, current)
-        patient = current
+        fields, patient = patient_merge(current, opened=opened, fields=fields), current
     was_practitioner, was_mobile = current.practitioner_id, current.mobile
     _apply(patient, fields)
     _full_clean(patient)

@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from clinics import audit, consent, hub, selectors, services
-from clinics.forms import ClinicSwitchForm, PatientForm
+from clinics.forms import ClinicSwitchForm, PatientForm, show_conflict
 from clinics.services import PATIENT_FIELDS
 from clinics.tenancy import SESSION_KEY, form_clinic_refusal, resolve_clinic
 from kalix_site import errors
@@ -157,54 +157,11 @@ def patient_edit(request, pk):
         except ValidationError as error:
             errors.add_form_errors(form, error)
         except services.PatientConflict as conflict:
-            _show_conflict(form, conflict)
+            show_conflict(form, conflict)
         else:
             messages.success(request, "Patient saved.")
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "clinics/patient_form.html", {"form": form, "patient": patient, "creating": False})
-
-
-def _show_conflict(form, conflict) -> None:
-    """Nothing was saved: say which fields someone else saved meanwhile and to what, keep what this person
-    typed in the boxes, and take the page's snapshot forward so that Save again keeps theirs over those."""
-    current, opened = conflict.current, form.cleaned_data["opened"]
-    form.data = form.data.copy()
-    form.data["opened"] = PatientForm(instance=current, clinic=current.clinic)["opened"].initial
-    for name in PATIENT_FIELDS:  # what this person left alone shows what was saved meanwhile, not the old
-        untouched = services.comparable(form.cleaned_data.get(name)) == opened.get(name)
-        if untouched and services.comparable(getattr(current, name)) != opened.get(name):
-            _put(form.data, name, getattr(current, name))
-    form.add_error(
-        None,
-        "Someone else saved this patient after you opened this page, so nothing was saved. The fields marked "
-        "below were changed to something else meanwhile; check them, then save again to keep what you typed.",
-    )
-    for name in conflict.fields:
-        form.add_error(name, f"Saved meanwhile as: {_shown(current, name) or '(empty)'}.")
-
-
-def _put(data, name: str, value) -> None:
-    """`value` into posted form data as the form's box would send it."""
-    if isinstance(value, bool):
-        if value:
-            data[name] = "on"
-        else:
-            data.pop(name, None)
-    else:
-        data[name] = services.comparable(value)
-
-
-def _shown(patient, name: str) -> str:
-    value = getattr(patient, name)
-    if hasattr(patient, f"get_{name}_display"):
-        return getattr(patient, f"get_{name}_display")()
-    if isinstance(value, bool):
-        return "ticked" if value else "not ticked"
-    if name == "practitioner":
-        return (value.get_full_name() or value.get_username()) if value else ""
-    if hasattr(value, "as_national"):
-        return value.as_national
-    return "" if value is None else str(value)
 
 
 def _fields(form) -> dict:

@@ -149,3 +149,26 @@ def test_add_patient_offers_only_practitioners(root, staff_a, staff_b, manager_a
         assert f'<option value="{practitioner.pk}">' in page
     for other in (manager_a, reception_a, ops, support):
         assert f'<option value="{other.pk}">' not in page, other.username
+
+
+def test_two_admin_tabs_keep_each_others_saves_and_a_clash_saves_nothing(root, patient_a):
+    """The new-user walk: a stale admin tab saving only the email put back the mobile the other had changed."""
+    import re
+
+    url = reverse("admin:clinics_patient_change", args=[patient_a.pk])
+
+    def tab() -> dict:
+        opened = re.search(r'name="opened" value="([^"]+)"', root.get(url).content.decode())[1]
+        return {**admin_form(Patient.objects.get(pk=patient_a.pk)), "opened": opened}
+
+    tab_a, tab_b, tab_c = tab(), tab(), tab()
+    assert root.post(url, {**tab_a, "mobile": "0412 222 333"}).status_code == 302
+    assert root.post(url, {**tab_b, "email": "ada.l@example.com"}).status_code == 302
+    patient_a.refresh_from_db()
+    assert (str(patient_a.mobile), patient_a.email) == ("+61412222333", "ada.l@example.com")
+
+    clash = root.post(url, {**tab_c, "mobile": "0412 444 555"})
+    assert clash.status_code == 200
+    assert clash.context["adminform"].form.errors["mobile"] == ["Saved meanwhile as: 0412 222 333."]
+    patient_a.refresh_from_db()
+    assert str(patient_a.mobile) == "+61412222333", "nothing saved"
