@@ -128,7 +128,11 @@ class ReindexJob(models.Model):
     total_rows = models.BigIntegerField(default=0)
     rows_done = models.BigIntegerField(default=0)
     rows_changed = models.BigIntegerField(default=0)
-    rows_per_s = models.FloatField(default=0.0, help_text="Over the last time slice.")
+    rows_per_s = models.FloatField(
+        default=0.0, help_text="Rows done since it started, resumed or was re-throttled, over the time since."
+    )
+    rate_since = models.DateTimeField(null=True, blank=True, help_text="When rows_per_s started counting.")
+    rate_since_rows = models.BigIntegerField(default=0, help_text="Rows done by then.")
     waiting = models.CharField(max_length=255, blank=True, help_text="Why it is not making progress right now.")
     error = models.TextField(blank=True)
 
