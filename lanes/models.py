@@ -216,12 +216,13 @@ class RateBucket(models.Model):
     name = models.CharField(
         max_length=120,
         primary_key=True,
-        help_text='An account: "<provider>:<account>" (e.g. "sim:default", "twilio:AC..."); one of its senders: '
-        '"<provider>:<account>:<from>" (e.g. "twilio:AC...:+15005550006"). A request takes from both.',
+        # in capitals, not <provider>: admin does not escape help text, so a browser took those for tags
+        help_text="An account: PROVIDER:ACCOUNT (e.g. sim:default, twilio:AC...); one of its senders: "
+        "PROVIDER:ACCOUNT:FROM (e.g. twilio:AC...:+15005550006). A request takes from both.",
         validators=[
             RegexValidator(
                 r"^[a-z][a-z0-9_-]*:[^:\s]+(:\S(.*\S)?)?$",  # a sender name may have spaces inside ("Alpha Diet")
-                '"<provider>:<account>" or "<provider>:<account>:<from>", no spaces but inside a sender name.',
+                "PROVIDER:ACCOUNT or PROVIDER:ACCOUNT:FROM, no spaces but inside a sender name.",
             )
         ],
     )

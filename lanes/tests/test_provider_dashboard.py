@@ -2,9 +2,12 @@
 circuit is open as degraded; Operations set a bucket's rate in admin."""
 
 import re
+from html import unescape
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from lanes import buckets
 from lanes.models import Circuit, CircuitState, RateBucket
@@ -172,3 +175,26 @@ def test_with_redis_the_dashboard_and_admin_show_the_state_redis_holds(client, o
     assert ">80.0<" in listing and ">1<" in listing
     form = client.get(reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])).content.decode()
     assert ">7<" in form, "requests let through, as Redis counted them"
+
+
+def shown(html: str) -> str:
+    """The words a browser shows of this HTML (tags gone, entities read)."""
+    return unescape(strip_tags(html))
+
+
+def test_the_bucket_name_help_shows_what_a_name_is_made_of(client, ops):
+    """The help said "<provider>:<account>": admin does not escape help text, so the browser took both for tags
+    and the operator read `An account: ":"`."""
+    client.force_login(ops)
+    html = client.get(reverse("admin:lanes_ratebucket_add")).content.decode()
+    help_text = re.search(r'<div class="help" id="id_name_helptext">(.*?)</div>\s*</div>', html, re.S).group(1)
+    assert "An account: PROVIDER:ACCOUNT (e.g. sim:default" in shown(help_text)
+    assert "one of its senders: PROVIDER:ACCOUNT:FROM" in shown(help_text)
+
+
+def test_a_bucket_name_of_the_wrong_shape_says_what_a_name_is_made_of():
+    with pytest.raises(ValidationError) as refused:
+        RateBucket(name="twilio", rate_per_s=1, burst=2).full_clean()
+    assert refused.value.message_dict["name"] == [
+        "PROVIDER:ACCOUNT or PROVIDER:ACCOUNT:FROM, no spaces but inside a sender name."
+    ]
