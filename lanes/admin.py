@@ -6,6 +6,7 @@ lanes.run_reindexjob; only Operations (and superusers) have them. Without them t
 and the URLs answer 403. Every action calls a service in lanes.controls or lanes.reindex.
 """
 
+import re
 from datetime import timedelta
 
 from django import forms
@@ -21,7 +22,18 @@ from django.views.decorators.http import require_POST
 
 from lanes import buckets, registry, reindex
 from lanes import controls as lane_controls
-from lanes.models import RATE_MAX, RATE_MIN, Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
+from lanes.models import (
+    BURST_MAX,
+    RATE_MAX,
+    RATE_MIN,
+    Circuit,
+    Lane,
+    LaneAction,
+    LaneOrder,
+    RateBucket,
+    ReindexJob,
+    ReindexState,
+)
 from lanes.stats import dashboard, duration
 
 CONTROL = lane_controls.CONTROL_PERMISSION
@@ -404,10 +416,18 @@ class PointDecimalField(forms.FloatField):
         "invalid": 'Enter a number, such as "5" or "0.5".',
     }
 
+    # Digits with one optional point (a sign, so "-5" hears about the lower bound): float() alone takes
+    # "1e3", "1_000" and "infinity" too, a rate nobody typed on purpose.
+    WRITTEN = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+
     def to_python(self, value):
         if isinstance(value, str) and "," in value:
             raise forms.ValidationError(self.error_messages["comma"], code="comma")
-        return super().to_python(value.strip() if isinstance(value, str) else value)
+        if isinstance(value, str):
+            value = value.strip()
+            if value and not self.WRITTEN.fullmatch(value):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
     def widget_attrs(self, widget):
         return forms.Field.widget_attrs(self, widget)  # no min/max/step: those belong to a number box
@@ -422,6 +442,14 @@ class RateBucketForm(forms.ModelForm):
         min_value=RATE_MIN,
         max_value=RATE_MAX,
         help_text=RateBucket._meta.get_field("rate_per_s").help_text,
+    )
+    # the model's PositiveIntegerField would give the box min=0 and a ">= 0" message; 0 lets nothing go
+    burst = forms.IntegerField(
+        label="Burst",
+        min_value=1,
+        max_value=BURST_MAX,
+        initial=RateBucket._meta.get_field("burst").default,
+        help_text=RateBucket._meta.get_field("burst").help_text,
     )
 
     class Meta:

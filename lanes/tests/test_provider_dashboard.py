@@ -198,3 +198,30 @@ def test_a_bucket_name_of_the_wrong_shape_says_what_a_name_is_made_of():
     assert refused.value.message_dict["name"] == [
         "PROVIDER:ACCOUNT or PROVIDER:ACCOUNT:FROM, no spaces but inside a sender name."
     ]
+
+
+@pytest.mark.parametrize("typed", ["1e3", "1E3", "1_000", "infinity", "1.2.3", "0x10", "+5", "5 5"])
+def test_a_rate_in_anything_but_digits_and_a_point_is_refused(client, ops, twilio_account, typed):
+    """ "1e3" was taken as 1000 requests a second."""
+    client.force_login(ops)
+    status, errors, html = add_bucket(client, name="twilio:AC1", rate_per_s=typed)
+    assert status == 200 and errors["rate_per_s"] == ['Enter a number, such as "5" or "0.5".']
+    assert not RateBucket.objects.exists()
+
+
+@pytest.mark.parametrize("typed, kept", [("5", 5), ("0.5", 0.5), (".5", 0.5), ("12.", 12)])
+def test_a_rate_in_digits_with_a_point_is_kept(client, ops, twilio_account, typed, kept):
+    client.force_login(ops)
+    assert add_bucket(client, name="twilio:AC1", rate_per_s=typed)[0] == 302
+    assert RateBucket.objects.get().rate_per_s == kept
+
+
+def test_the_burst_box_and_its_message_both_say_at_least_one(client, ops, twilio_account):
+    """ "-5" was refused with ">= 0" (the box's min=0) while 0 was refused with ">= 1"."""
+    client.force_login(ops)
+    html = client.get(reverse("admin:lanes_ratebucket_add")).content.decode()
+    box = re.search(r'<input[^>]*name="burst"[^>]*>', html).group(0)
+    assert 'min="1"' in box and 'value="10"' in box
+    for typed in ("-5", "0"):
+        status, errors, html = add_bucket(client, name="twilio:AC1", burst=typed)
+        assert errors["burst"] == ["Ensure this value is greater than or equal to 1."], typed
