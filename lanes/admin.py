@@ -76,6 +76,16 @@ class LaneControlForm(forms.Form):
     order = forms.ChoiceField(choices=LaneOrder.choices, required=False)
 
 
+def form_errors_in_words(form: forms.Form) -> str:
+    """ "share: Enter a number." for a flash message (as_text() gives "* share\\n  * Enter a number.")."""
+
+    def label(name):
+        field = form.fields.get(name)
+        return (field and field.label) or name.replace("_", " ")
+
+    return "; ".join(f"{label(name)}: {' '.join(errors)}" for name, errors in form.errors.items())
+
+
 @admin.register(Lane)
 class LaneAdmin(admin.ModelAdmin):
     """/admin/lanes/lane/ is the queue dashboard."""
@@ -134,7 +144,7 @@ class LaneAdmin(admin.ModelAdmin):
         form = LaneControlForm(request.POST)
         back = HttpResponseRedirect(reverse("admin:lanes_lane_changelist"))
         if not form.is_valid():
-            self.message_user(request, f"Not done: {form.errors.as_text()}", messages.ERROR)
+            self.message_user(request, f"Not done: {form_errors_in_words(form)}", messages.ERROR)
             return back
         data, actor = form.cleaned_data, request.user
         try:
@@ -143,7 +153,9 @@ class LaneAdmin(admin.ModelAdmin):
             elif command == "order":
                 action = lane_controls.lane_set_order(lane=lane, order=data["order"], actor=actor)
             elif command == "share":
-                action = lane_controls.lane_set_backlog_share(lane=lane, share=data["share"] or 0.0, actor=actor)
+                if data["share"] is None:  # a number box sends "" for what it cannot read ("abc"): not 0
+                    raise ValidationError({"share": "Enter a share from 0 to 1."})
+                action = lane_controls.lane_set_backlog_share(lane=lane, share=data["share"], actor=actor)
             elif command == "backlog":
                 minutes = data["older_than_minutes"]
                 if minutes is None:

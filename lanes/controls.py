@@ -24,6 +24,7 @@ from django.utils import timezone
 from lanes import registry
 from lanes.models import Lane, LaneAction, LaneOrder
 from lanes.registry import BACKLOG, ORDER, PAUSE, PROMOTE, poke_drainers
+from lanes.stats import duration
 
 CONTROL_PERMISSION = "lanes.control_lane"  # what the dashboard, the queued-rows admins and their URLs require
 MAX_PROMOTE = 10_000  # a promotion keeps every old priority in its audit row
@@ -130,7 +131,7 @@ def lane_move_to_backlog(
     what = []
     if older_than is not None:
         rows = rows.filter(created_at__lt=timezone.now() - older_than)
-        what.append(f"older than {older_than}")
+        what.append(f"older than {duration(older_than.total_seconds())}")  # not "16:40:00", a time of day
     if ids is not None:
         rows = rows.filter(id__in=ids)
         what.append(f"{len(ids)} selected")
