@@ -356,9 +356,18 @@ class ReindexJobAdmin(admin.ModelAdmin):
         return duration(job.eta_s)
 
     def _move(self, request, queryset, service, verb, **reason):
-        moved = [job for job in queryset if service(job=job, actor=request.user, **reason)]
-        skipped = queryset.count() - len(moved)
-        self.message_user(request, f"{verb} {len(moved)} job(s)" + (f"; {skipped} could not be" if skipped else "."))
+        """Move each job; say how many moved, and for each that did not, why (a warning)."""
+        jobs = list(queryset)
+        moved = [job for job in jobs if service(job=job, actor=request.user, **reason)]
+        if moved:
+            self.message_user(request, f"{verb} {len(moved)} job(s).")
+        refused = [
+            f"Re-index #{job.pk} could not be {verb.lower()}: {reindex.REFUSED_BECAUSE[job.state]}."
+            for job in jobs
+            if job not in moved
+        ]
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
 
     def _confirmed_move(self, request, queryset, service, *, ask: str, verb: str, consequence: str):
         """Ask first (a page with the jobs and a reason), as delete_selected does; move once confirmed."""

@@ -57,6 +57,15 @@ JOB = Machine(
     states=ReindexState.values,
 )
 ACTIVE = (ReindexState.QUEUED, ReindexState.RUNNING)
+# Why an operator's move found a job in no state it moves from, in the words admin shows.
+REFUSED_BECAUSE = {
+    ReindexState.QUEUED: "it is queued, not paused",
+    ReindexState.RUNNING: "it is running, not paused",
+    ReindexState.PAUSED: "it is paused already",
+    ReindexState.CANCELLED: "it has been cancelled",
+    ReindexState.DONE: "it has finished",
+    ReindexState.FAILED: "it has failed (trigger it again to redo it)",
+}
 
 
 def allowed_moves(state: str) -> list[str]:

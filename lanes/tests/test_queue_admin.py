@@ -238,3 +238,59 @@ def test_move_to_backlog_says_how_old_as_a_duration_not_a_time_of_day(client, op
 
     assert LaneAction.objects.get().detail == "to backlog: older than 16h 40m"
     assert "older than 16h 40m" in flashed(response)[0]
+
+
+@pytest.fixture
+def finished_job(clinic_a):
+    from lanes import reindex
+    from lanes.models import ReindexState
+    from tests.support.seed import seed_messages
+
+    seed_messages(clinic_id=clinic_a.pk, count=3)
+    job = reindex.reindex_start()
+    ReindexJob.objects.filter(pk=job.pk).update(state=ReindexState.DONE)
+    return job
+
+
+def levels(response) -> list[tuple[str, str]]:
+    from django.contrib.messages import get_messages
+
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize(
+    "action, verb, extra",
+    [
+        ("pause", "paused", {"confirm": "yes", "reason": "carrier incident"}),
+        ("resume", "resumed", {}),
+        ("cancel", "cancelled", {"confirm": "yes", "reason": "wrong scope"}),
+    ],
+)
+def test_a_job_that_could_not_be_moved_says_why_as_a_warning(client, ops, finished_job, action, verb, extra):
+    """It said "Paused 0 job(s); 1 could not be", as a success, with no reason: the job had finished."""
+    client.force_login(ops)
+
+    response = client.post(JOBS, {"action": action, "_selected_action": [finished_job.pk], **extra})
+
+    assert levels(response) == [("warning", f"Re-index #{finished_job.pk} could not be {verb}: it has finished.")]
+
+
+def test_moving_some_jobs_says_how_many_moved_and_why_the_others_did_not(client, ops, finished_job):
+    from lanes import reindex
+
+    running = reindex.reindex_start()
+    client.force_login(ops)
+    selected = [finished_job.pk, running.pk]
+
+    response = client.post(JOBS, {"action": "pause", "_selected_action": selected, "confirm": "yes", "reason": "r"})
+
+    assert levels(response) == [
+        ("info", "Paused 1 job(s)."),
+        ("warning", f"Re-index #{finished_job.pk} could not be paused: it has finished."),
+    ]
+    client.get(JOBS)  # shows, and so clears, those messages
+    response = client.post(JOBS, {"action": "resume", "_selected_action": selected})
+    assert levels(response) == [
+        ("info", "Resumed 1 job(s)."),
+        ("warning", f"Re-index #{finished_job.pk} could not be resumed: it has finished."),
+    ]
