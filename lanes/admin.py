@@ -551,6 +551,30 @@ class RateBucketAdmin(admin.ModelAdmin):
         if not change:
             obj.tokens = obj.burst
         super().save_model(request, obj, form, change)
+        lane_controls.bucket_change_record(
+            name=obj.name,
+            before={f: form.initial.get(f) for f in lane_controls.BUCKET_SETTINGS} if change else None,
+            after={f: getattr(obj, f) for f in lane_controls.BUCKET_SETTINGS},
+            actor=request.user,
+        )
+
+    def delete_model(self, request, obj):
+        was = self._settings_of([obj])
+        super().delete_model(request, obj)
+        self._record_deleted(request, was)
+
+    def delete_queryset(self, request, queryset):
+        was = self._settings_of(queryset)
+        super().delete_queryset(request, queryset)
+        self._record_deleted(request, was)
+
+    def _settings_of(self, objs) -> dict[str, dict]:
+        # read before the delete: it sets the key, the name, to None
+        return {obj.name: {f: getattr(obj, f) for f in lane_controls.BUCKET_SETTINGS} for obj in objs}
+
+    def _record_deleted(self, request, was: dict[str, dict]):
+        for name, before in was.items():
+            lane_controls.bucket_change_record(name=name, before=before, after=None, actor=request.user)
 
 
 @admin.register(Circuit)

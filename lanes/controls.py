@@ -49,6 +49,32 @@ def _record(
     )
 
 
+BUCKET_SETTINGS = {"rate_per_s": ("rate", "{:g}/s"), "burst": ("burst", "{}")}  # what an operator sets
+
+
+def _bucket_settings(values: dict) -> str:
+    return ", ".join(f"{word} {shown.format(values[field])}" for field, (word, shown) in BUCKET_SETTINGS.items())
+
+
+def bucket_change_record(*, name: str, before: dict | None, after: dict | None, actor=None) -> LaneAction | None:
+    """Audit an operator's add (before None), edit or delete (after None) of rate bucket `name`: what it
+    limits to, old -> new. A bucket is on no lane (lane ""). None when neither rate nor burst changed."""
+    if before is None:
+        action, detail = "bucket_add", _bucket_settings(after)
+    elif after is None:
+        action, detail = "bucket_delete", f"deleted (was {_bucket_settings(before)})"
+    else:
+        action = "bucket_change"
+        detail = ", ".join(
+            f"{word} {shown.format(before[field])} -> {shown.format(after[field])}"
+            for field, (word, shown) in BUCKET_SETTINGS.items()
+            if before[field] != after[field]
+        )
+        if not detail:
+            return None
+    return _record("", action, actor, detail=f"{name}: {detail}")
+
+
 def stopped_by_pause(lane: str) -> list[str]:
     """What pausing `lane` stops, in the words the dashboard uses."""
     return [k.kind for k in registry.kinds(lane) if k.stops_on_pause]

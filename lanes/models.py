@@ -73,9 +73,9 @@ class WaitingPoke(models.Model):
 
 
 class LaneAction(models.Model):
-    """One operator action on a lane or its items: who, when, what, how many rows. Never edited."""
+    """One operator action on a lane or its items, or on a rate bucket: who, when, what, how many rows. Never edited."""
 
-    lane = models.CharField(max_length=32, db_index=True)
+    lane = models.CharField(max_length=32, db_index=True, blank=True, help_text="Empty for a rate bucket's change.")
     action = models.CharField(max_length=32)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True)

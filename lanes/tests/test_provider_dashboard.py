@@ -225,3 +225,25 @@ def test_the_burst_box_and_its_message_both_say_at_least_one(client, ops, twilio
     for typed in ("-5", "0"):
         status, errors, html = add_bucket(client, name="twilio:AC1", burst=typed)
         assert errors["burst"] == ["Ensure this value is greater than or equal to 1."], typed
+
+
+def test_bucket_adds_edits_and_deletes_are_in_the_recent_operator_actions(client, ops, twilio_account):
+    """Pauses and re-indexes were recorded; a bucket's rate set ten times too high was not."""
+    from lanes.models import LaneAction
+
+    client.force_login(ops)
+    assert add_bucket(client, name="twilio:AC1", rate_per_s="100", burst="10")[0] == 302
+    change = reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])
+    assert client.post(change, {"rate_per_s": "50", "burst": "20"}).status_code == 302
+    assert client.post(change, {"rate_per_s": "50", "burst": "20"}).status_code == 302  # nothing changed
+    html = client.get(DASHBOARD).content.decode()
+    delete = reverse("admin:lanes_ratebucket_delete", args=["twilio:AC1"])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+
+    assert list(LaneAction.objects.order_by("id").values_list("actor__username", "lane", "action", "detail")) == [
+        ("olga", "", "bucket_add", "twilio:AC1: rate 100/s, burst 10"),
+        ("olga", "", "bucket_change", "twilio:AC1: rate 100/s -> 50/s, burst 10 -> 20"),
+        ("olga", "", "bucket_delete", "twilio:AC1: deleted (was rate 50/s, burst 20)"),
+    ]
+    recent = html.split("Recent operator actions")[1]
+    assert "bucket_change: twilio:AC1: rate 100/s -&gt; 50/s, burst 10 -&gt; 20" in recent
