@@ -496,16 +496,20 @@ def _some(names, shown: int = 8) -> str:
     return ", ".join(names[:shown]) + more
 
 
+USE_LABEL = RateBucket._meta.get_field("use_per_s").verbose_name
+
+
 @admin.register(RateBucket)
 class RateBucketAdmin(admin.ModelAdmin):
     """A provider account's rate limit, as data (lanes.buckets): set here, used by every worker."""
 
     form = RateBucketForm
 
-    list_display = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "throttled", "last_throttled_at")
-    fields = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
-    readonly_fields = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
-    STATE = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+    # use_now: use_per_s to two decimals (a model field's name would show the field's raw float)
+    list_display = ("name", "rate_per_s", "burst", "current_rate", "use_now", "throttled", "last_throttled_at")
+    fields = ("name", "rate_per_s", "burst", "current_rate", "use_now", "taken", "throttled", "last_throttled_at")
+    readonly_fields = ("current_rate", "use_now", "taken", "throttled", "last_throttled_at")
+    STATE = ("current_rate", "use_now", "taken", "throttled", "last_throttled_at")
 
     def get_list_display(self, request):
         """The state columns from wherever the state lives (lanes.buckets.overview: Redis when set)."""
@@ -526,11 +530,15 @@ class RateBucketAdmin(admin.ModelAdmin):
             if not hasattr(request, "_bucket_states"):
                 request._bucket_states = {b.name: b for b in buckets.overview()}
             live = request._bucket_states.get(obj.name, obj)
-            return getattr(live, field)
+            return self.use_now(live) if field == "use_now" else getattr(live, field)
 
-        show.short_description = RateBucket._meta.get_field(field).verbose_name
+        show.short_description = USE_LABEL if field == "use_now" else RateBucket._meta.get_field(field).verbose_name
         show.__name__ = field
         return show
+
+    @admin.display(description=USE_LABEL)
+    def use_now(self, obj):
+        return f"{obj.use_per_s:,.2f}"
 
     def get_readonly_fields(self, request, obj=None):
         # the name is the key: a changed name would be a second bucket beside the first, not a rename

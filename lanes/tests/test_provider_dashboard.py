@@ -247,3 +247,27 @@ def test_bucket_adds_edits_and_deletes_are_in_the_recent_operator_actions(client
     ]
     recent = html.split("Recent operator actions")[1]
     assert "bucket_change: twilio:AC1: rate 100/s -&gt; 50/s, burst 10 -&gt; 20" in recent
+
+
+def test_a_buckets_use_is_shown_to_two_decimals(client, ops, twilio_account):
+    """The bucket page showed "Use per s: 0.008503964531256543"."""
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    RateBucket.objects.update(use_per_s=0.008503964531256543)
+    client.force_login(ops)
+
+    page = client.get(reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])).content.decode()
+    listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
+
+    for html in (page, listing):
+        assert "0.0085" not in html and "Use per s" in html
+    assert '<div class="readonly">0.01</div>' in page
+    assert '<td class="field-use_now">0.01</td>' in listing
+
+
+def test_with_redis_a_buckets_use_is_shown_to_two_decimals_too(client, ops, buckets_redis):
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    client.force_login(ops)
+
+    listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
+
+    assert '<td class="field-use_now">0.00</td>' in listing
