@@ -6,6 +6,7 @@ lanes.run_reindexjob; only Operations (and superusers) have them. Without them t
 and the URLs answer 403. Every action calls a service in lanes.controls or lanes.reindex.
 """
 
+import re
 from datetime import timedelta
 
 from django import forms
@@ -21,7 +22,18 @@ from django.views.decorators.http import require_POST
 
 from lanes import buckets, registry, reindex
 from lanes import controls as lane_controls
-from lanes.models import RATE_MAX, RATE_MIN, Circuit, Lane, LaneAction, LaneOrder, RateBucket, ReindexJob, ReindexState
+from lanes.models import (
+    BURST_MAX,
+    RATE_MAX,
+    RATE_MIN,
+    Circuit,
+    Lane,
+    LaneAction,
+    LaneOrder,
+    RateBucket,
+    ReindexJob,
+    ReindexState,
+)
 from lanes.stats import dashboard, duration
 
 CONTROL = lane_controls.CONTROL_PERMISSION
@@ -62,6 +74,16 @@ class LaneControlForm(forms.Form):
     older_than_minutes = forms.IntegerField(min_value=0, max_value=100 * 365 * 24 * 60, required=False)
     share = forms.FloatField(min_value=0, max_value=1, required=False)
     order = forms.ChoiceField(choices=LaneOrder.choices, required=False)
+
+
+def form_errors_in_words(form: forms.Form) -> str:
+    """ "share: Enter a number." for a flash message (as_text() gives "* share\\n  * Enter a number.")."""
+
+    def label(name):
+        field = form.fields.get(name)
+        return (field and field.label) or name.replace("_", " ")
+
+    return "; ".join(f"{label(name)}: {' '.join(errors)}" for name, errors in form.errors.items())
 
 
 @admin.register(Lane)
@@ -122,7 +144,7 @@ class LaneAdmin(admin.ModelAdmin):
         form = LaneControlForm(request.POST)
         back = HttpResponseRedirect(reverse("admin:lanes_lane_changelist"))
         if not form.is_valid():
-            self.message_user(request, f"Not done: {form.errors.as_text()}", messages.ERROR)
+            self.message_user(request, f"Not done: {form_errors_in_words(form)}", messages.ERROR)
             return back
         data, actor = form.cleaned_data, request.user
         try:
@@ -131,7 +153,9 @@ class LaneAdmin(admin.ModelAdmin):
             elif command == "order":
                 action = lane_controls.lane_set_order(lane=lane, order=data["order"], actor=actor)
             elif command == "share":
-                action = lane_controls.lane_set_backlog_share(lane=lane, share=data["share"] or 0.0, actor=actor)
+                if data["share"] is None:  # a number box sends "" for what it cannot read ("abc"): not 0
+                    raise ValidationError({"share": "Enter a share from 0 to 1."})
+                action = lane_controls.lane_set_backlog_share(lane=lane, share=data["share"], actor=actor)
             elif command == "backlog":
                 minutes = data["older_than_minutes"]
                 if minutes is None:
@@ -332,9 +356,18 @@ class ReindexJobAdmin(admin.ModelAdmin):
         return duration(job.eta_s)
 
     def _move(self, request, queryset, service, verb, **reason):
-        moved = [job for job in queryset if service(job=job, actor=request.user, **reason)]
-        skipped = queryset.count() - len(moved)
-        self.message_user(request, f"{verb} {len(moved)} job(s)" + (f"; {skipped} could not be" if skipped else "."))
+        """Move each job; say how many moved, and for each that did not, why (a warning)."""
+        jobs = list(queryset)
+        moved = [job for job in jobs if service(job=job, actor=request.user, **reason)]
+        if moved:
+            self.message_user(request, f"{verb} {len(moved)} job(s).")
+        refused = [
+            f"Re-index #{job.pk} could not be {verb.lower()}: {reindex.REFUSED_BECAUSE[job.state]}."
+            for job in jobs
+            if job not in moved
+        ]
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
 
     def _confirmed_move(self, request, queryset, service, *, ask: str, verb: str, consequence: str):
         """Ask first (a page with the jobs and a reason), as delete_selected does; move once confirmed."""
@@ -404,10 +437,18 @@ class PointDecimalField(forms.FloatField):
         "invalid": 'Enter a number, such as "5" or "0.5".',
     }
 
+    # Digits with one optional point (a sign, so "-5" hears about the lower bound): float() alone takes
+    # "1e3", "1_000" and "infinity" too, a rate nobody typed on purpose.
+    WRITTEN = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+
     def to_python(self, value):
         if isinstance(value, str) and "," in value:
             raise forms.ValidationError(self.error_messages["comma"], code="comma")
-        return super().to_python(value.strip() if isinstance(value, str) else value)
+        if isinstance(value, str):
+            value = value.strip()
+            if value and not self.WRITTEN.fullmatch(value):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
     def widget_attrs(self, widget):
         return forms.Field.widget_attrs(self, widget)  # no min/max/step: those belong to a number box
@@ -422,6 +463,14 @@ class RateBucketForm(forms.ModelForm):
         min_value=RATE_MIN,
         max_value=RATE_MAX,
         help_text=RateBucket._meta.get_field("rate_per_s").help_text,
+    )
+    # the model's PositiveIntegerField would give the box min=0 and a ">= 0" message; 0 lets nothing go
+    burst = forms.IntegerField(
+        label="Burst",
+        min_value=1,
+        max_value=BURST_MAX,
+        initial=RateBucket._meta.get_field("burst").default,
+        help_text=RateBucket._meta.get_field("burst").help_text,
     )
 
     class Meta:
@@ -448,16 +497,20 @@ def _some(names, shown: int = 8) -> str:
     return ", ".join(names[:shown]) + more
 
 
+USE_LABEL = RateBucket._meta.get_field("use_per_s").verbose_name
+
+
 @admin.register(RateBucket)
 class RateBucketAdmin(admin.ModelAdmin):
     """A provider account's rate limit, as data (lanes.buckets): set here, used by every worker."""
 
     form = RateBucketForm
 
-    list_display = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "throttled", "last_throttled_at")
-    fields = ("name", "rate_per_s", "burst", "current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
-    readonly_fields = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
-    STATE = ("current_rate", "use_per_s", "taken", "throttled", "last_throttled_at")
+    # use_now: use_per_s to two decimals (a model field's name would show the field's raw float)
+    list_display = ("name", "rate_per_s", "burst", "current_rate", "use_now", "throttled", "last_throttled_at")
+    fields = ("name", "rate_per_s", "burst", "current_rate", "use_now", "taken", "throttled", "last_throttled_at")
+    readonly_fields = ("current_rate", "use_now", "taken", "throttled", "last_throttled_at")
+    STATE = ("current_rate", "use_now", "taken", "throttled", "last_throttled_at")
 
     def get_list_display(self, request):
         """The state columns from wherever the state lives (lanes.buckets.overview: Redis when set)."""
@@ -478,11 +531,15 @@ class RateBucketAdmin(admin.ModelAdmin):
             if not hasattr(request, "_bucket_states"):
                 request._bucket_states = {b.name: b for b in buckets.overview()}
             live = request._bucket_states.get(obj.name, obj)
-            return getattr(live, field)
+            return self.use_now(live) if field == "use_now" else getattr(live, field)
 
-        show.short_description = RateBucket._meta.get_field(field).verbose_name
+        show.short_description = USE_LABEL if field == "use_now" else RateBucket._meta.get_field(field).verbose_name
         show.__name__ = field
         return show
+
+    @admin.display(description=USE_LABEL)
+    def use_now(self, obj):
+        return f"{obj.use_per_s:,.2f}"
 
     def get_readonly_fields(self, request, obj=None):
         # the name is the key: a changed name would be a second bucket beside the first, not a rename
@@ -503,6 +560,30 @@ class RateBucketAdmin(admin.ModelAdmin):
         if not change:
             obj.tokens = obj.burst
         super().save_model(request, obj, form, change)
+        lane_controls.bucket_change_record(
+            name=obj.name,
+            before={f: form.initial.get(f) for f in lane_controls.BUCKET_SETTINGS} if change else None,
+            after={f: getattr(obj, f) for f in lane_controls.BUCKET_SETTINGS},
+            actor=request.user,
+        )
+
+    def delete_model(self, request, obj):
+        was = self._settings_of([obj])
+        super().delete_model(request, obj)
+        self._record_deleted(request, was)
+
+    def delete_queryset(self, request, queryset):
+        was = self._settings_of(queryset)
+        super().delete_queryset(request, queryset)
+        self._record_deleted(request, was)
+
+    def _settings_of(self, objs) -> dict[str, dict]:
+        # read before the delete: it sets the key, the name, to None
+        return {obj.name: {f: getattr(obj, f) for f in lane_controls.BUCKET_SETTINGS} for obj in objs}
+
+    def _record_deleted(self, request, was: dict[str, dict]):
+        for name, before in was.items():
+            lane_controls.bucket_change_record(name=name, before=before, after=None, actor=request.user)
 
 
 @admin.register(Circuit)

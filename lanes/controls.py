@@ -24,6 +24,7 @@ from django.utils import timezone
 from lanes import registry
 from lanes.models import Lane, LaneAction, LaneOrder
 from lanes.registry import BACKLOG, ORDER, PAUSE, PROMOTE, poke_drainers
+from lanes.stats import duration
 
 CONTROL_PERMISSION = "lanes.control_lane"  # what the dashboard, the queued-rows admins and their URLs require
 MAX_PROMOTE = 10_000  # a promotion keeps every old priority in its audit row
@@ -46,6 +47,32 @@ def _record(
     return LaneAction.objects.create(
         lane=lane, action=action, actor=actor, rows=rows, detail=detail[:255], reason=reason, undo=undo or {}
     )
+
+
+BUCKET_SETTINGS = {"rate_per_s": ("rate", "{:g}/s"), "burst": ("burst", "{}")}  # what an operator sets
+
+
+def _bucket_settings(values: dict) -> str:
+    return ", ".join(f"{word} {shown.format(values[field])}" for field, (word, shown) in BUCKET_SETTINGS.items())
+
+
+def bucket_change_record(*, name: str, before: dict | None, after: dict | None, actor=None) -> LaneAction | None:
+    """Audit an operator's add (before None), edit or delete (after None) of rate bucket `name`: what it
+    limits to, old -> new. A bucket is on no lane (lane ""). None when neither rate nor burst changed."""
+    if before is None:
+        action, detail = "bucket_add", _bucket_settings(after)
+    elif after is None:
+        action, detail = "bucket_delete", f"deleted (was {_bucket_settings(before)})"
+    else:
+        action = "bucket_change"
+        detail = ", ".join(
+            f"{word} {shown.format(before[field])} -> {shown.format(after[field])}"
+            for field, (word, shown) in BUCKET_SETTINGS.items()
+            if before[field] != after[field]
+        )
+        if not detail:
+            return None
+    return _record("", action, actor, detail=f"{name}: {detail}")
 
 
 def stopped_by_pause(lane: str) -> list[str]:
@@ -130,7 +157,7 @@ def lane_move_to_backlog(
     what = []
     if older_than is not None:
         rows = rows.filter(created_at__lt=timezone.now() - older_than)
-        what.append(f"older than {older_than}")
+        what.append(f"older than {duration(older_than.total_seconds())}")  # not "16:40:00", a time of day
     if ids is not None:
         rows = rows.filter(id__in=ids)
         what.append(f"{len(ids)} selected")

@@ -73,9 +73,9 @@ class WaitingPoke(models.Model):
 
 
 class LaneAction(models.Model):
-    """One operator action on a lane or its items: who, when, what, how many rows. Never edited."""
+    """One operator action on a lane or its items, or on a rate bucket: who, when, what, how many rows. Never edited."""
 
-    lane = models.CharField(max_length=32, db_index=True)
+    lane = models.CharField(max_length=32, db_index=True, blank=True, help_text="Empty for a rate bucket's change.")
     action = models.CharField(max_length=32)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True)
@@ -128,7 +128,11 @@ class ReindexJob(models.Model):
     total_rows = models.BigIntegerField(default=0)
     rows_done = models.BigIntegerField(default=0)
     rows_changed = models.BigIntegerField(default=0)
-    rows_per_s = models.FloatField(default=0.0, help_text="Over the last time slice.")
+    rows_per_s = models.FloatField(
+        default=0.0, help_text="Rows done since it started, resumed or was re-throttled, over the time since."
+    )
+    rate_since = models.DateTimeField(null=True, blank=True, help_text="When rows_per_s started counting.")
+    rate_since_rows = models.BigIntegerField(default=0, help_text="Rows done by then.")
     waiting = models.CharField(max_length=255, blank=True, help_text="Why it is not making progress right now.")
     error = models.TextField(blank=True)
 
@@ -212,12 +216,13 @@ class RateBucket(models.Model):
     name = models.CharField(
         max_length=120,
         primary_key=True,
-        help_text='An account: "<provider>:<account>" (e.g. "sim:default", "twilio:AC..."); one of its senders: '
-        '"<provider>:<account>:<from>" (e.g. "twilio:AC...:+15005550006"). A request takes from both.',
+        # in capitals, not <provider>: admin does not escape help text, so a browser took those for tags
+        help_text="An account: PROVIDER:ACCOUNT (e.g. sim:default, twilio:AC...); one of its senders: "
+        "PROVIDER:ACCOUNT:FROM (e.g. twilio:AC...:+15005550006). A request takes from both.",
         validators=[
             RegexValidator(
                 r"^[a-z][a-z0-9_-]*:[^:\s]+(:\S(.*\S)?)?$",  # a sender name may have spaces inside ("Alpha Diet")
-                '"<provider>:<account>" or "<provider>:<account>:<from>", no spaces but inside a sender name.',
+                "PROVIDER:ACCOUNT or PROVIDER:ACCOUNT:FROM, no spaces but inside a sender name.",
             )
         ],
     )

@@ -57,6 +57,15 @@ JOB = Machine(
     states=ReindexState.values,
 )
 ACTIVE = (ReindexState.QUEUED, ReindexState.RUNNING)
+# Why an operator's move found a job in no state it moves from, in the words admin shows.
+REFUSED_BECAUSE = {
+    ReindexState.QUEUED: "it is queued, not paused",
+    ReindexState.RUNNING: "it is running, not paused",
+    ReindexState.PAUSED: "it is paused already",
+    ReindexState.CANCELLED: "it has been cancelled",
+    ReindexState.DONE: "it has finished",
+    ReindexState.FAILED: "it has failed (trigger it again to redo it)",
+}
 
 
 def allowed_moves(state: str) -> list[str]:
@@ -156,7 +165,7 @@ def reindex_pause(*, job: ReindexJob, reason: str | None, actor=None) -> bool:
 
 
 def reindex_resume(*, job: ReindexJob, actor=None) -> bool:
-    return _operator_move(job, "resume", actor)
+    return _operator_move(job, "resume", actor, rate_since=None)  # the paused time is no rate
 
 
 def reindex_cancel(*, job: ReindexJob, reason: str | None, actor=None) -> bool:
@@ -166,7 +175,7 @@ def reindex_cancel(*, job: ReindexJob, reason: str | None, actor=None) -> bool:
 
 
 def reindex_retry(*, job: ReindexJob, actor=None) -> bool:
-    return _operator_move(job, "retry", actor, error="")
+    return _operator_move(job, "retry", actor, error="", rate_since=None)
 
 
 def reindex_set_throttle(*, job: ReindexJob, throttle: int, actor=None) -> None:
@@ -174,7 +183,10 @@ def reindex_set_throttle(*, job: ReindexJob, throttle: int, actor=None) -> None:
     if throttle < 0:
         raise ValidationError({"throttle": "Rows per second cannot be negative (0 means no limit)."})
     with transaction.atomic():
-        ReindexJob.objects.filter(pk=job.pk).update(throttle=throttle)
+        # the rate counts afresh from now: the old throttle's pace says nothing about the new one's
+        ReindexJob.objects.filter(pk=job.pk).update(
+            throttle=throttle, rate_since=timezone.now(), rate_since_rows=F("rows_done")
+        )
         _record(actor, "reindex_throttle", detail=f"re-index #{job.pk}: {throttle or 'no limit'} rows/s")
     job.refresh_from_db()
 
@@ -188,6 +200,14 @@ class ChunkDone:
     seconds: float
     throttle: int
     finished: bool
+
+
+def wall_clock_rate(*, rows: int, seconds: float, throttle: int) -> float:
+    """Rows a second over the wall clock since the job started (or resumed, or was re-throttled): throttle
+    sleeps, back-off and the gaps between slices count. Never above the throttle: the runner sleeps after
+    a chunk, so right after the first chunks the clock has not yet seen the sleeps that hold it there."""
+    rate = rows / seconds if seconds > 0 else float(throttle)
+    return min(rate, throttle) if throttle > 0 else rate
 
 
 def run_chunk(job_id: int) -> ChunkDone | None:
@@ -207,16 +227,19 @@ def run_chunk(job_id: int) -> ChunkDone | None:
         rows, changed = reindex_target().recompute(job, first, last)
         seconds = time.perf_counter() - started
         done_at = timezone.now()
-        # rows/s over the whole cycle since the previous chunk committed: throttle sleeps and back-off count
-        since_last = (done_at - job.progress_at).total_seconds() if job.progress_at else None
-        elapsed = since_last if since_last is not None and since_last < 60 else seconds
-        rate = rows / elapsed if elapsed > 0 else 0.0
+        if job.rate_since is not None:
+            since, rows_before = job.rate_since, job.rate_since_rows
+        else:  # a chunk run outside a slice (a shell, a test): the cycle since the previous chunk
+            since, rows_before = job.progress_at or now, job.rows_done
+        rate = wall_clock_rate(
+            rows=job.rows_done + rows - rows_before, seconds=(done_at - since).total_seconds(), throttle=job.throttle
+        )
         finished = last >= job.last_id
         ReindexJob.objects.filter(pk=job.pk).update(
             cursor=last,
             rows_done=F("rows_done") + rows,
             rows_changed=F("rows_changed") + changed,
-            rows_per_s=rate if job.rows_per_s == 0 else 0.7 * job.rows_per_s + 0.3 * rate,
+            rows_per_s=rate,
             progress_at=done_at,
             waiting="",
         )
@@ -276,6 +299,9 @@ def _run_slice(job_id: int) -> str:
     deadline = time.monotonic() + settings.REINDEX_SLICE_SECONDS
     _move(job_id, "start")
     ReindexJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
+    ReindexJob.objects.filter(pk=job_id, rate_since__isnull=True).update(
+        rate_since=timezone.now(), rate_since_rows=F("rows_done")
+    )
     while True:
         if time.monotonic() >= deadline:
             return "sliced"

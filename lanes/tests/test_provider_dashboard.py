@@ -2,9 +2,12 @@
 circuit is open as degraded; Operations set a bucket's rate in admin."""
 
 import re
+from html import unescape
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from lanes import buckets
 from lanes.models import Circuit, CircuitState, RateBucket
@@ -187,3 +190,99 @@ def test_with_redis_the_dashboard_and_admin_show_the_state_redis_holds(client, o
     assert ">80.0<" in listing and ">1<" in listing
     form = client.get(reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])).content.decode()
     assert ">7<" in form, "requests let through, as Redis counted them"
+
+
+def shown(html: str) -> str:
+    """The words a browser shows of this HTML (tags gone, entities read)."""
+    return unescape(strip_tags(html))
+
+
+def test_the_bucket_name_help_shows_what_a_name_is_made_of(client, ops):
+    """The help said "<provider>:<account>": admin does not escape help text, so the browser took both for tags
+    and the operator read `An account: ":"`."""
+    client.force_login(ops)
+    html = client.get(reverse("admin:lanes_ratebucket_add")).content.decode()
+    help_text = re.search(r'<div class="help" id="id_name_helptext">(.*?)</div>\s*</div>', html, re.S).group(1)
+    assert "An account: PROVIDER:ACCOUNT (e.g. sim:default" in shown(help_text)
+    assert "one of its senders: PROVIDER:ACCOUNT:FROM" in shown(help_text)
+
+
+def test_a_bucket_name_of_the_wrong_shape_says_what_a_name_is_made_of():
+    with pytest.raises(ValidationError) as refused:
+        RateBucket(name="twilio", rate_per_s=1, burst=2).full_clean()
+    assert refused.value.message_dict["name"] == [
+        "PROVIDER:ACCOUNT or PROVIDER:ACCOUNT:FROM, no spaces but inside a sender name."
+    ]
+
+
+@pytest.mark.parametrize("typed", ["1e3", "1E3", "1_000", "infinity", "1.2.3", "0x10", "+5", "5 5"])
+def test_a_rate_in_anything_but_digits_and_a_point_is_refused(client, ops, twilio_account, typed):
+    """ "1e3" was taken as 1000 requests a second."""
+    client.force_login(ops)
+    status, errors, html = add_bucket(client, name="twilio:AC1", rate_per_s=typed)
+    assert status == 200 and errors["rate_per_s"] == ['Enter a number, such as "5" or "0.5".']
+    assert not RateBucket.objects.exists()
+
+
+@pytest.mark.parametrize("typed, kept", [("5", 5), ("0.5", 0.5), (".5", 0.5), ("12.", 12)])
+def test_a_rate_in_digits_with_a_point_is_kept(client, ops, twilio_account, typed, kept):
+    client.force_login(ops)
+    assert add_bucket(client, name="twilio:AC1", rate_per_s=typed)[0] == 302
+    assert RateBucket.objects.get().rate_per_s == kept
+
+
+def test_the_burst_box_and_its_message_both_say_at_least_one(client, ops, twilio_account):
+    """ "-5" was refused with ">= 0" (the box's min=0) while 0 was refused with ">= 1"."""
+    client.force_login(ops)
+    html = client.get(reverse("admin:lanes_ratebucket_add")).content.decode()
+    box = re.search(r'<input[^>]*name="burst"[^>]*>', html).group(0)
+    assert 'min="1"' in box and 'value="10"' in box
+    for typed in ("-5", "0"):
+        status, errors, html = add_bucket(client, name="twilio:AC1", burst=typed)
+        assert errors["burst"] == ["Ensure this value is greater than or equal to 1."], typed
+
+
+def test_bucket_adds_edits_and_deletes_are_in_the_recent_operator_actions(client, ops, twilio_account):
+    """Pauses and re-indexes were recorded; a bucket's rate set ten times too high was not."""
+    from lanes.models import LaneAction
+
+    client.force_login(ops)
+    assert add_bucket(client, name="twilio:AC1", rate_per_s="100", burst="10")[0] == 302
+    change = reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])
+    assert client.post(change, {"rate_per_s": "50", "burst": "20"}).status_code == 302
+    assert client.post(change, {"rate_per_s": "50", "burst": "20"}).status_code == 302  # nothing changed
+    html = client.get(DASHBOARD).content.decode()
+    delete = reverse("admin:lanes_ratebucket_delete", args=["twilio:AC1"])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+
+    assert list(LaneAction.objects.order_by("id").values_list("actor__username", "lane", "action", "detail")) == [
+        ("olga", "", "bucket_add", "twilio:AC1: rate 100/s, burst 10"),
+        ("olga", "", "bucket_change", "twilio:AC1: rate 100/s -> 50/s, burst 10 -> 20"),
+        ("olga", "", "bucket_delete", "twilio:AC1: deleted (was rate 50/s, burst 20)"),
+    ]
+    recent = html.split("Recent operator actions")[1]
+    assert "bucket_change: twilio:AC1: rate 100/s -&gt; 50/s, burst 10 -&gt; 20" in recent
+
+
+def test_a_buckets_use_is_shown_to_two_decimals(client, ops, twilio_account):
+    """The bucket page showed "Use per s: 0.008503964531256543"."""
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    RateBucket.objects.update(use_per_s=0.008503964531256543)
+    client.force_login(ops)
+
+    page = client.get(reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])).content.decode()
+    listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
+
+    for html in (page, listing):
+        assert "0.0085" not in html and "Use per s" in html
+    assert '<div class="readonly">0.01</div>' in page
+    assert '<td class="field-use_now">0.01</td>' in listing
+
+
+def test_with_redis_a_buckets_use_is_shown_to_two_decimals_too(client, ops, buckets_redis):
+    buckets.ensure("twilio:AC1", rate_per_s=100, burst=10)
+    client.force_login(ops)
+
+    listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
+
+    assert '<td class="field-use_now">0.00</td>' in listing

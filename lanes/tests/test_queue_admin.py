@@ -200,3 +200,97 @@ def test_operations_trigger_a_reindex_again_as_an_admin_action(client, ops, clin
 
     new = ReindexJob.objects.exclude(pk=old.pk).get()
     assert (new.scope, new.clinic, new.throttle, new.created_by) == ("clinic", clinic_a, 300, ops)
+
+
+def flashed(response) -> list[str]:
+    from django.contrib.messages import get_messages
+
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_an_empty_backlog_share_is_refused_not_taken_as_zero(client, ops):
+    """A number box sends "" for "abc"; the dashboard answered "Live: backlog share 0% (0 rows)"."""
+    from lanes.controls import lane_set_backlog_share
+
+    lane_set_backlog_share(lane="live", share=0.25)
+    client.force_login(ops)
+
+    response = client.post(control("live", "share"), {"share": ""})
+
+    assert flashed(response) == ["Not done: Enter a share from 0 to 1."]
+    assert lane_state("live").backlog_share == 0.25 and LaneAction.objects.count() == 1
+
+
+def test_a_share_that_is_no_number_is_refused_in_words(client, ops):
+    client.force_login(ops)
+
+    response = client.post(control("live", "share"), {"share": "abc"})
+
+    assert flashed(response) == ["Not done: share: Enter a number."]
+    assert not LaneAction.objects.exists()
+
+
+def test_move_to_backlog_says_how_old_as_a_duration_not_a_time_of_day(client, ops):
+    """1000 minutes was reported as "older than 16:40:00"."""
+    client.force_login(ops)
+
+    response = client.post(control("live", "backlog"), {"older_than_minutes": "1000"})
+
+    assert LaneAction.objects.get().detail == "to backlog: older than 16h 40m"
+    assert "older than 16h 40m" in flashed(response)[0]
+
+
+@pytest.fixture
+def finished_job(clinic_a):
+    from lanes import reindex
+    from lanes.models import ReindexState
+    from tests.support.seed import seed_messages
+
+    seed_messages(clinic_id=clinic_a.pk, count=3)
+    job = reindex.reindex_start()
+    ReindexJob.objects.filter(pk=job.pk).update(state=ReindexState.DONE)
+    return job
+
+
+def levels(response) -> list[tuple[str, str]]:
+    from django.contrib.messages import get_messages
+
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize(
+    "action, verb, extra",
+    [
+        ("pause", "paused", {"confirm": "yes", "reason": "carrier incident"}),
+        ("resume", "resumed", {}),
+        ("cancel", "cancelled", {"confirm": "yes", "reason": "wrong scope"}),
+    ],
+)
+def test_a_job_that_could_not_be_moved_says_why_as_a_warning(client, ops, finished_job, action, verb, extra):
+    """It said "Paused 0 job(s); 1 could not be", as a success, with no reason: the job had finished."""
+    client.force_login(ops)
+
+    response = client.post(JOBS, {"action": action, "_selected_action": [finished_job.pk], **extra})
+
+    assert levels(response) == [("warning", f"Re-index #{finished_job.pk} could not be {verb}: it has finished.")]
+
+
+def test_moving_some_jobs_says_how_many_moved_and_why_the_others_did_not(client, ops, finished_job):
+    from lanes import reindex
+
+    running = reindex.reindex_start()
+    client.force_login(ops)
+    selected = [finished_job.pk, running.pk]
+
+    response = client.post(JOBS, {"action": "pause", "_selected_action": selected, "confirm": "yes", "reason": "r"})
+
+    assert levels(response) == [
+        ("info", "Paused 1 job(s)."),
+        ("warning", f"Re-index #{finished_job.pk} could not be paused: it has finished."),
+    ]
+    client.get(JOBS)  # shows, and so clears, those messages
+    response = client.post(JOBS, {"action": "resume", "_selected_action": selected})
+    assert levels(response) == [
+        ("info", "Resumed 1 job(s)."),
+        ("warning", f"Re-index #{finished_job.pk} could not be resumed: it has finished."),
+    ]

@@ -84,6 +84,83 @@ def test_rows_per_second_counts_the_whole_cycle_between_chunks(clinic_a):
     assert job.eta_s == pytest.approx(10 / job.rows_per_s)
 
 
+class FakeClock:
+    """The runner's clocks (time.monotonic, perf_counter, sleep and timezone.now): a sleep passes at once
+    and moves the clock on; a chunk's recompute costs 4 ms."""
+
+    def __init__(self):
+        self.t, self.start = 0.0, timezone.now()
+
+    def monotonic(self):
+        return self.t
+
+    def perf_counter(self):
+        self.t += 0.002
+        return self.t
+
+    def sleep(self, seconds):
+        self.t += seconds
+
+    def now(self):
+        return self.start + timedelta(seconds=self.t)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(reindex, "time", clock)
+    monkeypatch.setattr(reindex.timezone, "now", clock.now)
+    return clock
+
+
+@pytest.fixture
+def after_each_chunk(monkeypatch):
+    """(rows done, rows/s, ETA) as the job list would show them after each chunk."""
+    seen, real = [], reindex.run_chunk
+
+    def observed(job_id):
+        done = real(job_id)
+        job = ReindexJob.objects.get(pk=job_id)
+        if done is not None:
+            seen.append((job.rows_done, job.rows_per_s, job.eta_s))
+        return done
+
+    monkeypatch.setattr(reindex, "run_chunk", observed)
+    return seen
+
+
+def test_rows_per_second_and_eta_are_the_wall_clock_pace_from_the_first_chunk(clinic_a, clock, after_each_chunk):
+    """Throttle 1 row/s, chunk 1, 14 rows: Rows/s showed 274 -> 47 -> 17 -> 9 and the ETA "0s" at 43 %, while
+    the job went at 1 row a second (the first chunk seeded the average with its compute time alone)."""
+    seeded(clinic_a, 14)
+    job = reindex.reindex_start(throttle=1, chunk_size=1)
+
+    assert reindex.run(job.pk) == "done or stopped"
+
+    assert [rows for rows, _, _ in after_each_chunk] == list(range(1, 15))
+    for rows, rate, eta in after_each_chunk[:-1]:
+        assert rate == pytest.approx(1, rel=0.05), f"after {rows} rows"
+        assert eta == pytest.approx(14 - rows, rel=0.05), f"after {rows} rows"
+    assert clock.t == pytest.approx(13, abs=0.1)
+
+
+def test_the_rate_after_a_resume_does_not_count_the_paused_time(clinic_a, clock, after_each_chunk, settings):
+    seeded(clinic_a, 14)
+    job = reindex.reindex_start(throttle=2, chunk_size=1)
+    settings.REINDEX_SLICE_SECONDS = 2.5
+    assert reindex.run(job.pk) == "sliced"
+    assert reindex.reindex_pause(job=job, reason="carrier incident")
+    clock.sleep(3600)
+    assert reindex.reindex_resume(job=job)
+    settings.REINDEX_SLICE_SECONDS = 60
+
+    assert reindex.run(job.pk) == "done or stopped"
+
+    assert 0 < after_each_chunk[5][0] < 14
+    for rows, rate, _ in after_each_chunk[:-1]:
+        assert rate == pytest.approx(2, rel=0.05), f"after {rows} rows"
+
+
 def test_throttle_slows_the_runner_down(clinic_a, monkeypatch):
     seeded(clinic_a, 40)
     job = start(chunk_size=10, throttle=20)
