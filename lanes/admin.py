@@ -12,6 +12,7 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -473,9 +474,42 @@ class RateBucketForm(forms.ModelForm):
         help_text=RateBucket._meta.get_field("burst").help_text,
     )
 
+    # What the page showed, signed: a stale tab's save keeps what was saved meanwhile (two tabs, two operators)
+    opened = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = RateBucket
         fields = ["name", "rate_per_s", "burst"]
+
+    SETTINGS = ("rate_per_s", "burst")
+    SALT = "lanes.ratebucket.opened"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            shown = {f: getattr(self.instance, f) for f in self.SETTINGS}
+            self.fields["opened"].initial = signing.dumps(shown, salt=self.SALT)
+
+    def clean(self):
+        """A setting this person left as the page showed it keeps what was saved since; one they changed
+        that someone else also changed, to something else, is an error and nothing is saved."""
+        data = super().clean()
+        if not (self.instance.pk and data.get("opened")):
+            return data
+        try:
+            opened = signing.loads(data["opened"], salt=self.SALT)
+        except signing.BadSignature:
+            raise ValidationError("This page is out of date: open the bucket again.") from None
+        current = RateBucket.objects.filter(pk=self.instance.pk).values(*self.SETTINGS).first() or {}
+        for name in self.SETTINGS:
+            if name not in data or name not in current:
+                continue
+            typed, was, now = data[name], opened.get(name), current[name]
+            if typed == was:
+                data[name] = now  # untouched here: what was saved meanwhile stands
+            elif now not in (was, typed):
+                self.add_error(name, f"Saved meanwhile as {now:g} by someone else: check it, then save again.")
+        return data
 
     def clean_name(self):
         name = self.cleaned_data["name"]
@@ -508,7 +542,17 @@ class RateBucketAdmin(admin.ModelAdmin):
 
     # use_now: use_per_s to two decimals (a model field's name would show the field's raw float)
     list_display = ("name", "rate_per_s", "burst", "current_rate", "use_now", "throttled", "last_throttled_at")
-    fields = ("name", "rate_per_s", "burst", "current_rate", "use_now", "taken", "throttled", "last_throttled_at")
+    fields = (
+        "name",
+        "rate_per_s",
+        "burst",
+        "opened",
+        "current_rate",
+        "use_now",
+        "taken",
+        "throttled",
+        "last_throttled_at",
+    )
     readonly_fields = ("current_rate", "use_now", "taken", "throttled", "last_throttled_at")
     STATE = ("current_rate", "use_now", "taken", "throttled", "last_throttled_at")
 

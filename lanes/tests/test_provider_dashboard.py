@@ -286,3 +286,27 @@ def test_with_redis_a_buckets_use_is_shown_to_two_decimals_too(client, ops, buck
     listing = client.get(reverse("admin:lanes_ratebucket_changelist")).content.decode()
 
     assert '<td class="field-use_now">0.00</td>' in listing
+
+
+def test_a_stale_bucket_tab_keeps_what_was_saved_meanwhile_and_a_clash_saves_nothing(client, ops, twilio_account):
+    """The new-user walk: tab A lowered the rate 5 -> 3, tab B (opened before) changed only the burst, and
+    the rate was 5/s again, with a success message."""
+    buckets.ensure("twilio:AC1", rate_per_s=5, burst=10)
+    client.force_login(ops)
+    url = reverse("admin:lanes_ratebucket_change", args=["twilio:AC1"])
+
+    def tab() -> dict:
+        opened = re.search(r'name="opened" value="([^"]+)"', client.get(url).content.decode())[1]
+        return {"rate_per_s": "5.0", "burst": "10", "opened": opened}
+
+    tab_a, tab_b, tab_c = tab(), tab(), tab()
+    assert client.post(url, {**tab_a, "rate_per_s": "3"}).status_code == 302
+    assert client.post(url, {**tab_b, "burst": "20"}).status_code == 302
+    assert RateBucket.objects.values_list("rate_per_s", "burst").get() == (3, 20)
+
+    clash = client.post(url, {**tab_c, "rate_per_s": "8"})
+    assert clash.status_code == 200
+    assert clash.context["adminform"].form.errors["rate_per_s"] == [
+        "Saved meanwhile as 3 by someone else: check it, then save again."
+    ]
+    assert RateBucket.objects.values_list("rate_per_s", "burst").get() == (3, 20)
