@@ -334,7 +334,7 @@ def batch_remove(request, pk, invoice_pk):
         batches.batch_remove_invoice(batch=batch, invoice=invoice, by=request.user)
         messages.success(request, f"{invoice.number} removed from the batch.")
     except (InvalidTransition, ValidationError) as exc:
-        messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
     return redirect("billing-batch-detail", pk=pk)
 
 
@@ -461,7 +461,7 @@ def remittance_resolve(request, pk):
         try:
             remittance.remittance_resolve(claim=claim, by=request.user, note=form.cleaned_data["note"])
         except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
+            messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"Claim {claim.claim_number} resolved.")
     else:

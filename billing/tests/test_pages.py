@@ -27,6 +27,16 @@ def test_pool_banner_links_to_fixes(client_a, make_invoice, patient_a, payer_a):
     assert "needs the patient&#x27;s member id" in content
 
 
+def test_an_invoices_several_problems_read_as_sentences(client_a, make_invoice, patient_a, payer_a):
+    """The walk saw "member id.; Duplicate claim...": each problem is a sentence, so they are set apart by a
+    space, not a semicolon after the full stop."""
+    make_invoice(patient=patient_a, payer=payer_a, service_code="C1")
+    twice = make_invoice(patient=patient_a, payer=payer_a, service_code="C1", member_id="")
+    assert len(twice.critical_errors) >= 2
+    content = client_a.get("/billing/").content.decode()
+    assert ".; " not in content and "member id. " in content
+
+
 def test_fixing_an_invoice_moves_it_into_the_pool(client_a, make_invoice, staff_a, patient_a, payer_a, yesterday):
     broken = make_invoice(patient=patient_a, payer=payer_a, member_id="")
     assert list(client_a.get("/billing/").context["pool"]) == []
