@@ -84,9 +84,11 @@ class PatientViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = services.patient_create(clinic=self.clinic, **serializer.validated_data)
+        audit.patient_edited(self.request, patient=serializer.instance)
 
     def perform_update(self, serializer):
         serializer.instance = services.patient_update(patient=serializer.instance, **serializer.validated_data)
+        audit.patient_edited(self.request, patient=serializer.instance)
         # the answer carries the whole record, as a GET's does: recorded the same way
         audit.opened(self.request, kind=audit.Kind.PATIENT, obj=serializer.instance, patient_id=serializer.instance.pk)
 

@@ -2,11 +2,12 @@
 
 Health records must say who looked. A view that shows or exports patient data makes one call here after
 it has found its object (`opened`, `exported`, or `patient_opened` for a patient's own record), so the
-hook in each view is one line; Django admin's patient pages call `patient_admin_opened` and
-`patient_edited` (via "admin"). Rows are inserted, never changed (a trigger refuses UPDATE and DELETE:
-clinics.models.AccessRecord); an export writes one row per patient in it, so "who saw this patient's
-claims" is one query. Only the clinic's managers read them (clinics.views.access_audit), their clinic's
-alone. Nothing here logs: the audit is a table, not a log line with patient ids in it.
+hook in each view is one line; Django admin's patient pages call `patient_admin_opened`, and every save
+of a patient (staff page, API, admin) `patient_edited`. Rows are inserted, never changed (a trigger
+refuses UPDATE and DELETE: clinics.models.AccessRecord); an export writes one row per patient in it,
+so "who saw this patient's claims" is one query. Only the clinic's managers read them
+(clinics.views.access_audit), their clinic's alone. Nothing here logs: the audit is a table, not a log
+line with patient ids in it.
 
 When a clinic turns on `audit_asks_reason`, opening a patient who has a practitioner other than the
 person opening it first asks why; the reason is kept for the rest of that session (one ask per patient,

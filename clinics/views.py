@@ -129,6 +129,7 @@ def patient_create(request):
         except ValidationError as error:  # the service's own rules (a future date of birth): on the form
             errors.add_form_errors(form, error)
         else:
+            audit.patient_edited(request, patient=patient)
             messages.success(request, "Patient added.")
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "clinics/patient_form.html", {"form": form, "creating": True})
@@ -149,7 +150,7 @@ def patient_edit(request, pk):
     form = PatientForm(request.POST or None, instance=patient, clinic=request.clinic)
     if request.method == "POST" and form.is_valid():
         try:
-            services.patient_update(
+            saved = services.patient_update(
                 patient=selectors.patient_get(clinic=request.clinic, pk=pk),
                 opened=form.cleaned_data["opened"],
                 **_fields(form),
@@ -159,6 +160,7 @@ def patient_edit(request, pk):
         except services.PatientConflict as conflict:
             show_conflict(form, conflict)
         else:
+            audit.patient_edited(request, patient=saved)
             messages.success(request, "Patient saved.")
             return redirect("patient-detail", pk=patient.pk)
     return render(request, "clinics/patient_form.html", {"form": form, "patient": patient, "creating": False})

@@ -218,4 +218,18 @@ def test_an_api_update_is_recorded_like_a_read(client, staff_a, patient_a):
         f"/api/v1/patients/{patient_a.pk}/", {"first_name": "Ada"}, content_type="application/json", **auth
     )
     assert response.status_code == 200 and response.json()["email"] == patient_a.email
-    assert only_row(via="api").patient_id == patient_a.pk
+    assert only_row(via="api", action="view").patient_id == patient_a.pk
+    assert only_row(via="api", action="edit").patient_id == patient_a.pk, "and the change, as an edit"
+
+
+def test_a_save_on_the_staff_pages_is_an_edit_in_the_audit(client_a, patient_a, clinic_a):
+    """Only admin saves were recorded as edits: the staff form's and the API's were not (the privacy fix)."""
+    from clinics.tests.test_patient_practitioner import edit_form
+
+    assert (
+        client_a.post(f"/patients/{patient_a.pk}/edit/", edit_form(patient_a, first_name="Augusta")).status_code == 302
+    )
+    assert only_row(action="edit", via="page").patient_id == patient_a.pk
+    new = {"first_name": "Grace", "last_name": "Hopper", "messaging_consent": "unknown", "form_clinic": clinic_a.pk}
+    assert client_a.post("/patients/new/", new).status_code == 302
+    assert AccessRecord.objects.filter(action="edit", patient_id__isnull=False).count() == 2
