@@ -50,11 +50,20 @@ def _apply(patient: Patient, fields: dict) -> None:
         patient.consent_at = timezone.now()
 
 
+OLDEST_AGE_YEARS = 125  # older than anyone alive: a year typed wrong (1892 for 1992)
+
+
 def _check_birth_date(patient: Patient) -> None:
-    """No date of birth after today in the clinic's own time zone (a typo of the year, or a test value)."""
+    """No date of birth after today in the clinic's own time zone, nor more than OLDEST_AGE_YEARS before
+    it (a typo of the year, or a test value)."""
     born = patient.date_of_birth
-    if born and born > timezone.localdate(timezone=ZoneInfo(patient.clinic.timezone)):
+    today = timezone.localdate(timezone=ZoneInfo(patient.clinic.timezone))
+    if born and born > today:
         raise ValidationError({"date_of_birth": "A date of birth cannot be in the future."})
+    if born and born.year < today.year - OLDEST_AGE_YEARS:
+        raise ValidationError(
+            {"date_of_birth": f"A date of birth more than {OLDEST_AGE_YEARS} years ago: check the year."}
+        )
 
 
 def _check_practitioner(patient: Patient, *, was: int | None) -> None:

@@ -28,6 +28,16 @@ def test_the_service_refuses_a_future_date_of_birth(clinic_a, patient_a):
     assert patient_a.date_of_birth != tomorrow()
 
 
+def test_a_date_of_birth_more_than_125_years_ago_is_a_year_typed_wrong(clinic_a, patient_a):
+    """The new-user walk: admin took 14/06/1892."""
+    with pytest.raises(ValidationError) as refused:
+        services.patient_update(patient=patient_a, date_of_birth=timezone.localdate().replace(year=1892, day=1))
+    assert refused.value.message_dict["date_of_birth"] == ["A date of birth more than 125 years ago: check the year."]
+    year = timezone.localdate().year - 125
+    kept = services.patient_update(patient=patient_a, date_of_birth=timezone.localdate().replace(year=year, day=1))
+    assert kept.date_of_birth.year == year
+
+
 def test_the_staff_form_shows_it_on_the_field(client_a, clinic_a):
     body = {
         "first_name": "Ada",
