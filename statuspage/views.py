@@ -88,7 +88,7 @@ def feed(request):
 
 
 class SubscribeForm(forms.Form):
-    email = forms.EmailField(required=False, label="Email address")
+    email = forms.EmailField(required=False, label="Email address", max_length=254)  # the model's length
     webhook_url = forms.URLField(required=False, label="Webhook URL", assume_scheme="https")
     components = forms.ModelMultipleChoiceField(
         queryset=Component.objects.all(),

@@ -257,3 +257,9 @@ def test_a_mistyped_subscription_says_what_is_wrong_and_only_that(client, compon
     assert response.status_code == 200
     assert response.context["form"].errors == {field: [says]}
     assert not Subscriber.objects.exists()
+
+
+def test_the_email_box_takes_no_more_than_an_address_can_be(client, components):
+    """The box allowed 320 characters where the subscriber's address holds 254."""
+    html = client.get("/status/subscribe/").content.decode()
+    assert re.search(r'<input[^>]*name="email"[^>]*maxlength="254"', html)
