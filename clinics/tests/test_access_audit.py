@@ -224,7 +224,7 @@ def test_an_api_update_is_recorded_like_a_read(client, staff_a, patient_a):
 
 def test_a_save_on_the_staff_pages_is_an_edit_in_the_audit(client_a, patient_a, clinic_a):
     """Only admin saves were recorded as edits: the staff form's and the API's were not (the privacy fix)."""
-    from clinics.tests.test_patient_practitioner import edit_form
+    from tests.support.patients import edit_form
 
     assert (
         client_a.post(f"/patients/{patient_a.pk}/edit/", edit_form(patient_a, first_name="Augusta")).status_code == 302

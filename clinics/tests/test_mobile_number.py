@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from clinics.models import Patient
 from clinics.services import MOBILE_INVALID, patient_create, patient_update
-from clinics.tests.test_patient_practitioner import edit_form
+from tests.support.patients import edit_form
 
 pytestmark = pytest.mark.django_db
 

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from clinics import services
 from clinics.models import Patient
 from clinics.roles import CLINIC_STAFF
+from tests.support.patients import edit_form
 
 pytestmark = pytest.mark.django_db
 
@@ -25,20 +26,6 @@ def receptionist(make_user, clinic_a):
 @pytest.fixture
 def other_clinics_practitioner(make_user, clinic_b):
     return make_user("bob", clinics=[clinic_b], groups=[CLINIC_STAFF])
-
-
-def edit_form(patient, **changes) -> dict:
-    """What the edit page posts for `patient`, with `changes`."""
-    data = {
-        "form_clinic": patient.clinic_id,
-        "first_name": patient.first_name,
-        "last_name": patient.last_name,
-        "email": patient.email,
-        "mobile": str(patient.mobile or ""),
-        "messaging_consent": patient.messaging_consent,
-        "practitioner": patient.practitioner_id or "",
-    }
-    return {**data, **changes}
 
 
 def test_staff_set_and_clear_a_patients_practitioner_on_the_edit_page(client_a, patient_a, colleague):

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from clinics.tests.test_patient_practitioner import edit_form
+from tests.support.patients import edit_form
 
 pytestmark = pytest.mark.django_db
 
