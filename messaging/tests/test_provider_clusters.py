@@ -66,7 +66,10 @@ def test_a_bucket_shared_by_two_live_clusters_never_exceeds_its_rate_by_more_tha
 def test_sigkill_with_requests_in_flight_then_an_outage_loses_nothing_and_sends_nothing_twice(
     lane_cluster, clinic_a, patient_a, sim_settings
 ):
-    config = CarrierConfig(secret=SIM_SECRET, send_reports=False, latency_ms=400, jitter_ms=100)
+    # The carrier counts a message when it answers, and a claim's requests go out together: answers spread
+    # over 0.1-1.9 s leave the kill time to land while most are in flight (at 400 +- 100 ms, all 200 could
+    # be answered between the 30th and the kill on a loaded machine: CI saw 0 in flight)
+    config = CarrierConfig(secret=SIM_SECRET, send_reports=False, latency_ms=1000, jitter_ms=900)
     with SimCarrier(config) as carrier:
         env = env_for(
             carrier,
@@ -78,7 +81,9 @@ def test_sigkill_with_requests_in_flight_then_an_outage_loses_nothing_and_sends_
         )
         queue(clinic_a, patient_a, 200)
         first = lane_cluster(LIVE, workers=2, **env)
-        wait_for(lambda: len(carrier.receipts) >= 30, timeout=60, message="the carrier received 30 messages")
+        wait_for(
+            lambda: len(carrier.receipts) >= 30, timeout=60, interval=0.02, message="the carrier received 30 messages"
+        )
         first.kill()  # SIGKILL mid-hand-off: requests in flight, their answers never read
         carrier.config.error_rate = 1.0  # and the carrier goes down (503 for every send; lookups still answer)
         in_flight = Message.objects.filter(dispatch=Dispatch.HANDING_OFF).count()
