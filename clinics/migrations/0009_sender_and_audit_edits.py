@@ -5,6 +5,8 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # The same operations as these, made in one session before any landed (see lanes 0006).
+    replaces = [("clinics", "0009_sms_sender_name"), ("clinics", "0010_access_record_edit_and_admin")]
     dependencies = [
         ("clinics", "0008_access_audit"),
     ]
