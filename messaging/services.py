@@ -212,7 +212,6 @@ def message_retry(*, message: Message, user=None, send_despite_bounce: bool = Fa
         return existing
 
 
-@transaction.atomic
 def release_recipient(message: Message) -> str:
     """Where a release sends this held message: to the patient's contact on its channel as their record has
     it now when the message was addressed to the patient's own (staff expect a corrected mobile to be used),
@@ -258,9 +257,8 @@ def message_release(*, message: Message, user=None) -> Message:
         updated_at=timezone.now(),
     )
     by = f"released by {user.get_username()}" if user else "released"
-    if recipient != message.recipient:
-        words = CONTACT_WORDS[message.channel]
-        by += f" to {recipient}, the patient's {words} now (written for {message.recipient})"
+    if recipient != message.recipient:  # no address in the event: its detail is the status Operations see
+        by += f" to the patient's {CONTACT_WORDS[message.channel]} as it is now (changed since it was written)"
     record_events(
         [NewEvent(message.pk, EventKind.QUEUED, own_event_id(message.pk, "queued"), detail=by)],
         search=recipient != message.recipient,

@@ -41,8 +41,8 @@ def test_a_held_message_goes_to_the_patients_new_mobile_and_the_page_says_so(cli
     assert (held.dispatch, held.recipient) == (Dispatch.QUEUED, "+61412345678")
     assert "Released to +61412345678" in html and "written for +61412345003" in html
     assert held.status_detail == (
-        "Queued: released by alice to +61412345678, the patient's mobile number now (written for +61412345003)"
-    )
+        "Queued: released by alice to the patient's mobile number as it is now (changed since it was written)"
+    ), "the timeline says the address changed, naming no number: event details are what Operations see"
 
 
 def test_the_address_pre_filled_from_the_patient_counts_as_theirs(client_a, clinic_a, new_patient):
